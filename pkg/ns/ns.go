@@ -1,0 +1,146 @@
+// Package ns is the one narrow seam between ima-hook and the IMA-namespace
+// parts of the kernel (openEuler CONFIG_IMA_NS). Everything above it is plain
+// Go that can be tested anywhere; everything below it is either the real
+// Linux implementation (what ships) or, in builds with the "imaemu" tag only,
+// an emulated kernel that follows ../shared/ref/ima-ns-kernel-abi.md section A.
+//
+// The seam is deliberately coarse: callers describe *what* must happen in a
+// namespace (a Populate or Spawn request) and the implementation decides how.
+// That keeps the single-threaded, re-executed C stage (nsenter) and the
+// emulator interchangeable without leaking either into the hook logic.
+package ns
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// NSID is an IMA namespace id: the nsfs inode number that get_ns_id() puts
+// into the ima-ns template field and into ns_aggregate_<id>.
+type NSID uint32
+
+// InitialNSID is PROC_IMA_INIT_INO, the initial (host) IMA namespace.
+const InitialNSID NSID = 0xEFFFFFF9
+
+// CloneNewIMA is the openEuler clone/unshare flag (bit 34, clone3-only range).
+const CloneNewIMA = 0x400000000
+
+func (id NSID) String() string { return strconv.FormatUint(uint64(id), 10) }
+
+// ParseNSLink parses an nsfs link target such as "ima:[4026532329]".
+func ParseNSLink(kind, target string) (NSID, error) {
+	rest, ok := strings.CutPrefix(target, kind+":[")
+	if !ok || !strings.HasSuffix(rest, "]") {
+		return 0, fmt.Errorf("unexpected namespace link %q (want %s:[inode])", target, kind)
+	}
+	n, err := strconv.ParseUint(strings.TrimSuffix(rest, "]"), 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("namespace link %q: %w", target, err)
+	}
+	return NSID(n), nil
+}
+
+// Features is what the running kernel offers, as far as it can be seen
+// without changing anything.
+type Features struct {
+	Kernel            string // "linux" or "emulator"
+	SecurityFSDir     string // where the IMA securityfs files are, e.g. /sys/kernel/security/ima
+	SecurityFSMounted bool   // securityfs is mounted at /sys/kernel/security
+	IMA               bool   // the ima/ directory exists (CONFIG_IMA)
+	Namespaces        bool   // /proc/self/ns/ima exists (CONFIG_IMA_NS)
+	KcmdForChildren   bool   // ima/kcmd_for_children exists (openEuler ABI)
+	X509ForChildren   bool   // ima/x509_for_children exists
+	PolicyFile        bool   // ima/policy exists (vanishes after the first load without CONFIG_IMA_WRITE_POLICY)
+	PolicyWritable    bool   // ima/policy has an owner-write bit
+	ImaKeyring        string // ".ima" when the trusted keyring exists, "_ima" otherwise (see keys)
+	Template          string // template of the host list's first entry, "" when unknown
+}
+
+// Missing returns why the kernel cannot give a container its own IMA
+// namespace, or "" when it can.
+func (f Features) Missing() string {
+	switch {
+	case !f.SecurityFSMounted:
+		return "securityfs is not mounted at /sys/kernel/security"
+	case !f.IMA:
+		return "the kernel has no IMA (CONFIG_IMA is off: no " + f.SecurityFSDir + ")"
+	case !f.Namespaces:
+		return "the kernel has no IMA namespaces (CONFIG_IMA_NS is off: no /proc/self/ns/ima)"
+	case !f.KcmdForChildren:
+		return "the kernel's IMA namespaces are not the openEuler ABI (no ima/kcmd_for_children)"
+	}
+	return ""
+}
+
+// Write is one write() of data to a file: the kernel's *_for_children and
+// policy files take each write on its own.
+type Write struct {
+	Path string
+	Data string
+}
+
+// PopulateRequest says what to put into an existing IMA namespace from
+// inside it: the policy and, when the namespace was not created with it, the
+// appraisal key. The caller has validated all of it.
+type PopulateRequest struct {
+	// PolicyRules are written one rule per write() to the policy file.
+	PolicyRules []string
+	// PolicyPath, when set, is written instead of PolicyRules: the kernel then
+	// reads the file itself (needed when the namespace appraises POLICY_CHECK).
+	PolicyPath string
+	// KeyDER is an X.509 certificate to add to the namespace's keyring.
+	KeyDER []byte
+	// Keyring is ".ima", "_ima" or "" (auto: the trusted .ima keyring when the
+	// kernel has it, else a _ima keyring as request_key looks it up).
+	Keyring string
+	// Expect is the namespace the caller believes pid is in; a mismatch after
+	// entering means the pid was recycled and nothing is written.
+	Expect NSID
+}
+
+// PopulateResult is what was found in the namespace after populating it.
+type PopulateResult struct {
+	NS               NSID   `json:"ns"`
+	RulesWritten     int    `json:"rules_written"`
+	KeySerial        int32  `json:"key_serial,omitempty"`
+	MeasurementCount uint64 `json:"measurement_count"`
+	Violations       uint64 `json:"violations"`
+	AggregatePresent bool   `json:"ns_aggregate_present"`
+}
+
+// SpawnRequest is the runtime wrapper's job: create a pending namespace,
+// configure it, and run the real runtime as the first task born into it.
+type SpawnRequest struct {
+	// Writes go to the *_for_children files between unshare and fork.
+	Kcmd     string // kcmd_for_children content, "" to leave defaults
+	X509Path string // x509_for_children content (absolute host path), "" for none
+	// NSIDFile, when set, receives the new namespace id (decimal) before the fork.
+	NSIDFile string
+	// Argv and Env of the runtime to exec in the child; Argv[0] must be absolute.
+	Argv []string
+	Env  []string
+}
+
+// Kernel is the seam. Implementations: linux (release) and the emulator
+// (build tag imaemu).
+type Kernel interface {
+	// Probe reports what the kernel offers; it never fails, absent features
+	// are simply false.
+	Probe() Features
+	// NamespaceOf returns the active IMA namespace of pid (/proc/<pid>/ns/ima).
+	NamespaceOf(pid int) (NSID, error)
+	// Populate enters the active IMA namespace of pid from a single-threaded
+	// context and applies req there.
+	Populate(pid int, req PopulateRequest) (PopulateResult, error)
+	// Spawn performs req and then behaves like the runtime it ran: it does
+	// not return on success (the process exits with the runtime's status).
+	Spawn(req SpawnRequest) error
+	// JoinAndExec enters the active IMA namespace of pid and execs argv; it
+	// does not return on success.
+	JoinAndExec(pid int, argv, env []string) error
+	// OpenMeasurements opens the measurement list as seen from the caller's
+	// namespace (the host sees every namespace's entries).
+	OpenMeasurements(binary bool) (io.ReadCloser, error)
+}
