@@ -1,0 +1,88 @@
+// Package oci reads what runtimes hand to a hook: the container state on
+// stdin and the bundle's config.json, both bounded in size and checked, since
+// a hook runs as root on input that pod authors partly control.
+package oci
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ima-hook/ima-hook/pkg/record"
+)
+
+const (
+	// MaxStateSize bounds the state JSON (annotations included).
+	MaxStateSize = 1 << 20
+	// MaxConfigSize bounds config.json.
+	MaxConfigSize = 16 << 20
+)
+
+// ReadState decodes and checks the state a runtime writes to a hook's stdin.
+// The stage is not taken from State.Status: runc says "creating" and crun
+// "created" at createRuntime.
+func ReadState(r io.Reader) (*specs.State, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxStateSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the container state: %w", err)
+	}
+	if len(b) > MaxStateSize {
+		return nil, fmt.Errorf("container state is larger than %d bytes", MaxStateSize)
+	}
+	var st specs.State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("container state is not valid JSON: %w", err)
+	}
+	if err := record.ValidID(st.ID); err != nil {
+		return nil, err
+	}
+	if st.Bundle != "" && !filepath.IsAbs(st.Bundle) {
+		return nil, fmt.Errorf("bundle path %q in the container state is not absolute", st.Bundle)
+	}
+	if st.Pid < 0 {
+		return nil, fmt.Errorf("negative pid %d in the container state", st.Pid)
+	}
+	return &st, nil
+}
+
+// ReadConfig reads <bundle>/config.json.
+func ReadConfig(bundle string) (*specs.Spec, error) {
+	f, err := os.Open(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxConfigSize {
+		return nil, fmt.Errorf("%s/config.json is larger than %d bytes", bundle, MaxConfigSize)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, fmt.Errorf("%s/config.json: %w", bundle, err)
+	}
+	return &spec, nil
+}
+
+// Annotations returns the container's annotations: the state's, or the
+// bundle config's when the runtime left them out of the state (they are
+// optional there).
+func Annotations(st *specs.State) (map[string]string, error) {
+	if len(st.Annotations) > 0 || st.Bundle == "" {
+		return st.Annotations, nil
+	}
+	spec, err := ReadConfig(st.Bundle)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return spec.Annotations, nil
+}

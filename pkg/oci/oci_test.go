@@ -1,0 +1,59 @@
+package oci
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReadState(t *testing.T) {
+	good := `{"ociVersion":"1.0.2-dev","id":"c1","status":"creating","pid":42,"bundle":"/b","annotations":{"io.imans.enable":"true"}}`
+	st, err := ReadState(strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ID != "c1" || st.Pid != 42 || st.Annotations["io.imans.enable"] != "true" {
+		t.Fatalf("decoded %+v", st)
+	}
+	for name, in := range map[string]string{
+		"not json":      `{`,
+		"unsafe id":     `{"id":"../../etc/x","bundle":"/b"}`,
+		"relative":      `{"id":"c","bundle":"b"}`,
+		"negative pid":  `{"id":"c","pid":-1}`,
+		"too large":     `{"id":"c","x":"` + strings.Repeat("a", MaxStateSize) + `"}`,
+		"empty id":      `{"id":""}`,
+		"newline in id": `{"id":"a\nb"}`,
+	} {
+		if _, err := ReadState(strings.NewReader(in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestAnnotationsFallBackToConfig(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"ociVersion":"1.0.2","annotations":{"io.imans.enable":"true"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadState(strings.NewReader(`{"id":"c","bundle":"` + dir + `"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Annotations(st)
+	if err != nil || a["io.imans.enable"] != "true" {
+		t.Fatalf("annotations %v, %v", a, err)
+	}
+}
+
+func FuzzReadState(f *testing.F) {
+	f.Add([]byte(`{"ociVersion":"1.0","id":"c1","status":"created","pid":1,"bundle":"/b","annotations":{"a":"b"}}`))
+	f.Add([]byte(`{"id":"x","pid":-5}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := ReadState(strings.NewReader(string(b)))
+		if err == nil && (st.Pid < 0 || st.ID == "") {
+			t.Fatalf("accepted bad state %+v", st)
+		}
+	})
+}
