@@ -1,0 +1,264 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/keys"
+	"github.com/ima-hook/ima-hook/pkg/policy"
+	"github.com/ima-hook/ima-hook/pkg/safefile"
+)
+
+// Annotation keys. Any other key under Prefix is refused: a misspelt
+// io.imans.polcy would otherwise silently start a container without the
+// policy its author meant.
+const (
+	Prefix         = "io.imans."
+	AnnEnable      = Prefix + "enable"
+	AnnRequired    = Prefix + "required"
+	AnnKcmd        = Prefix + "kcmd"
+	AnnX509        = Prefix + "x509"
+	AnnPolicy      = Prefix + "policy"
+	AnnPolicyRules = Prefix + "policy-rules"
+)
+
+var known = []string{AnnEnable, AnnRequired, AnnKcmd, AnnX509, AnnPolicy, AnnPolicyRules}
+
+// Size bounds for files named by annotations.
+const (
+	MaxKeySize    = 64 << 10
+	MaxPolicySize = 1 << 20
+	// MaxAnnotation bounds any single io.imans.* value (inline rules are the
+	// long ones); the kernel takes at most one page per policy write anyway.
+	MaxAnnotation = 256 << 10
+)
+
+// Config is one container's validated IMA configuration.
+type Config struct {
+	Required bool
+	// Kcmd is the parsed kcmd; KcmdText what the wrapper writes to
+	// kcmd_for_children ("" for none).
+	Kcmd     policy.Kcmd
+	KcmdText string
+	// X509Path is the resolved absolute host path of the appraisal key, and
+	// Cert its parsed certificate (nil when none).
+	X509Path string
+	Cert     *keys.Certificate
+	// Policy holds the custom rules (nil when none); PolicyPath the resolved
+	// policy file when the rules came from one.
+	Policy     *policy.Policy
+	PolicyPath string
+	// PolicySHA256 is the hex sha256 of PolicyText.
+	PolicyText   string
+	PolicySHA256 string
+	Keyring      string
+	Profile      policy.Profile
+	// Sources say where each setting came from (annotation key or admin
+	// setting), for records and messages.
+	Sources map[string]string
+}
+
+// Enabled reports whether IMA is requested for a container with these
+// annotations (the admin's mandatory switch included). It validates only
+// the enable annotation itself.
+func Enabled(ann map[string]string, a *Admin) (bool, error) {
+	v, ok := ann[AnnEnable]
+	if !ok {
+		return a.Mandatory, nil
+	}
+	on, err := parseBool(AnnEnable, v)
+	if err != nil {
+		return false, err
+	}
+	return on || a.Mandatory, nil
+}
+
+// Resolve merges the annotations over the admin defaults and validates
+// everything. It returns (nil, nil) when IMA is not enabled.
+func Resolve(ann map[string]string, a *Admin) (*Config, error) {
+	on, err := Enabled(ann, a)
+	if err != nil || !on {
+		return nil, err
+	}
+	if err := checkKeys(ann, a); err != nil {
+		return nil, err
+	}
+	c := &Config{Sources: map[string]string{}, Keyring: a.Kernel.Keyring}
+	pick := func(annKey, adminKey, def string) (string, string) {
+		if v, ok := ann[annKey]; ok {
+			c.Sources[annKey] = annKey
+			return v, annKey
+		}
+		c.Sources[annKey] = a.where("defaults." + adminKey)
+		return def, a.where("defaults." + adminKey)
+	}
+
+	reqText, reqSrc := pick(AnnRequired, "required", fmt.Sprint(a.Defaults.Required))
+	if c.Required, err = parseBool(reqSrc, reqText); err != nil {
+		return nil, err
+	}
+
+	if c.Profile, err = profile(a); err != nil {
+		return nil, err
+	}
+
+	kcmd, kcmdSrc := pick(AnnKcmd, "kcmd", a.Defaults.Kcmd)
+	if strings.TrimSpace(kcmd) != "" {
+		k, err := policy.ParseKcmd(kcmd, policy.KcmdOptions{AllowTemplate: a.Kernel.AllowTemplate})
+		if err != nil {
+			fix := "use ima_policy=<tcb|appraise_tcb|secure_boot|fail_securely>, ima_appraise=<off|log|fix|enforce>"
+			if a.Kernel.AllowTemplate {
+				fix += " or ima_template=<name>"
+			} else if strings.Contains(kcmd, "ima_template") {
+				fix = "remove ima_template (this kernel's kcmd_for_children does not take it), or set [kernel] allow_template = true in the admin config if it does"
+			}
+			return nil, userror.Wrap(err, kcmdSrc, err.Error(), fix)
+		}
+		c.Kcmd, c.KcmdText = k, kcmd
+	}
+
+	x509, x509Src := pick(AnnX509, "x509", a.Defaults.X509)
+	if x509 != "" {
+		data, resolved, err := safefile.ReadInDir(a.KeysDir, x509, MaxKeySize)
+		if err != nil {
+			return nil, userror.Wrap(err, x509Src, err.Error(), "put the DER certificate in "+a.KeysDir+" and name it by its path there")
+		}
+		cert, err := keys.LoadCertificate(data)
+		if err != nil {
+			return nil, userror.Wrap(err, x509Src, fmt.Sprintf("%s: %v", resolved, err), "give a DER X.509 certificate (openssl x509 -outform DER)")
+		}
+		c.X509Path, c.Cert = resolved, cert
+	}
+
+	file, fileSrc := pick(AnnPolicy, "policy", a.Defaults.Policy)
+	inline, inlineSrc := pick(AnnPolicyRules, "policy_rules", a.Defaults.PolicyRules)
+	_, annFile := ann[AnnPolicy]
+	_, annInline := ann[AnnPolicyRules]
+	switch {
+	case annFile && annInline:
+		return nil, userror.New(AnnPolicy, "both io.imans.policy and io.imans.policy-rules are set", "set only one of them")
+	case annFile:
+		inline = "" // an annotation replaces whichever default the admin set
+	case annInline:
+		file = ""
+	case file != "" && inline != "":
+		return nil, userror.New(a.where("defaults"), "both policy and policy_rules are set", "set only one of them")
+	}
+	var text, textSrc string
+	if file != "" {
+		data, resolved, err := safefile.ReadInDir(a.PoliciesDir, file, MaxPolicySize)
+		if err != nil {
+			return nil, userror.Wrap(err, fileSrc, err.Error(), "put the policy in "+a.PoliciesDir+" and name it by its path there")
+		}
+		text, textSrc, c.PolicyPath = string(data), resolved, resolved
+	} else if inline != "" {
+		text, textSrc = inline, inlineSrc
+	}
+	if text != "" {
+		p, errs := policy.Parse(text, c.Profile)
+		if len(errs) > 0 {
+			more := ""
+			if len(errs) > 1 {
+				more = fmt.Sprintf(" (and %d more)", len(errs)-1)
+			}
+			return nil, userror.New(textSrc, errs[0].Error()+more, "fix the rule; `ima-hook policy check` lists every problem")
+		}
+		if len(p.Rules) == 0 {
+			return nil, userror.New(textSrc, "the policy has no rules", "add rules or remove the setting")
+		}
+		c.Policy = p
+		c.PolicyText = RulesText(p)
+		sum := sha256.Sum256([]byte(c.PolicyText))
+		c.PolicySHA256 = hex.EncodeToString(sum[:])
+	}
+	return c, nil
+}
+
+// RulesText is the exact text the hook writes to the kernel: one
+// normalized rule per line. Its sha256 is what records report.
+func RulesText(p *policy.Policy) string {
+	var b strings.Builder
+	for _, r := range p.Rules {
+		b.WriteString(r.Text)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func checkKeys(ann map[string]string, a *Admin) error {
+	var keysSeen []string
+	for k := range ann {
+		if strings.HasPrefix(k, Prefix) {
+			keysSeen = append(keysSeen, k)
+		}
+	}
+	sort.Strings(keysSeen)
+	for _, k := range keysSeen {
+		v := ann[k]
+		if !isKnown(k) {
+			return userror.New(k, "unknown annotation", "known ones are "+strings.Join(known, ", "))
+		}
+		if len(v) > MaxAnnotation {
+			return userror.New(k, fmt.Sprintf("value is %d bytes, more than %d", len(v), MaxAnnotation), "use a policy file (io.imans.policy)")
+		}
+		if !a.AllowAnnotationOverride && k != AnnEnable {
+			return userror.New(k, "the admin config forbids per-container IMA settings (allow_annotation_override = false)",
+				"remove the annotation; the admin's defaults apply")
+		}
+	}
+	return nil
+}
+
+func isKnown(k string) bool {
+	for _, n := range known {
+		if k == n {
+			return true
+		}
+	}
+	return false
+}
+
+func parseBool(subject, v string) (bool, error) {
+	switch v {
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, userror.New(subject, fmt.Sprintf("%s is not a boolean", userror.Quote(v)), `use "true" or "false"`)
+}
+
+func profile(a *Admin) (policy.Profile, error) {
+	switch a.Kernel.Config {
+	case "":
+		return policy.DefaultProfile(), nil
+	case "auto":
+		p, err := policy.ProfileFromSystem()
+		if err != nil {
+			return p, userror.Wrap(err, a.where("kernel.config"), "cannot read this kernel's configuration: "+err.Error(), "give a kernel config file path instead of auto")
+		}
+		return p, nil
+	}
+	f, err := os.Open(a.Kernel.Config)
+	if err != nil {
+		return policy.Profile{}, userror.Wrap(err, a.where("kernel.config"), errText(err), "give the path of the target kernel's config file")
+	}
+	defer f.Close()
+	p, err := policy.ProfileFromConfig(f, a.Kernel.LSM)
+	if err != nil {
+		return p, userror.Wrap(err, a.Kernel.Config, err.Error(), "give a kernel .config file")
+	}
+	return p, nil
+}
+
+// IsUserError reports whether err is already a one-line user error.
+func IsUserError(err error) bool {
+	var ue *userror.Error
+	return errors.As(err, &ue)
+}
