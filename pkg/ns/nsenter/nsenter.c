@@ -1,0 +1,508 @@
+// The single-threaded C stage of ima-hook (see nsenter.go for the Go side
+// and doc.go for the plan encoding).
+//
+// This runs as an ELF constructor, i.e. inside __libc_start_main before the
+// Go runtime's main and therefore before Go has created any thread. That is
+// the only moment a Go binary can do what the kernel allows single-threaded
+// callers only: setns() into an IMA or time namespace (imans_install and
+// timens_install return EUSERS otherwise), and unshare(CLONE_NEWIMA) followed
+// by fork() (copy_process refuses CLONE_VM/CLONE_THREAD while a task's
+// namespace differs from its *_for_children one, so the Go runtime could not
+// start its threads afterwards).
+//
+// There is no policy here: the Go parent decided everything and encoded the
+// plan in the environment; this file only parses it (bounded), performs it,
+// and explains a failure in one line.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nsenter.h"
+
+// Results of the constructor, read by Go through the accessors below.
+static int nsenter_ran;              // a plan was found and performed
+static int nsenter_threads_at_entry; // threads counted in /proc/self/status
+static char nsenter_stage[NSENTER_MAX_STAGE + 1];
+
+const char *nsenter_stage_name(void) { return nsenter_ran ? nsenter_stage : ""; }
+int nsenter_single_threaded_entry(void) { return nsenter_ran && nsenter_threads_at_entry == 1; }
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+// env_value returns the value of name=... in env (exact name match), or NULL.
+static const char *env_value(char **env, const char *name)
+{
+	size_t n = strlen(name);
+	for (char **e = env; e && *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+static int is_marker(const char *entry)
+{
+	return strncmp(entry, NSENTER_ENV_PREFIX, sizeof(NSENTER_ENV_PREFIX) - 1) == 0;
+}
+
+static int set_err(char *err, size_t errlen, const char *fmt, const char *what)
+{
+	snprintf(err, errlen, fmt, what);
+	return -1;
+}
+
+// parse_decimal accepts 1..20 digits without sign, no overflow.
+static int parse_decimal(const char *s, unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	size_t i = 0;
+	if (!s || !*s)
+		return -1;
+	for (; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 20)
+			return -1;
+		unsigned long long d = (unsigned long long)(s[i] - '0');
+		if (v > (ULLONG_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int copy_path(const char *v, char *dst, const char *name, char *err, size_t errlen)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > NSENTER_MAX_PATH || v[0] != '/')
+		return set_err(err, errlen, "%s: want an absolute path of at most 4096 bytes", name);
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+int nsenter_parse(char **env, struct nsenter_plan *p, char *err, size_t errlen)
+{
+	const char *v;
+	unsigned long long n;
+
+	memset(p, 0, sizeof(*p));
+	p->setns_fd = -1;
+	v = env_value(env, NSENTER_ENV_MARKER);
+	if (!v)
+		return 0;
+	if (strcmp(v, NSENTER_VERSION) != 0)
+		return set_err(err, errlen, "%s: unknown plan encoding version (want " NSENTER_VERSION ")", NSENTER_ENV_MARKER);
+	p->active = 1;
+
+	if ((v = env_value(env, NSENTER_ENV_SETNS_PATH)) && copy_path(v, p->setns_path, NSENTER_ENV_SETNS_PATH, err, errlen))
+		return -1;
+	if ((v = env_value(env, NSENTER_ENV_SETNS_FD))) {
+		if (parse_decimal(v, INT_MAX, &n) || n <= 2)
+			return set_err(err, errlen, "%s: want a decimal file descriptor above 2", NSENTER_ENV_SETNS_FD);
+		p->setns_fd = (int)n;
+	}
+	if (p->setns_path[0] && p->setns_fd >= 0)
+		return set_err(err, errlen, "%s: set only one of it and the fd", NSENTER_ENV_SETNS_PATH);
+	if ((v = env_value(env, NSENTER_ENV_UNSHARE))) {
+		if (parse_decimal(v, ULLONG_MAX, &n) || n == 0)
+			return set_err(err, errlen, "%s: want non-zero decimal clone flags", NSENTER_ENV_UNSHARE);
+		p->unshare = n;
+	}
+	for (int i = 0; i < NSENTER_MAX_WRITES + 1; i++) {
+		char name[sizeof(NSENTER_ENV_WRITE) + 4];
+		snprintf(name, sizeof(name), NSENTER_ENV_WRITE "%d", i);
+		v = env_value(env, name);
+		if (!v)
+			break;
+		if (i == NSENTER_MAX_WRITES)
+			return set_err(err, errlen, "%s: too many writes (at most 8)", name);
+		if (i != p->nwrites)
+			break;
+		// <hex data>:<absolute path>
+		const char *colon = strchr(v, ':');
+		size_t hexlen = colon ? (size_t)(colon - v) : 0;
+		if (!colon || hexlen % 2 || hexlen / 2 > NSENTER_MAX_DATA)
+			return set_err(err, errlen, "%s: want <lower-case hex data, under 4096 bytes>:<path>", name);
+		struct nsenter_write *w = &p->writes[i];
+		for (size_t j = 0; j < hexlen; j += 2) {
+			int hi = hexval(v[j]), lo = hexval(v[j + 1]);
+			if (hi < 0 || lo < 0)
+				return set_err(err, errlen, "%s: data is not lower-case hex", name);
+			w->data[j / 2] = (char)(hi << 4 | lo);
+		}
+		w->len = hexlen / 2;
+		if (copy_path(colon + 1, w->path, name, err, errlen))
+			return -1;
+		p->nwrites++;
+	}
+	if ((v = env_value(env, NSENTER_ENV_NSID_LINK)) && copy_path(v, p->nsid_link, NSENTER_ENV_NSID_LINK, err, errlen))
+		return -1;
+	if ((v = env_value(env, NSENTER_ENV_NSID_FILE)) && copy_path(v, p->nsid_file, NSENTER_ENV_NSID_FILE, err, errlen))
+		return -1;
+	if (!p->nsid_link[0] != !p->nsid_file[0])
+		return set_err(err, errlen, "%s: set both the link and the file, or neither", NSENTER_ENV_NSID_LINK);
+	if ((v = env_value(env, NSENTER_ENV_FORK))) {
+		if (strcmp(v, "1") != 0)
+			return set_err(err, errlen, "%s: want 1", NSENTER_ENV_FORK);
+		p->fork = 1;
+	}
+	if ((v = env_value(env, NSENTER_ENV_EXEC))) {
+		if (strcmp(v, "1") != 0)
+			return set_err(err, errlen, "%s: want 1", NSENTER_ENV_EXEC);
+		p->exec = 1;
+	}
+	if ((v = env_value(env, NSENTER_ENV_STAGE))) {
+		size_t len = strlen(v);
+		if (len == 0 || len > NSENTER_MAX_STAGE)
+			return set_err(err, errlen, "%s: want 1 to 64 characters", NSENTER_ENV_STAGE);
+		for (size_t j = 0; j < len; j++)
+			if (!((v[j] >= 'a' && v[j] <= 'z') || (v[j] >= 'A' && v[j] <= 'Z') ||
+			      (v[j] >= '0' && v[j] <= '9') || v[j] == '-' || v[j] == '_'))
+				return set_err(err, errlen, "%s: want [A-Za-z0-9_-]", NSENTER_ENV_STAGE);
+		memcpy(p->stage, v, len + 1);
+	}
+	return 0;
+}
+
+// hint explains an errno for one step; it only rephrases what the kernel
+// said, it decides nothing.
+static const char *hint(int step, int e, const struct nsenter_plan *p)
+{
+	switch (step) {
+	case NSENTER_EXIT_UNSHARE:
+		if (e == EINVAL)
+			return (p->unshare & NSENTER_CLONE_NEWIMA)
+				       ? "this kernel has no IMA namespaces (needs an openEuler kernel built with CONFIG_IMA_NS)"
+				       : "this kernel does not support one of these namespace types";
+		if (e == EPERM)
+			return "creating a namespace needs CAP_SYS_ADMIN: run the runtime as real root";
+		if (e == ENOSPC || e == EUSERS)
+			return "too many namespaces: raise the limit in /proc/sys/user/max_*_namespaces";
+		break;
+	case NSENTER_EXIT_WRITE:
+		if (e == EACCES)
+			return "the namespace is already active; its configuration is accepted only before its first task is born";
+		if (e == EPERM)
+			return "only the task that unshared the namespace, with CAP_SYS_ADMIN on the host, may configure it";
+		if (e == EINVAL)
+			return "the kernel rejected the value (bad syntax, or 4096 bytes or more)";
+		if (e == ENOENT)
+			return "the file is missing: is securityfs mounted and does the kernel support this?";
+		break;
+	case NSENTER_EXIT_SETNS:
+		if (e == ENOENT || e == ESRCH)
+			return "the process is gone or the kernel lacks this namespace type";
+		if (e == EUSERS)
+			return "the caller has more than one thread (the C stage must run before the Go runtime)";
+		if (e == EPERM)
+			return "joining needs CAP_SYS_ADMIN in the namespace's owner: run as real root";
+		if (e == EINVAL)
+			return "not a namespace file, or a namespace this caller may not join";
+		if (e == EBADF)
+			return "the namespace file descriptor was not inherited";
+		break;
+	case NSENTER_EXIT_NSID:
+		return "could not record the new namespace id; check that the directory exists and is writable";
+	case NSENTER_EXIT_FORK:
+		return "out of processes or memory, or the kernel refused the fork into the new namespace";
+	case NSENTER_EXIT_EXEC_NOENT:
+	case NSENTER_EXIT_EXEC:
+		if (e == ENOENT)
+			return "the program does not exist: check the runtime path";
+		if (e == EACCES)
+			return "the program is not executable";
+		if (e == ENOEXEC)
+			return "the file is not a program this kernel can run";
+		break;
+	}
+	return "see the kernel's documentation of this call";
+}
+
+static void die(int step, const char *what, int e, const struct nsenter_plan *p)
+{
+	// One line, like every ima-hook failure. dprintf does not buffer, so the
+	// line is out before _exit.
+	dprintf(2, "ima-hook: %s: %s (errno %d); %s\n", what, strerror(e), e, hint(step, e, p));
+	_exit(step);
+}
+
+static void die_plan(const char *msg)
+{
+	dprintf(2, "ima-hook: nsenter plan: %s; the plan is produced by ima-hook itself, do not set " NSENTER_ENV_PREFIX "* by hand\n", msg);
+	_exit(NSENTER_EXIT_PLAN);
+}
+
+// remove_markers drops every plan variable from env in place, for the
+// program we exec (it must never re-run the plan). Only on the exec paths:
+// the Go runtime finds the auxiliary vector by walking past the NULL that
+// ends envp, so a shortened array would break a return to Go; there the Go
+// side unsets the variables (init in nsenter.go).
+static void remove_markers(char **env)
+{
+	char **dst = env;
+	for (char **src = env; *src; src++)
+		if (!is_marker(*src))
+			*dst++ = *src;
+	*dst = NULL;
+}
+
+static int count_threads(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *t = strstr(buf, "\nThreads:");
+	return t ? atoi(t + 9) : -1;
+}
+
+static void do_setns(const struct nsenter_plan *p)
+{
+	char what[NSENTER_MAX_PATH + 64];
+	int fd = p->setns_fd;
+	if (p->setns_path[0]) {
+		snprintf(what, sizeof(what), "open %s", p->setns_path);
+		fd = open(p->setns_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			die(NSENTER_EXIT_SETNS, what, errno, p);
+		snprintf(what, sizeof(what), "setns %s", p->setns_path);
+	} else {
+		snprintf(what, sizeof(what), "setns fd %d", fd);
+	}
+	// nstype 0: "any type". An IMA namespace cannot be named here anyway,
+	// setns's nstype is an int and CLONE_NEWIMA is bit 34.
+	if (setns(fd, 0) < 0)
+		die(NSENTER_EXIT_SETNS, what, errno, p);
+	close(fd); // never leak the namespace handle into the next program
+}
+
+static void do_unshare(const struct nsenter_plan *p)
+{
+	char what[64];
+	// The raw syscall, not glibc's unshare(int): the kernel takes an
+	// unsigned long and an int cannot carry CLONE_NEWIMA (bit 34).
+	if (syscall(SYS_unshare, (unsigned long)p->unshare) < 0) {
+		int e = errno;
+		snprintf(what, sizeof(what), "unshare(0x%llx)", p->unshare);
+		die(NSENTER_EXIT_UNSHARE, what, e, p);
+	}
+}
+
+static void do_write(const struct nsenter_plan *p, const struct nsenter_write *w)
+{
+	char what[NSENTER_MAX_PATH + 16];
+	snprintf(what, sizeof(what), "write %s", w->path);
+	// No O_TRUNC/O_CREAT: these are kernel files; each takes one write()
+	// at offset 0 (ima_write_*_for_children refuses *ppos != 0).
+	int fd = open(w->path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(NSENTER_EXIT_WRITE, what, errno, p);
+	ssize_t n = write(fd, w->data, w->len);
+	if (n < 0)
+		die(NSENTER_EXIT_WRITE, what, errno, p);
+	if ((size_t)n != w->len)
+		die(NSENTER_EXIT_WRITE, what, EIO, p);
+	if (close(fd) < 0)
+		die(NSENTER_EXIT_WRITE, what, errno, p);
+}
+
+static void do_nsid(const struct nsenter_plan *p)
+{
+	char what[NSENTER_MAX_PATH + 16], target[128], out[24];
+	snprintf(what, sizeof(what), "readlink %s", p->nsid_link);
+	ssize_t n = readlink(p->nsid_link, target, sizeof(target) - 1);
+	if (n < 0)
+		die(NSENTER_EXIT_NSID, what, errno, p);
+	target[n] = 0;
+	// "<type>:[<inode>]"
+	char *open_br = strchr(target, '['), *close_br = strrchr(target, ']');
+	unsigned long long inum;
+	if (!open_br || !close_br || close_br < open_br) {
+		dprintf(2, "ima-hook: %s: unexpected link target \"%s\"; want <type>:[<inode>]\n", what, target);
+		_exit(NSENTER_EXIT_NSID);
+	}
+	*close_br = 0;
+	if (parse_decimal(open_br + 1, UINT32_MAX, &inum)) {
+		dprintf(2, "ima-hook: %s: inode \"%s\" is not a 32-bit number; want <type>:[<inode>]\n", what, open_br + 1);
+		_exit(NSENTER_EXIT_NSID);
+	}
+	snprintf(what, sizeof(what), "write %s", p->nsid_file);
+	int len = snprintf(out, sizeof(out), "%llu", inum);
+	// O_NOFOLLOW: the directory is root's, but never write through a link.
+	int fd = open(p->nsid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		die(NSENTER_EXIT_NSID, what, errno, p);
+	if (write(fd, out, (size_t)len) != len)
+		die(NSENTER_EXIT_NSID, what, errno ? errno : EIO, p);
+	if (close(fd) < 0)
+		die(NSENTER_EXIT_NSID, what, errno, p);
+}
+
+static void do_exec(char **argv, char **env, const struct nsenter_plan *p)
+{
+	char what[NSENTER_MAX_PATH + 16];
+	execve(argv[0], argv, env);
+	int e = errno;
+	snprintf(what, sizeof(what), "exec %.4096s", argv[0]);
+	die(e == ENOENT ? NSENTER_EXIT_EXEC_NOENT : NSENTER_EXIT_EXEC, what, e, p);
+}
+
+// ---- fork, wait and forward signals ----
+
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+#define NFORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
+static volatile pid_t child_pid;
+
+static void forward(int sig, siginfo_t *info, void *uctx)
+{
+	(void)uctx;
+	int saved = errno;
+	// A terminal sends SIGINT, SIGQUIT, SIGWINCH ... to the whole foreground
+	// process group, which includes the child: forwarding those again would
+	// deliver them twice. Signals sent by a process (kill) are forwarded.
+	if (info && info->si_code == SI_KERNEL && getpgid(child_pid) == getpgrp()) {
+		errno = saved;
+		return;
+	}
+	if (child_pid > 0)
+		kill(child_pid, sig);
+	errno = saved;
+}
+
+static void fork_wait_exit(char **argv, char **env, const struct nsenter_plan *p)
+{
+	struct sigaction old[NFORWARDED], sa;
+	sigset_t block, oldmask;
+
+	sigemptyset(&block);
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaddset(&block, forwarded[i]);
+	// Block until child_pid is known, so a signal arriving around the fork
+	// is forwarded rather than lost.
+	sigprocmask(SIG_BLOCK, &block, &oldmask);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forward;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < NFORWARDED; i++) {
+		sigaction(forwarded[i], NULL, &old[i]);
+		// A signal the caller ignored stays ignored (e.g. SIGINT for a
+		// background job); the child inherits that below.
+		if (old[i].sa_handler != SIG_IGN)
+			sigaction(forwarded[i], &sa, NULL);
+	}
+
+	pid_t pid = fork();
+	if (pid < 0)
+		die(NSENTER_EXIT_FORK, "fork", errno, p);
+	if (pid == 0) {
+		for (size_t i = 0; i < NFORWARDED; i++)
+			sigaction(forwarded[i], &old[i], NULL);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		do_exec(argv, env, p);
+	}
+	child_pid = pid;
+	// The waiting parent is visible in ps; name it for what it is.
+	prctl(PR_SET_NAME, "ima-runtime", 0, 0, 0);
+	// Hold no extra copies of inherited pipes and sockets: whoever waits for
+	// EOF on them (conmon, containerd-shim) must see it when the runtime
+	// closes its copy. stdio stays for the runtime's sake and ours.
+	syscall(SYS_close_range, 3U, ~0U, 0U);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+
+	int status;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, 0);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			die(NSENTER_EXIT_FORK, "waitpid", errno, p);
+	}
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		// Die the same way, so our parent sees the child's signal. A core
+		// dump of this small waiter helps nobody.
+		struct rlimit no_core = {0, 0};
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(sig, SIG_DFL);
+		sigset_t one;
+		sigemptyset(&one);
+		sigaddset(&one, sig);
+		sigprocmask(SIG_UNBLOCK, &one, NULL);
+		raise(sig);
+		_exit(128 + sig);
+	}
+	_exit(NSENTER_EXIT_FORK);
+}
+
+static struct nsenter_plan plan;
+
+__attribute__((constructor)) static void nsenter_ctor(int argc, char **argv, char **envp)
+{
+	char err[256];
+
+	if (!env_value(envp, NSENTER_ENV_MARKER))
+		return;
+	nsenter_threads_at_entry = count_threads();
+	if (nsenter_parse(envp, &plan, err, sizeof(err)) < 0)
+		die_plan(err);
+
+	// With an exec, argv is "<label> <program> <args>...".
+	int has_exec = plan.exec;
+	if (has_exec && argc < 2)
+		die_plan("exec without a program in argv");
+	if (has_exec == !!plan.stage[0])
+		die_plan("want exactly one of an exec argv and a stage");
+	if (plan.fork && !has_exec)
+		die_plan("fork needs an exec argv");
+	if (has_exec && argv[1][0] != '/')
+		die_plan("the program to exec must be an absolute path");
+	if (plan.unshare && !plan.fork && !has_exec)
+		die_plan("unshare without fork or exec would leave the Go runtime unable to start threads");
+
+	if (plan.setns_path[0] || plan.setns_fd >= 0)
+		do_setns(&plan);
+	if (plan.unshare)
+		do_unshare(&plan);
+	for (int i = 0; i < plan.nwrites; i++)
+		do_write(&plan, &plan.writes[i]);
+	if (plan.nsid_link[0])
+		do_nsid(&plan);
+	if (has_exec)
+		remove_markers(envp);
+	if (plan.fork)
+		fork_wait_exit(argv + 1, envp, &plan);
+	if (has_exec)
+		do_exec(argv + 1, envp, &plan);
+
+	memcpy(nsenter_stage, plan.stage, sizeof(nsenter_stage));
+	nsenter_ran = 1;
+}
