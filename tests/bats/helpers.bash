@@ -175,7 +175,7 @@ ih_write_admin_config() {
 		printf 'run_dir = "%s"\n' "$IH_RUN_DIR"
 		printf 'archive_dir = "%s"\n' "$IH_ARCHIVE_DIR"
 		printf 'runtime = "%s"\n' "$IH_RUNC"
-		printf 'log = "stderr"\n'
+		printf 'log = "auto"\n'
 		local l
 		for l in "${top[@]}"; do printf '%s\n' "$l"; done
 		printf '[defaults]\n'
