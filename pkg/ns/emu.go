@@ -1,0 +1,229 @@
+//go:build imaemu
+
+package ns
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/ns/emukernel"
+	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
+)
+
+// EmuDirEnv names the emulator's state directory; every process of one
+// test (wrapper, hook, tools) must see the same value.
+const EmuDirEnv = "IMA_HOOK_EMU_DIR"
+
+// DefaultEmuDir is used when EmuDirEnv is unset.
+const DefaultEmuDir = "/run/ima-hook-emu"
+
+const (
+	stageEmuPopulate = "emu-populate"
+	stageEmuJoin     = "emu-join"
+	envEmuTarget     = "_IMA_HOOK_EMU_TARGET"
+)
+
+// emuKernel drives the emulated kernel through the same single-threaded
+// re-exec path as the real one, so the plumbing is exercised in tests and
+// the emulator can enforce imans_install's single-thread rule.
+type emuKernel struct{ k *emukernel.Kernel }
+
+// Default returns the kernel of this build: the emulator.
+func Default() Kernel {
+	k, err := Emulator()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, userror.Line(userror.Wrap(err, EmuDirEnv, "cannot open the emulated kernel: "+err.Error(),
+			"set "+EmuDirEnv+" to a writable directory")))
+		os.Exit(1)
+	}
+	return &emuKernel{k: k}
+}
+
+// Emulator opens the emulated kernel named by the environment.
+func Emulator() (*emukernel.Kernel, error) {
+	dir := os.Getenv(EmuDirEnv)
+	if dir == "" {
+		dir = DefaultEmuDir
+	}
+	return emukernel.Open(dir, emukernel.DefaultSwitches())
+}
+
+func (e *emuKernel) Probe() Features {
+	return Features{Kernel: "emulator", SecurityFSDir: filepath.Join(e.k.Dir(), "securityfs/ima"), SecurityFSMounted: true,
+		IMA: true, Namespaces: true, KcmdForChildren: true, X509ForChildren: true, PolicyFile: true, PolicyWritable: true,
+		ImaKeyring: ".ima", Template: "ima-ns"}
+}
+
+func (e *emuKernel) NamespaceOf(pid int) (NSID, error) {
+	active, _, err := e.k.TaskNamespaces(pid)
+	return NSID(active), err
+}
+
+func (e *emuKernel) Populate(pid int, req PopulateRequest) (PopulateResult, error) {
+	cmd, err := nsenter.Command(nsenter.Plan{Stage: stageEmuPopulate})
+	if err != nil {
+		return PopulateResult{}, err
+	}
+	cmd.Env = append(cmd.Env, envEmuTarget+"="+strconv.Itoa(pid))
+	return runPopulateStage(cmd, req)
+}
+
+func (e *emuKernel) Spawn(req SpawnRequest) error {
+	self := os.Getpid()
+	id, err := e.k.Unshare(self)
+	if err != nil {
+		return err
+	}
+	if req.Kcmd != "" {
+		if err := e.k.WriteForChildren(self, "kcmd_for_children", []byte(req.Kcmd)); err != nil {
+			return err
+		}
+	}
+	if req.X509Path != "" {
+		if err := e.k.WriteForChildren(self, "x509_for_children", []byte(req.X509Path)); err != nil {
+			return err
+		}
+	}
+	if req.NSIDFile != "" {
+		if err := writeSmallFile(req.NSIDFile, strconv.FormatUint(uint64(id), 10)); err != nil {
+			return err
+		}
+	}
+	// The re-exec keeps our pid and start time, so the emulator still
+	// knows us as the unsharer; the C stage forks and execs the runtime,
+	// which is then born into the pending namespace.
+	return nsenter.Exec(nsenter.Plan{Fork: true, Exec: req.Argv, Env: req.Env})
+}
+
+func (e *emuKernel) JoinAndExec(pid int, argv, env []string) error {
+	target, err := e.NamespaceOf(pid)
+	if err != nil {
+		return err
+	}
+	env = append(append([]string(nil), env...), envEmuTarget+"="+strconv.FormatUint(uint64(target), 10))
+	// Re-exec through the C stage so the join happens single-threaded, then
+	// exec the runtime from the same process (see RunStage).
+	return nsenter.Exec(nsenter.Plan{Stage: stageEmuJoin, Env: append(env, "_IMA_HOOK_EMU_ARGV="+joinArgv(argv))})
+}
+
+func (e *emuKernel) OpenMeasurements(binary bool) (io.ReadCloser, error) {
+	entries, err := e.k.Entries(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := RenderEmulated(&buf, entries, binary); err != nil {
+		return nil, err
+	}
+	return io.NopCloser(&buf), nil
+}
+
+// RunStage runs the Go side of a re-executed stage.
+func RunStage(stage string) int {
+	k, err := Emulator()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, userror.Line(err))
+		return 2
+	}
+	self := os.Getpid()
+	switch stage {
+	case stageEmuPopulate:
+		return serveStage(func(req PopulateRequest) (PopulateResult, error) {
+			pid, err := strconv.Atoi(os.Getenv(envEmuTarget))
+			if err != nil {
+				return PopulateResult{}, fmt.Errorf("emulator: bad target pid: %w", err)
+			}
+			target, _, err := k.TaskNamespaces(pid)
+			if err != nil {
+				return PopulateResult{}, err
+			}
+			if err := k.Setns(self, target, nsenter.SingleThreadedEntry()); err != nil {
+				return PopulateResult{}, err
+			}
+			return populateHere(&emuSecfs{k: k, pid: self}, req)
+		})
+	case stageEmuJoin:
+		target, err := strconv.ParseUint(os.Getenv(envEmuTarget), 10, 32)
+		if err == nil {
+			err = k.Setns(self, NSID(target), nsenter.SingleThreadedEntry())
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, userror.Line(userror.Wrap(err, "IMA namespace", "joining the container's namespace failed: "+err.Error(), "is the container running?")))
+			return 1
+		}
+		argv := splitArgv(os.Getenv("_IMA_HOOK_EMU_ARGV"))
+		env := withoutEnv(os.Environ(), envEmuTarget, "_IMA_HOOK_EMU_ARGV")
+		if len(argv) == 0 {
+			fmt.Fprintln(os.Stderr, "ima-hook: emulator join: no command")
+			return 2
+		}
+		path, err := exec.LookPath(argv[0])
+		if err == nil {
+			err = syscall.Exec(path, argv, env)
+		}
+		fmt.Fprintf(os.Stderr, "ima-hook: exec %s: %v\n", argv[0], err)
+		return 127
+	}
+	fmt.Fprintf(os.Stderr, "ima-hook: unknown internal stage %q\n", stage)
+	return 2
+}
+
+type emuSecfs struct {
+	k   *emukernel.Kernel
+	pid int
+}
+
+func (s *emuSecfs) self() (NSID, error) {
+	a, _, err := s.k.TaskNamespaces(s.pid)
+	return NSID(a), err
+}
+
+func (s *emuSecfs) writePolicy(rules []string, path string) (int, error) {
+	if err := s.k.OpenPolicy(s.pid); err != nil {
+		return 0, userror.Wrap(err, "policy", "opening the emulated policy file: "+err.Error(), "")
+	}
+	written := 0
+	var werr error
+	if path != "" {
+		if werr = s.k.WritePolicy(s.pid, path); werr == nil {
+			written = 1
+		}
+	} else {
+		for i, r := range rules {
+			if werr = s.k.WritePolicy(s.pid, r+"\n"); werr != nil {
+				werr = fmt.Errorf("rule %d %s: %w", i+1, userror.Quote(r), werr)
+				break
+			}
+			written++
+		}
+	}
+	cerr := s.k.ClosePolicy(s.pid)
+	if werr != nil {
+		return written, userror.Wrap(werr, "policy", "the kernel refused the policy: "+werr.Error(), "see `ima-hook policy check`")
+	}
+	return written, cerr
+}
+
+func (s *emuSecfs) addKey(der []byte, keyring string) (int32, error) { return s.k.AddKey(s.pid, der) }
+
+func (s *emuSecfs) counter(name string) (uint64, error) { return s.k.Counter(s.pid, name) }
+
+func (s *emuSecfs) hasAggregate(id NSID) (bool, error) {
+	entries, err := s.k.Entries(s.pid)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if e.Name == AggregateName(id) && e.NS == uint32(id) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,336 @@
+//go:build imaemu
+
+package emukernel
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ima-hook/ima-hook/pkg/policy"
+)
+
+// The securityfs files act on the caller's active namespace
+// (get_current_ns()), found through the calling task.
+
+func (s *state) activeNS(pid int) (*task, *namespace, error) {
+	t, err := s.lookup(pid)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t.NS == InitialNS {
+		return t, nil, nil
+	}
+	n := s.ns(t.NS)
+	if n == nil {
+		return nil, nil, fmt.Errorf("task %d is in unknown namespace %d", pid, t.NS)
+	}
+	return t, n, nil
+}
+
+// OpenPolicy is open(policy, O_WRONLY) by pid: one global busy bit for all
+// namespaces (ima_open_policy), and no file at all once a kernel without
+// CONFIG_IMA_WRITE_POLICY has loaded a policy.
+func (k *Kernel) OpenPolicy(pid int) error {
+	return k.tx(func(s *state) error {
+		t, n, err := s.activeNS(pid)
+		if err != nil {
+			return err
+		}
+		if s.PolicyGone {
+			return opErr("open policy", unix.ENOENT, "policy file removed after the first load (no CONFIG_IMA_WRITE_POLICY)")
+		}
+		if s.PolicyBusy != "" {
+			return opErr("open policy", unix.EBUSY, "another writer holds the policy file")
+		}
+		if n == nil {
+			return opErr("open policy", unix.EPERM, "the emulator does not manage the host's own policy")
+		}
+		s.PolicyBusy = taskKey(t.Pid, t.Start)
+		n.Staged, n.StageFailed = nil, false
+		return nil
+	})
+}
+
+// WritePolicy is one write() to the open policy file (ima_write_policy):
+// at most PAGE_SIZE-1 bytes are taken, a leading '/' names a policy file to
+// read, unsigned text is refused when the namespace appraises POLICY_CHECK,
+// and a rule that does not parse fails with EINVAL and spoils the session.
+func (k *Kernel) WritePolicy(pid int, data string) error {
+	return k.tx(func(s *state) error {
+		t, n, err := s.activeNS(pid)
+		if err != nil {
+			return err
+		}
+		if n == nil || s.PolicyBusy != taskKey(t.Pid, t.Start) {
+			return opErr("write policy", unix.EBADF, "policy file not open by this task")
+		}
+		if len(data) > pageSize-1 {
+			data = data[:pageSize-1]
+		}
+		var lines []string
+		if strings.HasPrefix(data, "/") {
+			path := strings.TrimRight(data, "\n")
+			f, err := os.Open(path)
+			if err != nil {
+				n.StageFailed = true
+				return keep(opErr("write policy", unix.ENOENT, err.Error()))
+			}
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+			}
+			f.Close()
+		} else {
+			if appraisesPolicy(n.Rules) {
+				n.StageFailed = true
+				return keep(opErr("write policy", unix.EACCES, "namespace appraises POLICY_CHECK: only signed policy files"))
+			}
+			lines = strings.Split(data, "\n")
+		}
+		for _, line := range lines {
+			if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			p, errs := policy.Parse(line, policy.DefaultProfile())
+			if len(errs) > 0 {
+				n.StageFailed = true
+				s.logf("ima: invalid-policy: %v", errs[0])
+				return keep(opErr("write policy", unix.EINVAL, errs[0].Error()))
+			}
+			for _, r := range p.Rules {
+				n.Staged = append(n.Staged, r.Text)
+			}
+		}
+		return nil
+	})
+}
+
+// ClosePolicy is close() of the policy file (ima_release_policy): the staged
+// rules replace the kcmd defaults the first time and are appended later; a
+// spoiled or empty session changes nothing ("policy update failed").
+func (k *Kernel) ClosePolicy(pid int) error {
+	return k.tx(func(s *state) error {
+		t, n, err := s.activeNS(pid)
+		if err != nil {
+			return err
+		}
+		if n == nil || s.PolicyBusy != taskKey(t.Pid, t.Start) {
+			return opErr("close policy", unix.EBADF, "policy file not open by this task")
+		}
+		s.PolicyBusy = ""
+		staged, failed := n.Staged, n.StageFailed
+		n.Staged, n.StageFailed = nil, false
+		if failed || len(staged) == 0 {
+			s.logf("ima: policy update failed (namespace %d)", n.ID)
+			return nil
+		}
+		if n.DefaultRules {
+			n.Rules = nil
+			n.DefaultRules = false
+		}
+		n.Rules = append(n.Rules, staged...)
+		if !s.Switches.WritePolicy && !s.Switches.ReadPolicy {
+			s.PolicyGone = true
+		}
+		s.logf("ima: policy update completed (namespace %d)", n.ID)
+		return nil
+	})
+}
+
+func appraisesPolicy(rules []string) bool {
+	for _, r := range rules {
+		f := strings.Fields(r)
+		if len(f) > 0 && f[0] == "appraise" {
+			for _, c := range f[1:] {
+				if c == "func=POLICY_CHECK" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// AddKey adds a certificate to the .ima keyring from pid: it is tagged with
+// the key domain of the caller's ima_ns_for_children (KEY_ALLOC_DOMAIN_IMA).
+func (k *Kernel) AddKey(pid int, der []byte) (int32, error) {
+	var serial int32
+	err := k.tx(func(s *state) error {
+		t, err := s.lookup(pid)
+		if err != nil {
+			return err
+		}
+		n := s.ns(t.ForChildren)
+		if n == nil {
+			return opErr("add_key", unix.EPERM, "the emulator does not manage the host's keyring")
+		}
+		if err := s.addKey(n, der, "add_key"); err != nil {
+			return opErr("add_key", unix.EBADMSG, err.Error())
+		}
+		serial = n.Keys[len(n.Keys)-1].Serial
+		return nil
+	})
+	return serial, err
+}
+
+// view returns the entries pid may read: all of them from the initial
+// namespace, else only its namespace's own since its activation.
+func (s *state) view(pid int) ([]Entry, error) {
+	_, n, err := s.activeNS(pid)
+	if err != nil {
+		return nil, err
+	}
+	if n == nil {
+		return s.Entries, nil
+	}
+	var out []Entry
+	for _, e := range s.Entries[n.FirstEntry:] {
+		if e.NS == n.ID {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Counter reads runtime_measurements_count or violations as pid would.
+func (k *Kernel) Counter(pid int, name string) (uint64, error) {
+	var v uint64
+	err := k.tx(func(s *state) error {
+		_, n, err := s.activeNS(pid)
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "runtime_measurements_count":
+			view, err := s.view(pid)
+			v = uint64(len(view))
+			return err
+		case "violations":
+			if n != nil {
+				v = n.Violations
+				return nil
+			}
+			for _, e := range s.Entries {
+				if e.Violation && e.NS == InitialNS {
+					v++
+				}
+			}
+			return nil
+		}
+		return opErr("open "+name, unix.ENOENT, "no such file")
+	})
+	return v, err
+}
+
+// Entries returns the measurement view of pid.
+func (k *Kernel) Entries(pid int) ([]Entry, error) {
+	var out []Entry
+	err := k.tx(func(s *state) error {
+		v, err := s.view(pid)
+		out = append(out, v...)
+		return err
+	})
+	return out, err
+}
+
+// Rules returns the policy in force in pid's active namespace.
+func (k *Kernel) Rules(pid int) ([]string, error) {
+	var out []string
+	err := k.tx(func(s *state) error {
+		_, n, err := s.activeNS(pid)
+		if n != nil {
+			out = append(out, n.Rules...)
+		}
+		return err
+	})
+	return out, err
+}
+
+// Measure records a measurement of name in pid's namespace, as
+// process_measurement does when a measure rule of that namespace matched;
+// the emulator does not evaluate rule conditions: it measures when the
+// namespace has any measure rule. Duplicates (same digest, name, ns) are
+// skipped as ima_lookup_digest_entry does. violation logs a ToMToU entry.
+func (k *Kernel) Measure(pid int, name, algo, digestHex string, violation bool) (bool, error) {
+	added := false
+	err := k.tx(func(s *state) error {
+		t, n, err := s.activeNS(pid)
+		if err != nil {
+			return err
+		}
+		id := t.NS
+		template := "ima-ns"
+		if n != nil {
+			template = n.Template
+			if !hasMeasureRule(n.Rules) {
+				return nil
+			}
+		}
+		if violation {
+			s.Entries = append(s.Entries, Entry{PCR: 10, Template: template, Algo: algo,
+				Digest: strings.Repeat("0", len(digestHex)), Name: name, NS: id, Violation: true})
+			if n != nil {
+				n.Violations++
+			}
+			added = true
+			return nil
+		}
+		for _, e := range s.Entries {
+			if e.NS == id && e.Name == name && e.Digest == digestHex && !e.Violation {
+				return nil
+			}
+		}
+		s.Entries = append(s.Entries, Entry{PCR: 10, Template: template, Algo: algo, Digest: digestHex, Name: name, NS: id})
+		added = true
+		return nil
+	})
+	return added, err
+}
+
+func hasMeasureRule(rules []string) bool {
+	for _, r := range rules {
+		if f := strings.Fields(r); len(f) > 0 && f[0] == "measure" {
+			return true
+		}
+	}
+	return false
+}
+
+// NamespaceInfo describes one namespace for tests and the emu tool.
+type NamespaceInfo struct {
+	ID       NSID     `json:"id"`
+	Active   bool     `json:"active"`
+	Template string   `json:"template"`
+	Appraise string   `json:"appraise"`
+	Rules    []string `json:"rules"`
+	KeyIDs   []uint32 `json:"key_ids"`
+	X509Path string   `json:"x509_path,omitempty"`
+}
+
+// Namespaces lists the live namespaces.
+func (k *Kernel) Namespaces() ([]NamespaceInfo, error) {
+	var out []NamespaceInfo
+	err := k.tx(func(s *state) error {
+		for _, n := range s.NS {
+			info := NamespaceInfo{ID: n.ID, Active: n.Frozen, Template: n.Template, Appraise: n.Appraise,
+				Rules: append([]string(nil), n.Rules...), X509Path: n.X509Path}
+			for _, key := range n.Keys {
+				info.KeyIDs = append(info.KeyIDs, key.KeyID)
+			}
+			out = append(out, info)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Log returns the emulated kernel log.
+func (k *Kernel) Log() ([]string, error) {
+	var out []string
+	err := k.tx(func(s *state) error { out = append(out, s.Log...); return nil })
+	return out, err
+}

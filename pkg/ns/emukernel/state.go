@@ -1,0 +1,308 @@
+//go:build imaemu
+
+// Package emukernel is an emulated openEuler IMA-namespace kernel
+// (CONFIG_IMA_NS) for tests on machines whose kernel has none. It exists only
+// in builds with the imaemu tag and is never part of the release binary.
+//
+// It follows ../shared/ref/ima-ns-kernel-abi.md section A: pending and active
+// ("frozen") namespaces, who may write which securityfs file, the errno of
+// each misuse, per-namespace measurement views, ns_aggregate_<id> and the
+// ima-ns template. Points the ABI marks as uncertain are Switches.
+//
+// Tasks are real processes: the emulator identifies them by pid and start
+// time, and a process it has never seen inherits the namespace of its nearest
+// known ancestor the way imans_on_fork makes children be born into their
+// parent's ima_ns_for_children. State lives in a directory shared by every
+// process of a test (the wrapper, the hook, the tools), guarded by flock.
+package emukernel
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// NSID mirrors ns.NSID (this package must not import pkg/ns).
+type NSID = uint32
+
+const (
+	// InitialNS is PROC_IMA_INIT_INO.
+	InitialNS NSID = 0xEFFFFFF9
+	// firstDynamicIno is where proc_alloc_inum's dynamic range starts.
+	firstDynamicIno NSID = 0xF0000000
+	pageSize             = 4096
+)
+
+// Switches are the points of the ABI that stored material could not settle
+// ([U] in the ABI notes). Tests run both settings.
+type Switches struct {
+	// WritePolicy is CONFIG_IMA_WRITE_POLICY: without it (and without
+	// ReadPolicy) the first successful policy load removes the policy file
+	// for every namespace (ima_release_policy).
+	WritePolicy bool `json:"write_policy"`
+	ReadPolicy  bool `json:"read_policy"`
+	// AllowTemplate: kcmd_for_children accepts ima_template= (RFC 30/30);
+	// otherwise it is an unknown parameter (EINVAL), as in the oE snapshot.
+	AllowTemplate bool `json:"allow_template"`
+	// X509FailAborts: a certificate that cannot be loaded at activation
+	// fails the activating fork/setns (RFC 28/30); oE only logs it.
+	X509FailAborts bool `json:"x509_fail_aborts"`
+	// AggregateTemplate is the template of the ns_aggregate entry: the new
+	// namespace's ("") or the activator's, e.g. "ima-ng" (RFC 29/30).
+	AggregateTemplate string `json:"aggregate_template"`
+	// DefaultTemplate is CONFIG_IMA_DEFAULT_TEMPLATE for new namespaces.
+	DefaultTemplate string `json:"default_template"`
+	// MaxNamespaces is /proc/sys/user/max_ima_namespaces (ENOSPC past it).
+	MaxNamespaces int `json:"max_namespaces"`
+}
+
+// DefaultSwitches describe an openEuler kernel as the ABI notes expect it,
+// with CONFIG_IMA_WRITE_POLICY (the configuration ima-hook documents).
+func DefaultSwitches() Switches {
+	return Switches{WritePolicy: true, DefaultTemplate: "ima-ns", MaxNamespaces: 1024}
+}
+
+type task struct {
+	Pid         int    `json:"pid"`
+	Start       uint64 `json:"start"`
+	NS          NSID   `json:"ns"`
+	ForChildren NSID   `json:"for_children"`
+}
+
+type kcmdSetup struct {
+	Policies []string `json:"policies,omitempty"`
+	Appraise string   `json:"appraise"`
+}
+
+type key struct {
+	Serial int32  `json:"serial"`
+	KeyID  uint32 `json:"key_id"`
+	Source string `json:"source"`
+}
+
+type namespace struct {
+	ID       NSID       `json:"id"`
+	Frozen   bool       `json:"frozen"`
+	Kcmd     *kcmdSetup `json:"kcmd,omitempty"`
+	Template string     `json:"template,omitempty"`
+	X509Path string     `json:"x509_path,omitempty"`
+	Appraise string     `json:"appraise,omitempty"`
+	// Rules in force; DefaultRules says they still are the kcmd defaults,
+	// which the first custom load replaces (later loads append).
+	Rules        []string `json:"rules,omitempty"`
+	DefaultRules bool     `json:"default_rules"`
+	Violations   uint64   `json:"violations"`
+	Keys         []key    `json:"keys,omitempty"`
+	// FirstEntry is the global index of this namespace's ns_aggregate: its
+	// view starts there (an earlier namespace may have had the same id).
+	FirstEntry int `json:"first_entry"`
+	// Staged policy of the open writer, and whether every write parsed.
+	Staged      []string `json:"staged,omitempty"`
+	StageFailed bool     `json:"stage_failed,omitempty"`
+}
+
+// Entry is one measurement in the global list.
+type Entry struct {
+	PCR       int    `json:"pcr"`
+	Template  string `json:"template"`
+	Algo      string `json:"algo"`
+	Digest    string `json:"digest"` // hex file digest
+	Name      string `json:"name"`
+	NS        NSID   `json:"ns"`
+	Violation bool   `json:"violation,omitempty"`
+}
+
+type state struct {
+	Switches   Switches            `json:"switches"`
+	Tasks      map[string]*task    `json:"tasks"`
+	NS         map[string]*namespace `json:"namespaces"`
+	Entries    []Entry             `json:"entries"`
+	PolicyBusy string              `json:"policy_busy,omitempty"` // task key of the open writer
+	PolicyGone bool                `json:"policy_gone,omitempty"`
+	NextSerial int32               `json:"next_serial"`
+	Log        []string            `json:"log,omitempty"` // kernel log lines (pr_info/pr_err)
+}
+
+// Kernel is a handle on an emulator state directory.
+type Kernel struct {
+	dir string
+}
+
+// Open returns the emulator whose state is in dir, creating it with sw the
+// first time.
+func Open(dir string, sw Switches) (*Kernel, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	k := &Kernel{dir: dir}
+	err := k.tx(func(s *state) error {
+		if s.NextSerial == 0 {
+			s.Switches = sw
+			s.NextSerial = 100000
+		}
+		return nil
+	})
+	return k, err
+}
+
+// Dir is the state directory.
+func (k *Kernel) Dir() string { return k.dir }
+
+// tx runs fn on the state under an exclusive lock and saves it if fn
+// succeeded. Dead tasks and namespaces nobody references are collected
+// first, as the kernel frees them when their last reference drops.
+func (k *Kernel) tx(fn func(*state) error) error {
+	lock, err := os.OpenFile(filepath.Join(k.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return err
+	}
+	s, err := k.load()
+	if err != nil {
+		return err
+	}
+	s.collect()
+	if err := fn(s); err != nil {
+		// Failed operations change nothing, except the ones that the kernel
+		// also leaves a trace of (handled by returning a *kept error).
+		var kept *keptError
+		if !errors.As(err, &kept) {
+			return err
+		}
+		if serr := k.save(s); serr != nil {
+			return serr
+		}
+		return kept.err
+	}
+	return k.save(s)
+}
+
+// keptError is an error after which the state change must still be saved
+// (e.g. a failed kcmd write discards the pending setup).
+type keptError struct{ err error }
+
+func (e *keptError) Error() string { return e.err.Error() }
+func (e *keptError) Unwrap() error { return e.err }
+
+func keep(err error) error { return &keptError{err: err} }
+
+func (k *Kernel) load() (*state, error) {
+	s := &state{Tasks: map[string]*task{}, NS: map[string]*namespace{}}
+	b, err := os.ReadFile(filepath.Join(k.dir, "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, s); err != nil {
+		return nil, fmt.Errorf("emulator state %s: %w", k.dir, err)
+	}
+	if s.Tasks == nil {
+		s.Tasks = map[string]*task{}
+	}
+	if s.NS == nil {
+		s.NS = map[string]*namespace{}
+	}
+	return s, nil
+}
+
+func (k *Kernel) save(s *state) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(k.dir, ".state.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(k.dir, "state.json"))
+}
+
+func nsKey(id NSID) string { return strconv.FormatUint(uint64(id), 10) }
+
+func (s *state) ns(id NSID) *namespace { return s.NS[nsKey(id)] }
+
+func (s *state) logf(format string, args ...any) {
+	s.Log = append(s.Log, fmt.Sprintf(format, args...))
+	if len(s.Log) > 200 {
+		s.Log = s.Log[len(s.Log)-200:]
+	}
+}
+
+// collect drops tasks that died and frees namespaces no task references
+// (free_ima_ns for pending ones; the imans workqueue destroys active ones,
+// releasing the inum and the key domain; their entries stay in the list).
+func (s *state) collect() {
+	for key, t := range s.Tasks {
+		if st, _, err := procStat(t.Pid); err != nil || st != t.Start {
+			delete(s.Tasks, key)
+		}
+	}
+	used := map[NSID]bool{}
+	for _, t := range s.Tasks {
+		used[t.NS] = true
+		used[t.ForChildren] = true
+	}
+	for key, n := range s.NS {
+		if !used[n.ID] {
+			if n.Frozen {
+				s.logf("ima: namespace %d destroyed", n.ID)
+			}
+			delete(s.NS, key)
+		}
+	}
+	if s.PolicyBusy != "" {
+		if _, ok := s.Tasks[s.PolicyBusy]; !ok {
+			// The writer died: its file was closed by exit.
+			s.PolicyBusy = ""
+		}
+	}
+}
+
+// allocID is ns_alloc_inum: the lowest free id of the dynamic range, so ids
+// are reused after a namespace dies.
+func (s *state) allocID() NSID {
+	for id := firstDynamicIno + 1; ; id++ {
+		if s.ns(id) == nil {
+			return id
+		}
+	}
+}
+
+// procStat reads a process's start time and parent pid from /proc.
+func procStat(pid int) (start uint64, ppid int, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	// comm may contain spaces and parentheses: the fields start after the
+	// last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is state (field 3), ppid is field 4, starttime field 22.
+	if len(f) < 20 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: short", pid)
+	}
+	ppid, err = strconv.Atoi(f[1])
+	if err != nil {
+		return 0, 0, err
+	}
+	start, err = strconv.ParseUint(f[19], 10, 64)
+	return start, ppid, err
+}
+
+func taskKey(pid int, start uint64) string { return strconv.Itoa(pid) + ":" + strconv.FormatUint(start, 10) }

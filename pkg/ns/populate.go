@@ -1,0 +1,212 @@
+package ns
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
+)
+
+// The populate stage runs in a re-executed copy of the binary whose C stage
+// (pkg/ns/nsenter) entered the target IMA namespace before the Go runtime
+// started: imans_install refuses a multi-threaded caller with EUSERS, and a
+// Go process always has threads by the time main runs. The parent sends the
+// request as JSON on stdin and reads the answer as JSON on stdout.
+const stagePopulate = "populate"
+
+// PopulateTimeout bounds the populate stage; the hook's own timeout in the
+// hooks.d file is larger, so a stuck kernel write is reported by us.
+var PopulateTimeout = 20 * time.Second
+
+const maxStageOutput = 1 << 20
+
+type stageReply struct {
+	Result PopulateResult  `json:"result"`
+	Err    *userror.Error `json:"error,omitempty"`
+}
+
+// runPopulateStage starts cmd (already set up to enter the namespace), sends
+// req and decodes the reply.
+func runPopulateStage(cmd *exec.Cmd, req PopulateRequest) (PopulateResult, error) {
+	in, err := json.Marshal(req)
+	if err != nil {
+		return PopulateResult{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), PopulateTimeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stdout = &limitedWriter{w: &stdout, n: maxStageOutput}
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
+	if err := cmd.Start(); err != nil {
+		return PopulateResult{}, fmt.Errorf("starting the namespace stage: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		<-done
+		return PopulateResult{}, userror.New("IMA namespace", fmt.Sprintf("populating the namespace took longer than %s", PopulateTimeout),
+			"check the kernel log (dmesg) for IMA errors")
+	}
+	var reply stageReply
+	if derr := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &reply); derr != nil {
+		// The C stage failed before Go ran (it prints one line on stderr).
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" && err != nil {
+			msg = err.Error()
+		}
+		msg = strings.TrimPrefix(firstLine(msg), "ima-hook: ")
+		return PopulateResult{}, userror.New("IMA namespace", "entering the container's namespace failed: "+msg,
+			"the container's init must still be alive and the hook must run as real root")
+	}
+	if reply.Err != nil {
+		return reply.Result, reply.Err
+	}
+	if err != nil {
+		return reply.Result, fmt.Errorf("namespace stage: %w", err)
+	}
+	return reply.Result, nil
+}
+
+// serveStage is the child side: read the request, do the work, reply.
+func serveStage(do func(PopulateRequest) (PopulateResult, error)) int {
+	var req PopulateRequest
+	if err := json.NewDecoder(io.LimitReader(os.Stdin, 8<<20)).Decode(&req); err != nil {
+		fmt.Fprintf(os.Stderr, "ima-hook: populate stage: bad request: %v\n", err)
+		return 2
+	}
+	res, err := do(req)
+	reply := stageReply{Result: res}
+	if err != nil {
+		var ue *userror.Error
+		if !errors.As(err, &ue) {
+			ue = userror.New("IMA namespace", err.Error(), "")
+		}
+		reply.Err = ue
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(reply); err != nil {
+		return 2
+	}
+	if reply.Err != nil {
+		return 1
+	}
+	return 0
+}
+
+// secfs is what the populate stage does inside the namespace: the real
+// securityfs files, or the emulator's.
+type secfs interface {
+	self() (NSID, error)
+	writePolicy(rules []string, path string) (int, error)
+	addKey(der []byte, keyring string) (int32, error)
+	counter(name string) (uint64, error)
+	hasAggregate(id NSID) (bool, error)
+}
+
+// populateHere applies req in the namespace the process is now in.
+func populateHere(fs secfs, req PopulateRequest) (PopulateResult, error) {
+	var res PopulateResult
+	id, err := fs.self()
+	if err != nil {
+		return res, err
+	}
+	res.NS = id
+	if id == InitialNSID {
+		// Never let a container's policy or key land in the host's namespace.
+		return res, userror.New("IMA namespace", "the target process is in the host's initial IMA namespace",
+			"start the container through the ima-runtime wrapper so it gets its own namespace")
+	}
+	if req.Expect != 0 && id != req.Expect {
+		return res, userror.New("IMA namespace", fmt.Sprintf("entered namespace %d but expected %d (container init died and its pid was reused?)", id, req.Expect),
+			"retry; if it persists, report a bug")
+	}
+	// The key goes first: a policy that appraises must find it.
+	if len(req.KeyDER) > 0 {
+		serial, err := fs.addKey(req.KeyDER, req.Keyring)
+		if err != nil {
+			return res, err
+		}
+		res.KeySerial = serial
+	}
+	if len(req.PolicyRules) > 0 || req.PolicyPath != "" {
+		n, err := fs.writePolicy(req.PolicyRules, req.PolicyPath)
+		res.RulesWritten = n
+		if err != nil {
+			return res, err
+		}
+	}
+	if res.MeasurementCount, err = fs.counter("runtime_measurements_count"); err != nil {
+		return res, err
+	}
+	if res.Violations, err = fs.counter("violations"); err != nil {
+		return res, err
+	}
+	if res.AggregatePresent, err = fs.hasAggregate(id); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// AggregateName is the event name of the entry a namespace logs when it is
+// activated (ima_ns_add_boot_aggregate in openEuler's ima_ns.c).
+func AggregateName(id NSID) string { return "ns_aggregate_" + strconv.FormatUint(uint64(id), 10) }
+
+// scanForAggregate looks for id's ns_aggregate entry among the first lines
+// of an ASCII measurement view. In a namespace's own view it is the first
+// entry (added right after activation), so a short scan suffices.
+func scanForAggregate(r io.Reader, id NSID) (bool, error) {
+	want := " " + AggregateName(id)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
+	for i := 0; i < 64 && sc.Scan(); i++ {
+		line := sc.Text()
+		if strings.Contains(line, want+" ") || strings.HasSuffix(line, want) {
+			return true, nil
+		}
+	}
+	return false, sc.Err()
+}
+
+func parseCounter(b []byte) (uint64, error) {
+	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+}
+
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n <= 0 {
+		return len(p), nil
+	}
+	q := p
+	if len(q) > l.n {
+		q = q[:l.n]
+	}
+	l.n -= len(q)
+	if _, err := l.w.Write(q); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
