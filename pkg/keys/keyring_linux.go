@@ -1,0 +1,198 @@
+package keys
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
+)
+
+// Keyring modes for AddToKeyring.
+const (
+	// KeyringIMA is the ".ima" system keyring that kernels built with
+	// CONFIG_INTEGRITY_TRUSTED_KEYRING create (integrity_init_keyring),
+	// restricted to certificates signed by a builtin or secondary trusted
+	// key. On openEuler's IMA namespaces every key added to it is tagged
+	// with the adding task's ima_ns_for_children key domain (ABI A.8).
+	KeyringIMA = ".ima"
+	// KeyringUnderscoreIMA is the "_ima" keyring that kernels without the
+	// trusted keyring look up with request_key among the appraising
+	// process's keyrings (integrity_digsig_verify). It is created in the
+	// user keyring (@u), as ../shared/TESTING.md does on Debian's kernel.
+	KeyringUnderscoreIMA = "_ima"
+	// KeyringAuto picks .ima when the kernel has it, else _ima.
+	KeyringAuto = "auto"
+)
+
+// Keyrings adds certificates to IMA keyrings. The zero value uses the real
+// /proc/keys; tests point ProcKeys at a fixture.
+type Keyrings struct {
+	ProcKeys string // default /proc/keys
+}
+
+// AddToKeyring adds a DER certificate to the IMA keyring selected by mode
+// (".ima", "_ima" or "auto") in the calling task's context and returns the
+// new key's serial and the keyring used. The caller must run inside the
+// namespace whose key this is: on openEuler the key domain comes from the
+// adding task.
+func AddToKeyring(der []byte, mode string) (serial int32, keyring string, err error) {
+	return Keyrings{}.AddToKeyring(der, mode)
+}
+
+// AddToKeyring is the package-level AddToKeyring with this /proc/keys.
+func (kr Keyrings) AddToKeyring(der []byte, mode string) (int32, string, error) {
+	if len(der) == 0 || len(der) > MaxCertSize {
+		return 0, "", userror.New("x509", fmt.Sprintf("certificate of %d bytes", len(der)), "pass a DER certificate loaded with LoadCertificate")
+	}
+	switch mode {
+	case KeyringIMA:
+		ring, err := kr.systemIMAKeyring()
+		if err != nil {
+			return 0, "", err
+		}
+		s, err := AddCertToKeyring(der, ring)
+		if err != nil {
+			return 0, "", explainAddKey(err, KeyringIMA)
+		}
+		return s, KeyringIMA, nil
+	case KeyringUnderscoreIMA:
+		ring, err := FindOrCreateUnderscoreIMA()
+		if err != nil {
+			return 0, "", err
+		}
+		s, err := AddCertToKeyring(der, ring)
+		if err != nil {
+			return 0, "", explainAddKey(err, KeyringUnderscoreIMA)
+		}
+		return s, KeyringUnderscoreIMA, nil
+	case KeyringAuto, "":
+		if _, err := kr.systemIMAKeyring(); err == nil {
+			return kr.AddToKeyring(der, KeyringIMA)
+		} else if !errors.Is(err, errNoIMAKeyring) {
+			return 0, "", err
+		}
+		return kr.AddToKeyring(der, KeyringUnderscoreIMA)
+	}
+	return 0, "", userror.New("keyring mode", "unknown mode "+userror.Quote(mode), `use ".ima", "_ima" or "auto"`)
+}
+
+var errNoIMAKeyring = errors.New("no .ima keyring")
+
+// HasSystemIMAKeyring reports whether the kernel has the .ima keyring
+// (CONFIG_INTEGRITY_TRUSTED_KEYRING), for status output.
+func (kr Keyrings) HasSystemIMAKeyring() (bool, error) {
+	_, err := kr.systemIMAKeyring()
+	if errors.Is(err, errNoIMAKeyring) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (kr Keyrings) systemIMAKeyring() (int32, error) {
+	p := kr.ProcKeys
+	if p == "" {
+		p = "/proc/keys"
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, userror.Wrap(err, p, "cannot read the key list: "+err.Error(), "the kernel needs CONFIG_KEYS and /proc mounted")
+	}
+	defer f.Close()
+	keys, err := ParseProcKeys(f)
+	if err != nil {
+		return 0, userror.Wrap(err, p, err.Error(), "report this: the /proc/keys format is kernel ABI")
+	}
+	if s, ok := FindKeyring(keys, KeyringIMA); ok {
+		return s, nil
+	}
+	return 0, userror.Wrap(errNoIMAKeyring, ".ima keyring", "not present (kernel without CONFIG_INTEGRITY_TRUSTED_KEYRING, or not visible to this user)",
+		`use keyring mode "_ima" or "auto"`)
+}
+
+// FindOrCreateUnderscoreIMA returns the serial of the "_ima" keyring IMA
+// would find from this process: it searches the process's keyrings as the
+// kernel's request_key does (session keyring, or the user session keyring
+// when there is none, and what they link), then the user keyring, and
+// creates "_ima" in the user keyring when there is none.
+//
+// Caveat (integrity_digsig_verify): the kernel caches the first _ima
+// keyring it finds, system-wide, so the keyring must be reachable from the
+// first process that is appraised with a signature.
+func FindOrCreateUnderscoreIMA() (int32, error) {
+	for _, from := range []int{unix.KEY_SPEC_SESSION_KEYRING, unix.KEY_SPEC_USER_KEYRING} {
+		id, err := unix.KeyctlSearch(from, "keyring", KeyringUnderscoreIMA, 0)
+		if err == nil {
+			return int32(id), nil
+		}
+		if !errors.Is(err, unix.ENOKEY) && !errors.Is(err, unix.EKEYREVOKED) && !errors.Is(err, unix.EKEYEXPIRED) {
+			return 0, explainKeyctl(err, "search for the _ima keyring")
+		}
+	}
+	id, err := unix.AddKey("keyring", KeyringUnderscoreIMA, nil, unix.KEY_SPEC_USER_KEYRING)
+	if err != nil {
+		return 0, explainKeyctl(err, "create the _ima keyring in the user keyring")
+	}
+	return int32(id), nil
+}
+
+// AddCertToKeyring adds a DER X.509 certificate as an "asymmetric" key to
+// the keyring with this serial. The kernel parses the certificate
+// (x509_key_preparse), checks a self-signed certificate's own signature,
+// and applies the keyring's restriction if it has one.
+func AddCertToKeyring(der []byte, ring int32) (int32, error) {
+	// The empty description makes the kernel derive one from the
+	// certificate ("CN: skid hex").
+	id, err := unix.AddKey("asymmetric", "", der, int(ring))
+	if err != nil {
+		return 0, err
+	}
+	return int32(id), nil
+}
+
+// explainAddKey turns add_key errnos into one-line reasons with fixes.
+// Observed on 6.18: unsupported RSA sizes give EINVAL, a missing
+// algorithm (ECDSA without CONFIG_CRYPTO_ECDSA) ENOENT, EdDSA ENOPKG.
+func explainAddKey(err error, ring string) error {
+	subject := ring + " keyring"
+	switch {
+	case errors.Is(err, unix.ENOKEY), errors.Is(err, unix.EKEYREJECTED):
+		if ring == KeyringIMA {
+			return userror.Wrap(err, subject, "the kernel refused the certificate ("+err.Error()+"): the .ima keyring only takes certificates signed by a key in the builtin or secondary trusted keyring",
+				"sign the certificate with such a CA (or load the CA into .secondary_trusted_keys first)")
+		}
+		return userror.Wrap(err, subject, "the kernel refused the certificate: "+err.Error(), "check the certificate with openssl x509 -inform DER -noout -text")
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOPKG):
+		return userror.Wrap(err, subject, "the kernel lacks the crypto algorithm of this key ("+err.Error()+")",
+			"use an RSA key, or a kernel with CONFIG_CRYPTO_ECDSA for ECDSA keys")
+	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EBADMSG):
+		return userror.Wrap(err, subject, "the kernel could not parse the certificate or its key ("+err.Error()+")",
+			"use RSA 2048/3072/4096 or ECDSA P-256/P-384 in a DER certificate")
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		return userror.Wrap(err, subject, "not allowed to add keys ("+err.Error()+")", "run as root in the namespace's user namespace")
+	case errors.Is(err, unix.EDQUOT):
+		return userror.Wrap(err, subject, "key quota exceeded", "raise /proc/sys/kernel/keys/root_maxkeys or maxbytes")
+	}
+	return userror.Wrap(err, subject, "add_key failed: "+err.Error(), "")
+}
+
+func explainKeyctl(err error, what string) error {
+	return userror.Wrap(err, "_ima keyring", "cannot "+what+": "+err.Error(), "the kernel needs CONFIG_KEYS; run as root")
+}
+
+// DescribeKey returns KEYCTL_DESCRIBE output "type;uid;gid;perm;description".
+func DescribeKey(serial int32) (string, error) {
+	s, err := unix.KeyctlString(unix.KEYCTL_DESCRIBE, int(serial))
+	return string(bytes.TrimRight([]byte(s), "\x00")), err
+}
+
+// SearchKeyID looks an asymmetric key up in a keyring by IMA key id, with
+// the same description the kernel's request_asymmetric_key uses
+// ("id:%08x"). It is the kernel's own answer to "which key would IMA use".
+func SearchKeyID(ring int32, keyid uint32) (int32, error) {
+	id, err := unix.KeyctlSearch(int(ring), "asymmetric", fmt.Sprintf("id:%08x", keyid), 0)
+	return int32(id), err
+}
