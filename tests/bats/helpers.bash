@@ -353,6 +353,39 @@ ih_run_container() {
 	ih_log "output: $output"
 }
 
+# ih_start_detached [--wrapper|--no-wrapper] NAME BUNDLE: `runc run -d`;
+# the container's stdio goes to $BATS_TEST_TMPDIR/NAME.out (a detached
+# container would otherwise hold bats' output pipe open). Sets $status and
+# $output (runc's and the hook's messages).
+ih_start_detached() {
+	local how=--wrapper
+	case $1 in --wrapper | --no-wrapper) how=$1; shift ;; esac
+	local id out=$BATS_TEST_TMPDIR/$1.out
+	id=$(ih_cid "$1")
+	IH_CIDS+=("$id")
+	status=0
+	if [[ $how == --wrapper ]]; then
+		ih_wrapped_runc run -d --bundle "$2" "$id" </dev/null >"$out" 2>&1 || status=$?
+	else
+		ih_runc run -d --bundle "$2" "$id" </dev/null >"$out" 2>&1 || status=$?
+	fi
+	output=$(cat "$out")
+	ih_log "runc run -d $id ($how): status $status"
+	ih_log "output: $output"
+}
+
+# ih_delete [--wrapper|--no-wrapper] ID: kill and delete a container, which
+# runs its poststop hooks.
+ih_delete() {
+	local how=--wrapper
+	case $1 in --wrapper | --no-wrapper) how=$1; shift ;; esac
+	if [[ $how == --wrapper ]]; then
+		ih_wrapped_runc delete --force "$1"
+	else
+		ih_runc delete --force "$1"
+	fi
+}
+
 # ih_podman ARGS...: podman with this test's hooks dir, runtime and label.
 # Usage: ih_podman [--runtime PATH] run [podman run options] -- CMD...
 # Adds the options these machines need (TESTING.md "Machine facts").
@@ -402,15 +435,28 @@ ih_render_hooks_dir() {
 
 # ih_make_cert NAME [DIR]: a fresh self-signed RSA certificate in DER (what
 # io.imans.x509 takes) as DIR/NAME.der (DIR defaults to the keys dir); prints
-# the path.
+# the path. The private key is kept outside the keys dir, as
+# $BATS_TEST_TMPDIR/private/NAME.pem, for signing with evmctl.
 ih_make_cert() {
 	local name=$1 dir=${2:-$IH_KEYS_DIR}
-	mkdir -p "$dir"
+	mkdir -p "$dir" "$BATS_TEST_TMPDIR/private"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ima-hook test $name" \
-		-keyout "$dir/$name.key.pem" -outform DER -out "$dir/$name.der" >/dev/null 2>&1 ||
+		-addext "subjectKeyIdentifier=hash" \
+		-keyout "$BATS_TEST_TMPDIR/private/$name.pem" -outform DER -out "$dir/$name.der" >/dev/null 2>&1 ||
 		ih_fail "openssl could not make a certificate"
-	rm -f "$dir/$name.key.pem"
 	echo "$dir/$name.der"
+}
+
+# ih_evmctl_keyid NAME: the IMA key id evmctl puts into a v2 signature made
+# with NAME's private key (bytes 3-6 of the signature header), as 8 hex
+# digits: an independent oracle for the key id the hook records.
+ih_evmctl_keyid() {
+	local f=$BATS_TEST_TMPDIR/private/$1.signed
+	echo "ima-hook key id probe" >"$f"
+	evmctl ima_sign --sigfile -a sha256 --key "$BATS_TEST_TMPDIR/private/$1.pem" "$f" >/dev/null 2>&1 ||
+		{ ih_fail "evmctl ima_sign failed"; return 1; }
+	# .sig file: 03 (EVM_IMA_XATTR_DIGSIG) 02 (v2) <hash algo> <keyid:4> ...
+	od -An -tx1 -j3 -N4 "$f.sig" | tr -d ' \n'
 }
 
 # ih_write_policy NAME RULE...: writes RULEs one per line to the policies dir
@@ -464,9 +510,23 @@ ih_emu_has() {
 	"$IH_EMU_BIN" emu --help 2>&1 | grep -qw -- "$1"
 }
 
-# ih_ns_of_pid PID: the IMA namespace id of PID as the emulated kernel sees it.
+# ih_ns_of_pid PID: the active IMA namespace id of PID as the emulated kernel
+# sees it (`emu ns` prints "ima:[N] ima_for_children:[M]").
 ih_ns_of_pid() {
-	ih_emu ns "$1"
+	local out
+	out=$(ih_emu ns "$1") || return 1
+	out=${out#ima:[}
+	echo "${out%%]*}"
+}
+
+# ih_emu_rules PID: the policy rules in force in PID's namespace, one a line.
+ih_emu_rules() {
+	ih_emu rules --pid "$1"
+}
+
+# ih_container_pid ID: the host pid of a running container's init.
+ih_container_pid() {
+	ih_runc state "$1" | jq -r .pid
 }
 
 # ih_expect_applied ID POLICY-FILE-OR-TEXT: the record of ID says the policy
