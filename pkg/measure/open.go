@@ -1,0 +1,102 @@
+package measure
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+)
+
+// Format is the encoding of a list file.
+type Format uint8
+
+const (
+	AutoFormat Format = iota
+	BinaryList
+	ASCIIList
+)
+
+func (f Format) String() string {
+	switch f {
+	case BinaryList:
+		return "binary"
+	case ASCIIList:
+		return "ascii"
+	}
+	return "auto"
+}
+
+// ParseFormat accepts auto, binary and ascii.
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "", "auto":
+		return AutoFormat, nil
+	case "binary":
+		return BinaryList, nil
+	case "ascii":
+		return ASCIIList, nil
+	}
+	return AutoFormat, fmt.Errorf("unknown list format %q (want auto, binary or ascii)", s)
+}
+
+// FromFileName reads what a securityfs file name says: the format
+// ({binary,ascii}_runtime_measurements) and, for the per-bank files of
+// 6.10+ kernels, the bank of the template digest (..._sha256). Unknown parts
+// come back as AutoFormat / AlgUnknown.
+func FromFileName(path string) (Format, Alg) {
+	base := filepath.Base(path)
+	f := AutoFormat
+	var rest string
+	switch {
+	case strings.HasPrefix(base, "binary_runtime_measurements"):
+		f, rest = BinaryList, strings.TrimPrefix(base, "binary_runtime_measurements")
+	case strings.HasPrefix(base, "ascii_runtime_measurements"):
+		f, rest = ASCIIList, strings.TrimPrefix(base, "ascii_runtime_measurements")
+	default:
+		return AutoFormat, AlgUnknown
+	}
+	if suffix, ok := strings.CutPrefix(rest, "_"); ok {
+		if a, err := ParseAlg(suffix); err == nil {
+			return f, a
+		}
+	}
+	return f, AlgUnknown
+}
+
+// NewReader returns a reader for r in format f; AutoFormat looks at the
+// first bytes: an ASCII list starts with "%2d " (digits and spaces), a
+// binary one with a u32 PCR whose upper bytes are zero.
+func NewReader(r io.Reader, f Format, opt ReadOptions) (Reader, Format, error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	if f == AutoFormat {
+		head, err := br.Peek(4)
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+			return nil, f, err
+		}
+		f = BinaryList
+		if len(head) == 4 {
+			ascii := true
+			for _, c := range head {
+				if c != ' ' && (c < '0' || c > '9') {
+					ascii = false
+				}
+			}
+			if ascii {
+				f = ASCIIList
+			}
+		}
+	}
+	if f == ASCIIList {
+		return NewASCIIReader(br, opt), f, nil
+	}
+	return NewBinaryReader(br, opt), f, nil
+}
+
+// buffered reuses r when it already is a large enough bufio.Reader.
+func buffered(r io.Reader) *bufio.Reader {
+	if br, ok := r.(*bufio.Reader); ok && br.Size() >= 64<<10 {
+		return br
+	}
+	return bufio.NewReaderSize(r, 256<<10)
+}

@@ -1,0 +1,461 @@
+package measure
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+)
+
+// Variant is how non-SHA1 banks were extended.
+type Variant uint8
+
+const (
+	// VariantAuto replays both ways and accepts whichever matches, as
+	// evmctl does.
+	VariantAuto Variant = iota
+	// VariantPerBank: since 5.8 each bank gets the template data hashed
+	// with its own algorithm (ima_calc_field_array_hash), violations
+	// all-0xff of the bank's size.
+	VariantPerBank
+	// VariantPadded: before 5.8 every bank got the SHA1 template digest
+	// zero-padded to the bank size, violations 0xff*20 then zeros.
+	VariantPadded
+)
+
+func (v Variant) String() string {
+	switch v {
+	case VariantPerBank:
+		return "per-bank"
+	case VariantPadded:
+		return "padded"
+	}
+	return "auto"
+}
+
+// ParseVariant accepts auto, per-bank and padded.
+func ParseVariant(s string) (Variant, error) {
+	switch s {
+	case "", "auto":
+		return VariantAuto, nil
+	case "per-bank", "perbank":
+		return VariantPerBank, nil
+	case "padded", "sha1-padded":
+		return VariantPadded, nil
+	}
+	return VariantAuto, fmt.Errorf("unknown replay variant %q (want auto, per-bank or padded)", s)
+}
+
+// VerifyOptions configure a Verifier.
+type VerifyOptions struct {
+	// Banks to replay; default: the banks of Reference, else SHA1 and SHA256.
+	Banks []Alg
+	// Reference PCR values; nil computes the PCRs without comparing (the
+	// template digests are still checked).
+	Reference *PCRSet
+	Variant   Variant
+	// Allowlist, when set, is checked for the entries Add is told are selected.
+	Allowlist *Allowlist
+	// MaxFailures bounds the failures kept in the report (default 20); all
+	// are counted.
+	MaxFailures int
+}
+
+// Failure is one reason verification failed.
+type Failure struct {
+	Pos    Position
+	HasPos bool // false for failures of the whole list (a PCR mismatch)
+	Name   string
+	Reason string
+}
+
+func (f Failure) String() string {
+	if !f.HasPos {
+		return f.Reason
+	}
+	return fmt.Sprintf("%s %q: %s", f.Pos, f.Name, f.Reason)
+}
+
+// PCRResult is the outcome for one PCR of one replayed bank and variant.
+type PCRResult struct {
+	Alg       Alg
+	Variant   Variant // VariantPerBank for SHA1 (both variants agree there)
+	PCR       int
+	Computed  []byte
+	Reference []byte // nil: no reference value
+	Match     bool
+}
+
+// Report is the outcome of a verification.
+type Report struct {
+	Entries            int64
+	Violations         int64
+	TemplateMismatches int64
+	// Failures holds the first MaxFailures failures in list order (a PCR
+	// mismatch last); FailureCount counts all.
+	Failures     []Failure
+	FailureCount int64
+	PCRs         []PCRResult
+	// Compared: reference values were given. Matched: the replay of the
+	// entries up to Covered reproduced every referenced PCR of every
+	// referenced bank at once, with Variant.
+	Compared bool
+	Matched  bool
+	Variant  Variant
+	// Covered is the number of leading entries the reference covers. On a
+	// live system the kernel may append entries after the PCRs were read;
+	// those trailing entries are not covered, and are not verified.
+	Covered int64
+	// BootAggregate: "ok", "mismatch", "no-tpm" (zero digest), "unchecked"
+	// (no reference for PCRs 0-9 of its bank) or "absent".
+	BootAggregate string
+	// Allowlist counts: flagged entries are failures.
+	AllowChecked, AllowFlagged int64
+	Passed                     bool
+}
+
+// track is one replay: a bank in one variant.
+type track struct {
+	alg     Alg
+	variant Variant
+	pcr     [NumPCRs][]byte
+	used    [NumPCRs]bool
+	ref     *PCRBank
+	// unmatched counts the used PCRs that currently differ from the
+	// reference (or have none); 0 means this track matches right now.
+	unmatched int
+}
+
+// mode is a set of tracks that must match together.
+type mode struct {
+	variant   Variant
+	tracks    []*track
+	lastMatch int64
+}
+
+// Verifier checks entries one by one; Report summarises.
+type Verifier struct {
+	opt     VerifyOptions
+	tracks  []*track
+	modes   []*mode
+	scratch []byte
+	rep     Report
+	ff      [NumPCRs * 2 * MaxDigestSize]byte
+
+	bootSeen bool
+	hasRef   bool
+	sha1Idx  int // index in tracks of the SHA1 track, -1
+}
+
+// NewVerifier prepares a replay.
+func NewVerifier(opt VerifyOptions) (*Verifier, error) {
+	if opt.MaxFailures <= 0 {
+		opt.MaxFailures = 20
+	}
+	banks := opt.Banks
+	if len(banks) == 0 {
+		if opt.Reference != nil && len(opt.Reference.Banks) > 0 {
+			for _, b := range opt.Reference.Banks {
+				if b.Alg.Supported() {
+					banks = append(banks, b.Alg)
+				}
+			}
+		}
+		if len(banks) == 0 {
+			banks = DefaultBanks
+		}
+	}
+	v := &Verifier{opt: opt, sha1Idx: -1}
+	v.rep.BootAggregate = "absent"
+	perBank := &mode{variant: VariantPerBank, lastMatch: -1}
+	padded := &mode{variant: VariantPadded, lastMatch: -1}
+	for _, a := range banks {
+		if !a.Supported() {
+			return nil, fmt.Errorf("cannot replay the %s bank: no %s implementation here", a, a)
+		}
+		ref := opt.Reference.Bank(a)
+		if ref != nil {
+			v.hasRef = true
+		}
+		newTrack := func(variant Variant) *track {
+			t := &track{alg: a, variant: variant, ref: ref}
+			for i := range t.pcr {
+				t.pcr[i] = make([]byte, a.Size())
+			}
+			v.tracks = append(v.tracks, t)
+			return t
+		}
+		if a == SHA1 {
+			t := newTrack(VariantPerBank)
+			v.sha1Idx = len(v.tracks) - 1
+			perBank.tracks = append(perBank.tracks, t)
+			padded.tracks = append(padded.tracks, t)
+			continue
+		}
+		if opt.Variant != VariantPadded {
+			perBank.tracks = append(perBank.tracks, newTrack(VariantPerBank))
+		}
+		if opt.Variant != VariantPerBank {
+			padded.tracks = append(padded.tracks, newTrack(VariantPadded))
+		}
+	}
+	if opt.Variant != VariantPadded {
+		v.modes = append(v.modes, perBank)
+	}
+	if opt.Variant != VariantPerBank {
+		v.modes = append(v.modes, padded)
+	}
+	for i := range v.ff {
+		v.ff[i] = 0xff
+	}
+	return v, nil
+}
+
+// EntryCheck is the verdict on one entry.
+type EntryCheck struct {
+	// TemplateOK: the logged template digest equals the digest of the
+	// template data. Not meaningful for violations (Violation set).
+	TemplateOK bool
+	Violation  bool
+	Allow      AllowStatus
+	// Problem is set when the entry fails verification.
+	Problem string
+}
+
+func (v *Verifier) fail(e *Entry, reason string) {
+	v.rep.FailureCount++
+	if len(v.rep.Failures) < v.opt.MaxFailures {
+		v.rep.Failures = append(v.rep.Failures, Failure{Pos: e.Pos, HasPos: true, Name: e.EventName(), Reason: reason})
+	}
+}
+
+// Add checks and replays the next entry of the list. selected says whether
+// the entry is in the view being reported (the allowlist applies to those).
+func (v *Verifier) Add(e *Entry, selected bool) EntryCheck {
+	v.rep.Entries++
+	chk := EntryCheck{Violation: e.Violation()}
+	input := e.hashInput(&v.scratch)
+	logged := Digest{}
+	if len(e.Digests) > 0 {
+		logged = e.Digests[0]
+	}
+
+	// Template digest (ima_calc_field_array_hash) of the logged bank.
+	var sha1buf [20]byte
+	var sha1d []byte
+	if chk.Violation {
+		v.rep.Violations++
+		if _, sum, ok := e.fileDigest(); ok && !isZero(sum) {
+			chk.Problem = "zero template digest marks a violation, but the file digest is not zero (ima_add_violation logs zeros): the entry was altered"
+		}
+	} else if logged.Alg.Supported() {
+		var buf [MaxDigestSize]byte
+		got := logged.Alg.sum(buf[:0], input)
+		chk.TemplateOK = bytes.Equal(got, logged.Sum)
+		if !chk.TemplateOK {
+			v.rep.TemplateMismatches++
+			chk.Problem = fmt.Sprintf("template digest %s:%x does not match the template data (%x)", logged.Alg, logged.Sum, got)
+		}
+		if logged.Alg == SHA1 {
+			sha1d = logged.Sum
+		}
+	} else {
+		chk.TemplateOK = true // cannot compute: not a failure of the list
+	}
+
+	// ns_aggregate sanity: logged by the kernel with a zero SHA1 d-ng and,
+	// in ima-ns, the namespace's own id.
+	if chk.Problem == "" {
+		if id, ok := e.NSAggregate(); ok {
+			if algo, sum, ok := e.fileDigest(); !ok || string(algo) != "sha1" || !isZero(sum) {
+				chk.Problem = "ns_aggregate entry without the zero sha1 digest the kernel logs (ima_ns_add_boot_aggregate)"
+			} else if ns, ok := e.NSID(); ok && ns != id {
+				chk.Problem = fmt.Sprintf("ns_aggregate_%d carries namespace id %d", id, ns)
+			} else if chk.Violation {
+				chk.Problem = "ns_aggregate entry logged as a violation"
+			}
+		}
+	}
+	if !v.bootSeen && string(e.eventName()) == "boot_aggregate" {
+		v.bootSeen = true
+		if p := v.checkBootAggregate(e); p != "" && chk.Problem == "" {
+			chk.Problem = p
+		}
+	}
+
+	// Replay.
+	if e.PCR < NumPCRs {
+		if sha1d == nil && !chk.Violation {
+			sha1d = SHA1.sum(sha1buf[:0], input)
+		}
+		for _, t := range v.tracks {
+			var d []byte
+			var buf [MaxDigestSize]byte
+			size := t.alg.Size()
+			switch {
+			case chk.Violation && (t.variant == VariantPerBank || t.alg == SHA1):
+				d = v.ff[:size]
+			case chk.Violation:
+				copy(buf[:20], v.ff[:20])
+				d = buf[:size]
+			case t.alg == SHA1:
+				d = sha1d
+			case t.variant == VariantPadded:
+				copy(buf[:], sha1d)
+				d = buf[:size]
+			case t.alg == logged.Alg:
+				d = logged.Sum
+			default:
+				d = t.alg.sum(buf[:0], input)
+			}
+			t.extend(int(e.PCR), d)
+		}
+		for _, m := range v.modes {
+			if m.matches() {
+				m.lastMatch = e.Pos.Index
+			}
+		}
+	}
+
+	if selected && v.opt.Allowlist != nil {
+		chk.Allow = v.opt.Allowlist.Check(e)
+		v.rep.AllowChecked++
+		if chk.Allow.Flagged() {
+			v.rep.AllowFlagged++
+			if chk.Problem == "" {
+				_, sum, _ := e.FileDigest()
+				chk.Problem = fmt.Sprintf("allowlist: %s (digest %x)", chk.Allow, sum)
+			}
+		}
+	}
+	if chk.Problem != "" {
+		v.fail(e, chk.Problem)
+	}
+	return chk
+}
+
+func (t *track) extend(pcr int, d []byte) {
+	cur := t.pcr[pcr]
+	var out [MaxDigestSize]byte
+	t.alg.sum2(out[:0], cur, d)
+	wasUsed := t.used[pcr]
+	wasMatch := wasUsed && t.ref != nil && bytes.Equal(cur, t.ref.Values[pcr])
+	copy(cur, out[:len(cur)])
+	if t.ref == nil {
+		t.used[pcr] = true
+		return
+	}
+	match := bytes.Equal(cur, t.ref.Values[pcr])
+	if !wasUsed {
+		t.used[pcr] = true
+		if !match {
+			t.unmatched++
+		}
+	} else if wasMatch != match {
+		if match {
+			t.unmatched--
+		} else {
+			t.unmatched++
+		}
+	}
+}
+
+func (m *mode) matches() bool {
+	any := false
+	for _, t := range m.tracks {
+		if t.ref == nil {
+			continue
+		}
+		if t.unmatched != 0 {
+			return false
+		}
+		any = true
+	}
+	return any
+}
+
+// checkBootAggregate compares the boot_aggregate entry with the reference
+// PCRs 0-7 (SHA1) or 0-9 (other banks, since 5.8) of the bank named by its
+// d-ng algorithm (ima_calc_boot_aggregate).
+func (v *Verifier) checkBootAggregate(e *Entry) string {
+	algo, sum, ok := e.FileDigest()
+	if !ok {
+		v.rep.BootAggregate = "unchecked"
+		return ""
+	}
+	if isZero(sum) {
+		v.rep.BootAggregate = "no-tpm"
+		return ""
+	}
+	a, err := ParseAlg(algo)
+	ref := v.opt.Reference.Bank(a)
+	if err != nil || !a.Supported() || ref == nil {
+		v.rep.BootAggregate = "unchecked"
+		return ""
+	}
+	n := 10
+	if a == SHA1 {
+		n = 8
+	}
+	var in []byte
+	for i := 0; i < n; i++ {
+		if ref.Values[i] == nil {
+			v.rep.BootAggregate = "unchecked"
+			return ""
+		}
+		in = append(in, ref.Values[i]...)
+	}
+	want := a.sum(nil, in)
+	if !bytes.Equal(want, sum) {
+		v.rep.BootAggregate = "mismatch"
+		return fmt.Sprintf("boot_aggregate %s:%x is not the %s of PCRs 0-%d (%x): the list is from another boot or TPM", algo, sum, algo, n-1, want)
+	}
+	v.rep.BootAggregate = "ok"
+	return ""
+}
+
+// Report finishes the verification. It can be called once, after the last Add.
+func (v *Verifier) Report() *Report {
+	r := &v.rep
+	r.Compared = v.hasRef
+	best := (*mode)(nil)
+	for _, m := range v.modes {
+		if best == nil || m.lastMatch > best.lastMatch {
+			best = m
+		}
+	}
+	if best != nil {
+		r.Variant = best.variant
+		r.Matched = best.lastMatch >= 0
+		r.Covered = best.lastMatch + 1
+	}
+	if !v.hasRef {
+		r.Covered = 0
+	}
+	for _, t := range v.tracks {
+		for i := 0; i < NumPCRs; i++ {
+			if !t.used[i] {
+				continue
+			}
+			pr := PCRResult{Alg: t.alg, Variant: t.variant, PCR: i, Computed: t.pcr[i]}
+			if t.ref != nil {
+				pr.Reference = t.ref.Values[i]
+				pr.Match = bytes.Equal(pr.Computed, pr.Reference)
+			}
+			r.PCRs = append(r.PCRs, pr)
+		}
+	}
+	if v.hasRef && !r.Matched {
+		r.FailureCount++
+		msg := "no prefix of the list reproduces the reference PCRs"
+		for _, p := range r.PCRs {
+			if p.Reference != nil && !p.Match && (best == nil || p.Alg == SHA1 || p.Variant == best.variant) {
+				msg += fmt.Sprintf("; PCR %d %s (%s): replay gives %s, reference %s", p.PCR, p.Alg, p.Variant, hex.EncodeToString(p.Computed), hex.EncodeToString(p.Reference))
+				break
+			}
+		}
+		msg += fmt.Sprintf(" (replayed %d entries: the list was altered or truncated, or belongs to another boot; a hash chain cannot tell which entry)", r.Entries)
+		r.Failures = append(r.Failures, Failure{Reason: msg})
+	}
+	r.Passed = r.FailureCount == 0
+	return r
+}
