@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Cost of ima-hook on container start (issue 2 point 11).
+#
+#   baseline: runc run of a busybox /bin/true bundle, no hook
+#   ima-hook: the same bundle with io.imans.enable and a 50-rule policy,
+#             started through the runtime wrapper (which creates the IMA
+#             namespace) with the createRuntime and poststop hooks, on the
+#             emulated IMA-namespace kernel (bin/ima-hook-emu)
+#
+# RUNS (default 30) runs of each, interleaved (A B, B A, ...) so drift of
+# the machine hits both alike, after WARMUP (default 3) untimed runs each.
+# Prints both medians, the ratio of medians (goal <= 1.05) and the hook's
+# peak RSS, measured with GNU time in separate, untimed runs.
+#
+# Needs root, runc, jq, busybox-static, GNU time (/usr/bin/time) and
+# `make build-emu`.
+set -euo pipefail
+
+RUNS=${RUNS:-30}
+WARMUP=${WARMUP:-3}
+RSS_RUNS=${RSS_RUNS:-5}
+RULES=${RULES:-50}
+GOAL=${GOAL:-1.05}
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+emu=${IMA_HOOK_EMU_BIN:-$repo/bin/ima-hook-emu}
+runc=$(command -v runc)
+[[ $EUID -eq 0 ]] || { echo "bench/hook.sh: needs root" >&2; exit 1; }
+[[ -x $emu ]] || { echo "bench/hook.sh: $emu missing; run make build-emu" >&2; exit 1; }
+[[ -x /usr/bin/time ]] || { echo "bench/hook.sh: GNU time missing (apt-get install time)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/ima-hook-bench.XXXXXX)
+cleanup() {
+	for id in $("$runc" --root "$work/runc" list -q 2>/dev/null); do
+		"$runc" --root "$work/runc" delete --force "$id" >/dev/null 2>&1 || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- rootfs, policy, admin config, wrapper ---------------------------------
+rootfs=$work/rootfs
+mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,etc}
+cp /bin/busybox "$rootfs/bin/busybox"
+for a in sh true; do ln -s busybox "$rootfs/bin/$a"; done
+
+mkdir -p "$work"/{keys,policies,run,archive,emu}
+for ((i = 0; i < RULES; i++)); do
+	case $((i % 5)) in
+	0) echo "measure func=BPRM_CHECK uid=$i" ;;
+	1) echo "measure func=FILE_CHECK mask=MAY_READ fowner=$i" ;;
+	2) echo "dont_measure fsmagic=0x9fa0" ;;
+	3) echo "measure func=MMAP_CHECK mask=MAY_EXEC uid=$i" ;;
+	4) echo "dont_measure fsmagic=0x62656572" ;;
+	esac
+done >"$work/policies/bench.policy"
+
+cfg=$work/ima-hook.toml
+cat >"$cfg" <<EOF
+keys_dir = "$work/keys"
+policies_dir = "$work/policies"
+run_dir = "$work/run"
+archive_dir = "$work/archive"
+runtime = "$runc"
+log = "auto"
+EOF
+
+export IMA_HOOK_EMU_DIR=$work/emu
+path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+wrapper=$work/bin/ima-runtime
+mkdir -p "$work/bin"
+cat >"$wrapper" <<EOF
+#!/bin/sh
+exec $emu runtime --config $cfg --runtime $runc -- "\$@"
+EOF
+chmod +x "$wrapper"
+
+# --- bundles ---------------------------------------------------------------
+spec_dir=$work/spec
+mkdir -p "$spec_dir"
+(cd "$spec_dir" && "$runc" spec)
+
+make_bundle() { # NAME HOOKBIN|-
+	local b=$work/$1 hookbin=$2
+	mkdir -p "$b"
+	jq --arg root "$rootfs" '.process.terminal = false | .process.args = ["/bin/true"]
+		| .root = {path: $root, readonly: true}' "$spec_dir/config.json" >"$b/config.json"
+	if [[ $hookbin != - ]]; then
+		jq --arg bin "$hookbin" --arg cfg "$cfg" --arg pol "$work/policies/bench.policy" \
+			--arg path "PATH=$path" --arg emu "IMA_HOOK_EMU_DIR=$IMA_HOOK_EMU_DIR" '
+			.annotations = {"io.imans.enable": "true", "io.imans.policy": $pol}
+			| .hooks = {
+				createRuntime: [{path: $bin, args: ["ima-hook", "hook", "--stage", "createRuntime", "--config", $cfg], env: [$path, $emu], timeout: 30}],
+				poststop: [{path: $bin, args: ["ima-hook", "hook", "--stage", "poststop", "--config", $cfg], env: [$path, $emu], timeout: 30}]}
+		' "$b/config.json" >"$b/c.json" && mv "$b/c.json" "$b/config.json"
+	fi
+	echo "$b"
+}
+base_bundle=$(make_bundle base -)
+hook_bundle=$(make_bundle hook "$emu")
+
+# The RSS probe: the same hook behind GNU time, one file per stage call.
+rss_hook=$work/bin/rss-hook
+cat >"$rss_hook" <<EOF
+#!/bin/sh
+exec /usr/bin/time -a -o $work/rss -f %M $emu "\$@"
+EOF
+chmod +x "$rss_hook"
+rss_bundle=$(make_bundle rss "$rss_hook")
+
+n=0
+now_ns() { date +%s%N; }
+run_base() {
+	n=$((n + 1))
+	"$runc" --root "$work/runc" run --bundle "$base_bundle" "bench-base-$n" </dev/null >/dev/null 2>"$work/err" ||
+		{ echo "baseline run failed: $(cat "$work/err")" >&2; exit 1; }
+}
+run_hook() {
+	n=$((n + 1))
+	"$wrapper" --root "$work/runc" run --bundle "${1:-$hook_bundle}" "bench-hook-$n" </dev/null >/dev/null 2>"$work/err" ||
+		{ echo "ima-hook run failed: $(cat "$work/err")" >&2; exit 1; }
+}
+timed() { # FUNC -> elapsed ms with 0.01 precision on stdout
+	local t0 t1
+	t0=$(now_ns)
+	"$@"
+	t1=$(now_ns)
+	echo $(((t1 - t0) / 10000))
+}
+
+# Sanity: the hook run must really apply the policy.
+run_hook
+rec=$work/archive/bench-hook-$n/record.json
+[[ $(jq -r .result "$rec") == applied && $(jq -r .policy_rules "$rec") -eq $RULES ]] ||
+	{ echo "bench/hook.sh: the hook did not apply the $RULES-rule policy: $(cat "$rec")" >&2; exit 1; }
+
+for ((i = 0; i < WARMUP; i++)); do run_base; run_hook; done
+
+: >"$work/base.ms"
+: >"$work/hook.ms"
+for ((i = 0; i < RUNS; i++)); do
+	if ((i % 2 == 0)); then
+		timed run_base >>"$work/base.ms"
+		timed run_hook >>"$work/hook.ms"
+	else
+		timed run_hook >>"$work/hook.ms"
+		timed run_base >>"$work/base.ms"
+	fi
+done
+
+# Peak RSS of the hook process (createRuntime and poststop calls).
+: >"$work/rss"
+for ((i = 0; i < RSS_RUNS; i++)); do run_hook "$rss_bundle"; done
+
+median() { sort -n "$1" | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+stat_line() { # FILE (values in 1/100 ms)
+	sort -n "$1" | awk -v med="$(median "$1")" '{a[NR]=$1} END {
+		printf "median %7.2f ms   min %7.2f   p90 %7.2f   max %7.2f   (n=%d)", med/100, a[1]/100, a[int(NR*0.9+0.5)]/100, a[NR]/100, NR}'
+}
+mb=$(median "$work/base.ms")
+mh=$(median "$work/hook.ms")
+ratio=$(awk -v h="$mh" -v b="$mb" 'BEGIN {printf "%.3f", h/b}')
+rss=$(sort -n "$work/rss" | tail -n1)
+
+echo "runc run busybox /bin/true, $RUNS runs each, interleaved; emulated kernel, $RULES-rule policy"
+echo "  runc $("$runc" --version | head -n1 | awk '{print $3}'), $(nproc) cores, kernel $(uname -r)"
+printf '  baseline (runc, no hook)           %s\n' "$(stat_line "$work/base.ms")"
+printf '  ima-hook (wrapper + hooks)         %s\n' "$(stat_line "$work/hook.ms")"
+printf '  added per container start          %.2f ms\n' "$(awk -v h="$mh" -v b="$mb" 'BEGIN {print (h-b)/100}')"
+echo "  ratio of medians                   $ratio (goal <= $GOAL)"
+echo "  hook peak RSS                      $rss KiB (max of $(wc -l <"$work/rss") hook calls)"
+if awk -v r="$ratio" -v g="$GOAL" 'BEGIN {exit !(r <= g)}'; then
+	echo "  goal met"
+else
+	echo "  goal NOT met"
+fi
