@@ -1,0 +1,172 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ima-hook/ima-hook/internal/logx"
+	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/config"
+	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/record"
+	"github.com/ima-hook/ima-hook/pkg/runtime"
+)
+
+func init() {
+	register(command{name: "runtime", summary: "runtime wrapper: create/join the container's IMA namespace, then run runc or crun", run: runRuntime})
+}
+
+const runtimeUsage = `Usage: ima-hook runtime [--runtime PATH] [--config FILE] [--force-unshare] -- <runtime arguments>
+       ima-runtime <runtime arguments>          (a symlink named ima-runtime)
+
+Stands in for runc or crun. Engines call it exactly like the runtime it
+wraps; it hands every command to the real runtime unchanged (argv, stdio,
+inherited fds such as the console socket, exit status and signals), except:
+
+  create, run   If the bundle's config.json enables IMA (io.imans.enable=true,
+                or mandatory = true in the admin config), the configuration is
+                validated first (same code as the hook: nothing is created on
+                an error, one stderr line says why). Then a fresh IMA namespace
+                is created (unshare(CLONE_NEWIMA), kcmd_for_children and
+                x509_for_children written, its id recorded under run_dir) and
+                the runtime is forked into it. On a kernel without IMA
+                namespaces: io.imans.required=true (default) refuses the
+                container, false starts it without.
+  exec          Joins the IMA namespace of the container's init process
+                (pid from '<runtime> state <id>') before running the runtime,
+                so processes started later are measured under its policy.
+
+Examples:
+  ima-hook runtime -- --root /run/runc run --bundle /srv/b ctr1
+  podman --runtime /usr/local/bin/ima-runtime run --annotation io.imans.enable=true ...
+  (containers.conf, CRI-O, containerd and Docker set-ups: docs/runtime-wrapper.md)
+
+The symlink form takes the runtime and everything else from the admin
+config (runtime = "runc" by default, looked up in PATH).
+
+Flags:
+`
+
+func runRuntime(args []string) int {
+	var runtimeFlag, cfgPath string
+	var force bool
+	var rtArgs []string
+	if len(args) > 0 && args[0] == "--from-symlink" {
+		rtArgs = args[1:]
+	} else {
+		fs := pflag.NewFlagSet("runtime", pflag.ContinueOnError)
+		fs.SetInterspersed(false)
+		fs.StringVar(&runtimeFlag, "runtime", "", "the real runtime `PATH` (default: runtime in the admin config, \"runc\")")
+		fs.StringVar(&cfgPath, "config", "", "admin config `FILE` (default "+config.DefaultPath+")")
+		fs.BoolVar(&force, "force-unshare", false, "attempt the namespace even if the kernel probe says IMA namespaces are missing (diagnostics: shows the kernel's own answer)")
+		fs.Usage = func() {
+			fmt.Fprint(os.Stderr, runtimeUsage)
+			fs.PrintDefaults()
+		}
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, pflag.ErrHelp) {
+				return 0
+			}
+			fmt.Fprintln(os.Stderr, userror.Line(userror.New("ima-hook runtime", err.Error(), "put the runtime's arguments after --")))
+			return 2
+		}
+		rtArgs = fs.Args()
+	}
+
+	inv, _ := runtime.Parse(rtArgs)
+	wantsUs := inv.Command == "create" || inv.Command == "run" || inv.Command == "exec"
+
+	admin, err := config.LoadAdmin(cfgPath)
+	if err != nil {
+		// Without the admin config we cannot decide on IMA; but a broken
+		// config must not keep an explicitly named runtime from deleting or
+		// killing containers.
+		if wantsUs || runtimeFlag == "" {
+			fmt.Fprintln(os.Stderr, userror.Line(err))
+			return 1
+		}
+		admin = config.BuiltinAdmin()
+	}
+	rt, err := resolveRuntime(runtimeFlag, admin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, userror.Line(err))
+		return 1
+	}
+
+	var logger *logx.Logger
+	w := &runtime.Wrapper{
+		Runtime: rt,
+		Resolve: func(ann map[string]string) (*runtime.Settings, error) {
+			c, err := config.Resolve(ann, admin)
+			if err != nil || c == nil {
+				return nil, err
+			}
+			return &runtime.Settings{Required: c.Required, Kcmd: c.KcmdText, X509Path: c.X509Path}, nil
+		},
+		Enabled:      func(ann map[string]string) (bool, error) { return config.Enabled(ann, admin) },
+		Store:        record.Store{RunDir: admin.RunDir, ArchiveDir: admin.ArchiveDir},
+		Env:          os.Environ(),
+		ForceUnshare: force,
+		Stderr:       os.Stderr,
+		Log: func(id, format string, a ...any) {
+			if logger == nil {
+				logger = logx.Open(admin.Log, admin.RunDir)
+			}
+			logger.Info(id, "runtime: "+format, a...)
+		},
+		Exec:  syscall.Exec,
+		State: runtime.RuntimeState,
+	}
+	if wantsUs {
+		// Only the subcommands that may need it touch the kernel seam (the
+		// emulated build opens its state directory here).
+		w.Kernel = ns.Default()
+	}
+	status := w.Run(rtArgs)
+	if logger != nil {
+		logger.Close()
+	}
+	return status
+}
+
+// resolveRuntime finds the real runtime: the flag, else the admin config's
+// runtime (a PATH lookup unless absolute). It must not be this binary, or
+// the wrapper would call itself forever.
+func resolveRuntime(flag string, admin *config.Admin) (string, error) {
+	name, subject := flag, "--runtime"
+	if name == "" {
+		name, subject = admin.Runtime, "runtime (admin config)"
+		if admin.Source != "" {
+			subject = admin.Source + ": runtime"
+		}
+	}
+	if name == "" {
+		name = "runc"
+	}
+	path := name
+	if filepath.Base(name) == name {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			return "", userror.Wrap(err, subject, fmt.Sprintf("runtime %q not found in PATH", name), "install it or give its absolute path")
+		}
+		path = p
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", userror.Wrap(err, subject, err.Error(), "give an absolute path")
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", userror.Wrap(err, subject, fmt.Sprintf("runtime %s: %v", abs, errors.Unwrap(err)), "install it or fix the path")
+	}
+	if self, err := os.Stat("/proc/self/exe"); err == nil && os.SameFile(st, self) {
+		return "", userror.New(subject, abs+" is ima-hook itself (the wrapper would call itself)", "name the real runtime, e.g. /usr/sbin/runc")
+	}
+	return abs, nil
+}

@@ -1,0 +1,70 @@
+package runtime
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fakeRuntime writes a script that records its argv and prints body.
+func fakeRuntime(t *testing.T, body string) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	argvFile := filepath.Join(dir, "argv")
+	script := "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + argvFile + "\n" + body + "\n"
+	path := filepath.Join(dir, "runc")
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path, argvFile
+}
+
+func TestRuntimeState(t *testing.T) {
+	rt, argvFile := fakeRuntime(t, `cat <<'J'
+{"ociVersion":"1.0.2","id":"ctr","pid":1234,"status":"running","bundle":"/b","rootfs":"/b/rootfs","created":"2026-01-01T00:00:00Z","owner":""}
+J`)
+	st, err := RuntimeState(rt, []string{"--root", "/r", "--log-format=json"}, "ctr", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pid != 1234 || st.Bundle != "/b" || st.Status != "running" {
+		t.Errorf("state %+v", st)
+	}
+	argv, _ := os.ReadFile(argvFile)
+	if got := strings.Fields(string(argv)); !reflect.DeepEqual(got, []string{"--root", "/r", "--log-format=json", "state", "ctr"}) {
+		t.Errorf("runtime called with %q", got)
+	}
+}
+
+func TestRuntimeStateErrors(t *testing.T) {
+	for name, tc := range map[string]struct{ body, want string }{
+		"fails":       {`echo 'container "ctr" does not exist' >&2; exit 1`, `does not exist`},
+		"not json":    {`echo hello`, "not valid JSON"},
+		"other id":    {`echo '{"id":"other","pid":1,"status":"running"}'`, `answered for "other"`},
+		"huge output": {`head -c 2000000 /dev/zero | tr '\0' ' '`, "larger than"},
+		"bad id":      {`echo '{"id":"../x","pid":1}'`, "not a safe file name"},
+	} {
+		rt, _ := fakeRuntime(t, tc.body)
+		_, err := RuntimeState(rt, nil, "ctr", nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestReadSpecErrorsCarryPositions(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.json")
+	os.WriteFile(p, []byte("{\n  \"annotations\": {\"a\": 1}\n}"), 0o644)
+	_, err := readSpec(p)
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("%v, want the line of the error", err)
+	}
+	os.WriteFile(p, []byte("{\n\n,"), 0o644)
+	_, err = readSpec(p)
+	if err == nil || !strings.Contains(err.Error(), "byte 4, line 3") {
+		t.Errorf("%v, want byte and line", err)
+	}
+}

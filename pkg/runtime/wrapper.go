@@ -1,0 +1,221 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/record"
+)
+
+// Settings is what the wrapper needs of a container's validated IMA
+// configuration (pkg/config.Config carries more; the wrapper only creates).
+type Settings struct {
+	Required bool
+	Kcmd     string // written to kcmd_for_children ("" = kernel defaults)
+	X509Path string // written to x509_for_children ("" = none)
+}
+
+// Wrapper is one run of ima-runtime. The fields are its inputs; tests
+// replace Exec and State.
+type Wrapper struct {
+	// Runtime is the absolute path of the real runtime.
+	Runtime string
+	// Resolve validates the container's configuration from its annotations
+	// (pkg/config.Resolve: the hook's own code). nil settings = IMA is not
+	// enabled for the container.
+	Resolve func(annotations map[string]string) (*Settings, error)
+	// Enabled reports, for exec, whether the container asked for IMA
+	// (pkg/config.Enabled); it does not re-validate files that may have
+	// changed since the container was created.
+	Enabled func(annotations map[string]string) (bool, error)
+	Kernel  ns.Kernel
+	Store   record.Store
+	Env     []string
+	// ForceUnshare attempts the namespace even when the kernel probe says it
+	// lacks the support, so the kernel's own answer is seen (diagnostics and
+	// the traced test).
+	ForceUnshare bool
+	Log          func(id, format string, args ...any)
+	Stderr       io.Writer
+
+	// Exec replaces the process (syscall.Exec).
+	Exec func(path string, argv, env []string) error
+	// State runs `<runtime> <global flags> state <id>` (runtimeState).
+	State func(runtime string, global []string, id string, env []string) (*specs.State, error)
+}
+
+// kernelSupport is implemented by kernels that know what Spawn needs (the
+// linux kernel; the timens test build answers for time namespaces).
+type kernelSupport interface{ SpawnMissing() string }
+
+func (w *Wrapper) missing() string {
+	if ks, ok := w.Kernel.(kernelSupport); ok {
+		return ks.SpawnMissing()
+	}
+	return w.Kernel.Probe().Missing()
+}
+
+func (w *Wrapper) logf(id, format string, args ...any) {
+	if w.Log != nil {
+		w.Log(id, format, args...)
+	}
+}
+
+// fail prints the one stderr line and returns the exit status.
+func (w *Wrapper) fail(id string, err error) int {
+	fmt.Fprintln(w.Stderr, userror.Line(err))
+	w.logf(id, "refused: %s", userror.Line(err))
+	return 1
+}
+
+// Run handles one runtime command line. It returns only when it does not
+// exec (a refusal, or a failed exec); the status is the process's.
+func (w *Wrapper) Run(args []string) int {
+	inv, perr := Parse(args)
+	switch inv.Command {
+	case "create", "run":
+		return w.create(inv, perr)
+	case "exec":
+		return w.exec(inv, perr)
+	}
+	return w.passThrough(inv)
+}
+
+// argv is the real runtime's argv: its path, then the arguments untouched.
+func (w *Wrapper) argv(inv *Invocation) []string {
+	return append([]string{w.Runtime}, inv.Args...)
+}
+
+// passThrough execs the real runtime with our argv and environment; fds and
+// signal dispositions are inherited by the exec as they are.
+func (w *Wrapper) passThrough(inv *Invocation) int {
+	err := w.Exec(w.Runtime, w.argv(inv), w.Env)
+	return w.fail(inv.ID, userror.Wrap(err, w.Runtime, "cannot run the runtime: "+errText(err), "check the runtime path (--runtime, or runtime in the admin config)"))
+}
+
+func errText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
+}
+
+func (w *Wrapper) create(inv *Invocation, perr error) int {
+	if perr != nil {
+		return w.fail(inv.ID, userror.Wrap(perr, "ima-runtime "+inv.Command, perr.Error(),
+			"the wrapper must read the command line to find the bundle; fix the runtime arguments"))
+	}
+	bundle := inv.Bundle
+	if bundle == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return w.fail(inv.ID, userror.Wrap(err, "ima-runtime "+inv.Command, "cannot find the working directory (the default bundle): "+err.Error(), "pass --bundle"))
+		}
+		bundle = wd
+	}
+	spec, cfgPath, err := readBundleConfig(bundle, inv.Config)
+	if err != nil {
+		return w.fail(inv.ID, userror.Wrap(err, cfgPath, err.Error(), "check --bundle and the bundle's config file"))
+	}
+	settings, err := w.Resolve(spec.Annotations)
+	if err != nil {
+		return w.fail(inv.ID, err)
+	}
+	if settings == nil {
+		return w.passThrough(inv)
+	}
+	if len(inv.Unknown) > 0 {
+		return w.fail(inv.ID, userror.New("ima-runtime "+inv.Command,
+			fmt.Sprintf("unknown runtime flag %s: cannot tell whether it takes a value, so the container id is uncertain", quoteArg(inv.Unknown[0])),
+			"give it as --flag=value, or report the flag so the wrapper learns it"))
+	}
+	if err := record.ValidID(inv.ID); err != nil {
+		return w.fail(inv.ID, userror.Wrap(err, "ima-runtime "+inv.Command, err.Error(), "give the container id as the last argument"))
+	}
+	if m := w.missing(); m != "" {
+		if !w.ForceUnshare {
+			if settings.Required {
+				return w.fail(inv.ID, userror.New("kernel", m+": cannot give container "+inv.ID+" its own IMA namespace",
+					"run it on a kernel with IMA namespaces (openEuler, CONFIG_IMA_NS), or set io.imans.required=false to start it without"))
+			}
+			w.logf(inv.ID, "IMA namespace skipped (io.imans.required=false): %s", m)
+			return w.passThrough(inv)
+		}
+		w.logf(inv.ID, "kernel probe says %q; attempting the namespace anyway (--force-unshare)", m)
+	}
+	w.logf(inv.ID, "creating the IMA namespace (kcmd %q, x509 %q) and running %s %s", settings.Kcmd, settings.X509Path, w.Runtime, inv.Command)
+	err = w.Kernel.Spawn(ns.SpawnRequest{
+		Kcmd:     settings.Kcmd,
+		X509Path: settings.X509Path,
+		NSIDFile: w.Store.PendingNSPath(inv.ID),
+		Argv:     w.argv(inv),
+		Env:      w.Env,
+	})
+	return w.fail(inv.ID, userror.Wrap(err, "ima-runtime "+inv.Command, "cannot create the IMA namespace: "+err.Error(), "see the message above; nothing was created"))
+}
+
+func (w *Wrapper) exec(inv *Invocation, perr error) int {
+	if perr != nil || inv.ID == "" || record.ValidID(inv.ID) != nil {
+		// The runtime will say what is wrong with its own command line;
+		// nothing of ours is at stake without a container to look up.
+		return w.passThrough(inv)
+	}
+	st, err := w.State(w.Runtime, inv.Global, inv.ID, w.Env)
+	if err != nil {
+		// No such container (or the runtime cannot tell): let the runtime
+		// report it in its own words.
+		w.logf(inv.ID, "exec: no state (%v); passing through", err)
+		return w.passThrough(inv)
+	}
+	ann := st.Annotations
+	if len(ann) == 0 && st.Bundle != "" {
+		if spec, _, err := readBundleConfig(st.Bundle, ""); err == nil {
+			ann = spec.Annotations
+		} else {
+			return w.fail(inv.ID, userror.Wrap(err, st.Bundle, "cannot read the container's config to decide on its IMA namespace: "+err.Error(), "check the bundle"))
+		}
+	}
+	on, err := w.Enabled(ann)
+	if err != nil {
+		return w.fail(inv.ID, err)
+	}
+	if !on {
+		return w.passThrough(inv)
+	}
+	if m := w.missing(); m != "" {
+		// Only an optional container can exist on such a kernel: it lives
+		// in the host namespace, where exec lands anyway.
+		return w.passThrough(inv)
+	}
+	if st.Pid <= 0 {
+		return w.fail(inv.ID, userror.New("ima-runtime exec", "container "+inv.ID+" has no running init process (status "+string(st.Status)+")",
+			"start the container first"))
+	}
+	w.logf(inv.ID, "exec: joining the namespace of pid %d", st.Pid)
+	err = w.Kernel.JoinAndExec(st.Pid, w.argv(inv), w.Env)
+	return w.fail(inv.ID, userror.Wrap(err, "ima-runtime exec", "cannot join the container's IMA namespace: "+err.Error(),
+		"check that the container is running; nothing was executed"))
+}
+
+// readBundleConfig reads the bundle's config file (config.json, or crun's
+// --config name relative to the bundle) with the hook's bounds.
+func readBundleConfig(bundle, name string) (*specs.Spec, string, error) {
+	if name == "" {
+		name = "config.json"
+	}
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(bundle, name)
+	}
+	spec, err := readSpec(path)
+	return spec, path, err
+}
