@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -32,6 +33,9 @@ type keySpec struct {
 	name   string
 	algo   string // "rsa2048", "rsa1024", "p256", "p384", "p224"
 	skid   []byte // nil: no SKID extension
+	// skidHash sets the SKID to RFC 5280 method 1 (SHA-1 of the public
+	// key bits), what openssl's subjectKeyIdentifier=hash writes.
+	skidHash bool
 	issuer string // CN of the issuer; "" = self-signed
 	serial int64
 	expire time.Duration
@@ -89,6 +93,19 @@ func makeCert(t testing.TB, dir string, s keySpec) *testKey {
 	if exp == 0 {
 		exp = 24 * time.Hour
 	}
+	skid := s.skid
+	if s.skidHash {
+		spki, err := x509.MarshalPKIXPublicKey(priv.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bits, err := subjectPublicKeyBits(spki)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha1.Sum(bits)
+		skid = sum[:]
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(serial),
 		Subject:               pkix.Name{CommonName: "ima-hook test " + s.name},
@@ -96,7 +113,7 @@ func makeCert(t testing.TB, dir string, s keySpec) *testKey {
 		NotAfter:              time.Now().Add(exp),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
-		SubjectKeyId:          s.skid,
+		SubjectKeyId:          skid,
 	}
 	parent, parentKey := tmpl, priv
 	if s.issuer != "" {

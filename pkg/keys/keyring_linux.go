@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -132,12 +133,43 @@ func FindOrCreateUnderscoreIMA() (int32, error) {
 			return 0, explainKeyctl(err, "search for the _ima keyring")
 		}
 	}
-	id, err := unix.AddKey("keyring", KeyringUnderscoreIMA, nil, unix.KEY_SPEC_USER_KEYRING)
+	return createUnderscoreIMA()
+}
+
+// createUnderscoreIMA creates _ima in the user keyring with permissions
+// that let its owning user add keys without possessing it.
+//
+// A new keyring grants its owner (as opposed to its possessor) only view
+// and read, and a later hook run whose session keyring does not link @u
+// finds _ima without possessing it, so add_key would fail with EACCES.
+// Changing the permissions needs possession, which a keyring reached
+// through @u's numeric id does not give either; so the keyring is born in
+// the session keyring (possessed), given its permissions, linked into @u
+// and unlinked from the session again. All on one OS thread, since key
+// possession follows the calling thread's credentials.
+func createUnderscoreIMA() (int32, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	id, err := unix.AddKey("keyring", KeyringUnderscoreIMA, nil, unix.KEY_SPEC_SESSION_KEYRING)
 	if err != nil {
-		return 0, explainKeyctl(err, "create the _ima keyring in the user keyring")
+		return 0, explainKeyctl(err, "create the _ima keyring")
 	}
+	unlinkFromSession := func() { _, _ = unix.KeyctlInt(unix.KEYCTL_UNLINK, id, unix.KEY_SPEC_SESSION_KEYRING, 0, 0) }
+	if err := unix.KeyctlSetperm(id, underscoreIMAPerm); err != nil {
+		unlinkFromSession()
+		return 0, explainKeyctl(err, "set the permissions of the new _ima keyring")
+	}
+	if _, err := unix.KeyctlInt(unix.KEYCTL_LINK, id, unix.KEY_SPEC_USER_KEYRING, 0, 0); err != nil {
+		unlinkFromSession()
+		return 0, explainKeyctl(err, "link the new _ima keyring into the user keyring")
+	}
+	unlinkFromSession()
 	return int32(id), nil
 }
+
+// underscoreIMAPerm: possessor everything; owning user view, read, write,
+// search (KEY_POS_ALL | KEY_USR_VIEW|READ|WRITE|SEARCH).
+const underscoreIMAPerm = 0x3f0f0000
 
 // AddCertToKeyring adds a DER X.509 certificate as an "asymmetric" key to
 // the keyring with this serial. The kernel parses the certificate
@@ -172,6 +204,10 @@ func explainAddKey(err error, ring string) error {
 		return userror.Wrap(err, subject, "the kernel could not parse the certificate or its key ("+err.Error()+")",
 			"use RSA 2048/3072/4096 or ECDSA P-256/P-384 in a DER certificate")
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		if ring == KeyringUnderscoreIMA {
+			return userror.Wrap(err, subject, "not allowed to add keys ("+err.Error()+"): the _ima keyring is neither possessed by this process nor writable by its owner",
+				"link the user keyring into the session (keyctl link @u @s) or recreate _ima (keyctl unlink %keyring:_ima @u)")
+		}
 		return userror.Wrap(err, subject, "not allowed to add keys ("+err.Error()+")", "run as root in the namespace's user namespace")
 	case errors.Is(err, unix.EDQUOT):
 		return userror.Wrap(err, subject, "key quota exceeded", "raise /proc/sys/kernel/keys/root_maxkeys or maxbytes")

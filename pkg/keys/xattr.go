@@ -47,13 +47,13 @@ func (t XattrType) String() string {
 // Error causes, for errors.Is. They follow the kernel's appraisal causes
 // (integrity audit "cause=" values) where there is one.
 var (
-	ErrNoXattr      = errors.New("no security.ima xattr")                  // cause=missing-hash
-	ErrMalformed    = errors.New("malformed security.ima")                 // cause=invalid-signature / invalid-hash
-	ErrWrongHash    = errors.New("file content does not match the hash")   // cause=invalid-hash
-	ErrUnknownKeyID = errors.New("unknown key id")                         // integrity_digsig_verify -ENOKEY
-	ErrBadSignature = errors.New("bad signature")                          // cause=invalid-signature
+	ErrNoXattr      = errors.New("no security.ima xattr")                   // cause=missing-hash
+	ErrMalformed    = errors.New("malformed security.ima")                  // cause=invalid-signature / invalid-hash
+	ErrWrongHash    = errors.New("file content does not match the hash")    // cause=invalid-hash
+	ErrUnknownKeyID = errors.New("unknown key id")                          // integrity_digsig_verify -ENOKEY
+	ErrBadSignature = errors.New("bad signature")                           // cause=invalid-signature
 	ErrHashOnly     = errors.New("hash only where a signature is required") // cause=IMA-signature-required
-	ErrUnsupported  = errors.New("unsupported security.ima form")          // cause=unknown-ima-data and friends
+	ErrUnsupported  = errors.New("unsupported security.ima form")           // cause=unknown-ima-data and friends
 )
 
 // Xattr is a decoded security.ima value.
@@ -107,8 +107,10 @@ func decodeErr(off int, format string, a ...any) error {
 	return &DecodeError{Offset: off, Msg: fmt.Sprintf(format, a...)}
 }
 
-// sigHeaderLen is sizeof(struct signature_v2_hdr): version, hash_algo,
-// keyid (4), sig_size (2).
+// sigHeaderLen is the signature header after the type byte: version,
+// hash_algo, keyid (4), sig_size (2). With the type byte that is
+// sizeof(struct signature_v2_hdr) = 9, so an RSA-2048 value is 265 bytes
+// (checked on evmctl output).
 const sigHeaderLen = 8
 
 // DecodeIMAXattr decodes a security.ima value the way the kernel's
