@@ -30,15 +30,15 @@ type testKey struct {
 }
 
 type keySpec struct {
-	name   string
-	algo   string // "rsa2048", "rsa1024", "p256", "p384", "p224"
-	skid   []byte // nil: no SKID extension
+	name string
+	algo string // "rsa2048", "rsa1024", "p256", "p384", "p224"
+	skid []byte // nil: no SKID extension
 	// skidHash sets the SKID to RFC 5280 method 1 (SHA-1 of the public
 	// key bits), what openssl's subjectKeyIdentifier=hash writes.
 	skidHash bool
-	issuer string // CN of the issuer; "" = self-signed
-	serial int64
-	expire time.Duration
+	issuer   string // CN of the issuer; "" = self-signed
+	serial   int64
+	expire   time.Duration
 }
 
 var (
