@@ -75,16 +75,8 @@ func NewReader(r io.Reader, f Format, opt ReadOptions) (Reader, Format, error) {
 			return nil, f, err
 		}
 		f = BinaryList
-		if len(head) == 4 {
-			ascii := true
-			for _, c := range head {
-				if c != ' ' && (c < '0' || c > '9') {
-					ascii = false
-				}
-			}
-			if ascii {
-				f = ASCIIList
-			}
+		if len(head) == 4 && looksASCII(head) {
+			f = ASCIIList
 		}
 	}
 	if f == ASCIIList {
@@ -99,4 +91,11 @@ func buffered(r io.Reader) *bufio.Reader {
 		return br
 	}
 	return bufio.NewReaderSize(r, 256<<10)
+}
+
+// looksASCII: "%2d " then a hex digit: " 9 a", "10 a", "100 ". A binary
+// list starts with a u32 PCR, whose bytes 1 and 2 are zero in either order.
+func looksASCII(h []byte) bool {
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	return (h[0] == ' ' || digit(h[0])) && digit(h[1]) && (h[2] == ' ' || digit(h[2])) && (h[3] == ' ' || unhex(h[3]) >= 0)
 }

@@ -1,0 +1,433 @@
+package measure_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/ima-hook/ima-hook/pkg/measure"
+	"github.com/ima-hook/ima-hook/pkg/measure/internal/listgen"
+)
+
+type genList struct {
+	bin, bin256, ascii []byte
+	res                *listgen.Result
+}
+
+func generate(t testing.TB, spec listgen.Spec) genList {
+	t.Helper()
+	var bin, bin256, asc bytes.Buffer
+	res, err := listgen.Generate(listgen.Writers{Binary: &bin, BinarySHA256: &bin256, ASCII: &asc}, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return genList{bin.Bytes(), bin256.Bytes(), asc.Bytes(), res}
+}
+
+func readAll(t testing.TB, r measure.Reader) []*measure.Entry {
+	t.Helper()
+	var out []*measure.Entry
+	for {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("after %d entries: %v", len(out), err)
+		}
+		out = append(out, e.Clone())
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, tmpl := range []string{"ima-ns", "ima-ng"} {
+		t.Run(tmpl, func(t *testing.T) {
+			g := generate(t, listgen.Spec{Entries: 2000, Template: tmpl, Violations: 7, Seed: 3})
+			bins := readAll(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}))
+			ascs := readAll(t, measure.NewASCIIReader(bytes.NewReader(g.ascii), measure.ReadOptions{}))
+			b256 := readAll(t, measure.NewBinaryReader(bytes.NewReader(g.bin256), measure.ReadOptions{Bank: measure.SHA256}))
+			if len(bins) != 2000 || len(ascs) != 2000 || len(b256) != 2000 {
+				t.Fatalf("entries: binary %d, ascii %d, sha256 %d", len(bins), len(ascs), len(b256))
+			}
+			var rebin, reasc []byte
+			for i := range bins {
+				rebin = measure.AppendBinary(rebin, bins[i], measure.WriteOptions{})
+				reasc = measure.AppendASCII(reasc, ascs[i], measure.SHA1)
+				a, b := measure.AppendBinary(nil, bins[i], measure.WriteOptions{}), measure.AppendBinary(nil, ascs[i], measure.WriteOptions{})
+				if !bytes.Equal(a, b) {
+					t.Fatalf("entry %d: binary and ascii differ:\n%x\n%x", i, a, b)
+				}
+				if bins[i].Pos.Index != int64(i) || ascs[i].Pos.Line != i+1 {
+					t.Fatalf("entry %d: positions %+v %+v", i, bins[i].Pos, ascs[i].Pos)
+				}
+				d, err := bins[i].TemplateDigest(measure.SHA256)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bins[i].Violation() && !bytes.Equal(d, b256[i].Digests[0].Sum) {
+					t.Fatalf("entry %d: sha256 per-bank digest differs", i)
+				}
+			}
+			if !bytes.Equal(rebin, g.bin) {
+				t.Error("binary list does not re-encode to the same bytes")
+			}
+			if !bytes.Equal(reasc, g.ascii) {
+				t.Error("ascii list does not re-render to the same text")
+			}
+		})
+	}
+}
+
+func verify(t testing.TB, r measure.Reader, opt measure.VerifyOptions) (*measure.Report, []measure.EntryCheck) {
+	t.Helper()
+	v, err := measure.NewVerifier(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks []measure.EntryCheck
+	for {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		checks = append(checks, v.Add(e, true))
+	}
+	return v.Report(), checks
+}
+
+func TestVerifyGenerated(t *testing.T) {
+	g := generate(t, listgen.Spec{Entries: 3000, Violations: 5, Seed: 9})
+	ref := g.res.PCRs
+	for name, r := range map[string]measure.Reader{
+		"binary":        measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}),
+		"ascii":         measure.NewASCIIReader(bytes.NewReader(g.ascii), measure.ReadOptions{}),
+		"binary_sha256": measure.NewBinaryReader(bytes.NewReader(g.bin256), measure.ReadOptions{Bank: measure.SHA256}),
+	} {
+		rep, _ := verify(t, r, measure.VerifyOptions{Reference: ref})
+		if !rep.Passed || !rep.Matched || rep.Covered != 3000 || rep.Variant != measure.VariantPerBank {
+			t.Errorf("%s: passed %v matched %v covered %d variant %v failures %v", name, rep.Passed, rep.Matched, rep.Covered, rep.Variant, rep.Failures)
+		}
+		if rep.Violations != 5 || rep.BootAggregate != "ok" {
+			t.Errorf("%s: violations %d boot aggregate %s", name, rep.Violations, rep.BootAggregate)
+		}
+	}
+	// Only one bank as reference: still verified.
+	sha1Only := &measure.PCRSet{Banks: []*measure.PCRBank{ref.Bank(measure.SHA1)}}
+	rep, _ := verify(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}), measure.VerifyOptions{Reference: sha1Only})
+	if !rep.Passed {
+		t.Errorf("sha1 reference only: %v", rep.Failures)
+	}
+	// Forcing the pre-5.8 padded variant must fail on a per-bank list.
+	rep, _ = verify(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}), measure.VerifyOptions{Reference: ref, Variant: measure.VariantPadded})
+	if rep.Passed {
+		t.Error("padded replay matched a per-bank sha256 PCR")
+	}
+}
+
+// entryOffsets returns the byte offset of every entry of a binary list.
+func entryOffsets(t testing.TB, bin []byte) []int64 {
+	r := measure.NewBinaryReader(bytes.NewReader(bin), measure.ReadOptions{})
+	var offs []int64
+	for {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return offs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs = append(offs, e.Pos.Offset)
+	}
+}
+
+func TestVerifyTampered(t *testing.T) {
+	g := generate(t, listgen.Spec{Entries: 500, Violations: 2, Seed: 5})
+	offs := entryOffsets(t, g.bin)
+	ref := g.res.PCRs
+	run := func(list []byte) *measure.Report {
+		rep, _ := verify(t, measure.NewBinaryReader(bytes.NewReader(list), measure.ReadOptions{}), measure.VerifyOptions{Reference: ref})
+		return rep
+	}
+	// Find an ordinary entry (not a violation, not an aggregate).
+	entries := readAll(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}))
+	k := 250
+	for entries[k].Violation() || strings.HasPrefix(entries[k].EventName(), "ns_") {
+		k++
+	}
+	rec := measure.AppendBinary(nil, entries[k], measure.WriteOptions{})
+	dataAt := offs[k] + int64(len(rec)) - 1 // last byte of the record (part of the last field)
+
+	t.Run("file digest changed", func(t *testing.T) {
+		bad := bytes.Clone(g.bin)
+		// the d-ng digest ends 'nameLen+4+...' before the end; flip a byte of it:
+		// it starts after pcr(4)+digest(20)+len(4)+name+len(4)+len(4)+"sha256:\0"(8)
+		p := offs[k] + 4 + 20 + 4 + int64(len(entries[k].Template)) + 4 + 4 + 8
+		bad[p] ^= 1
+		rep := run(bad)
+		if rep.Passed || rep.TemplateMismatches != 1 {
+			t.Fatalf("passed %v mismatches %d", rep.Passed, rep.TemplateMismatches)
+		}
+		f := rep.Failures[0]
+		if !f.HasPos || f.Pos.Index != int64(k) || f.Pos.Offset != offs[k] || f.Name != entries[k].EventName() {
+			t.Errorf("first failure %+v, want entry %d at %d", f, k, offs[k])
+		}
+	})
+	t.Run("data and digest rewritten", func(t *testing.T) {
+		e := entries[k].Clone()
+		e.Fields[1].Data = []byte("/usr/bin/innocent\x00")
+		if err := e.SetDigests(measure.SHA1); err != nil {
+			t.Fatal(err)
+		}
+		bad := append(bytes.Clone(g.bin[:offs[k]]), measure.AppendBinary(nil, e, measure.WriteOptions{})...)
+		bad = append(bad, g.bin[offs[k+1]:]...)
+		rep := run(bad)
+		if rep.Passed || rep.TemplateMismatches != 0 || rep.Matched {
+			t.Fatalf("passed %v mismatches %d matched %v", rep.Passed, rep.TemplateMismatches, rep.Matched)
+		}
+		if last := rep.Failures[len(rep.Failures)-1]; last.HasPos || !strings.Contains(last.Reason, "no prefix") {
+			t.Errorf("failure %v", last)
+		}
+	})
+	t.Run("entry dropped", func(t *testing.T) {
+		bad := append(bytes.Clone(g.bin[:offs[k]]), g.bin[offs[k+1]:]...)
+		if rep := run(bad); rep.Passed {
+			t.Fatal("passed")
+		}
+	})
+	t.Run("entries appended", func(t *testing.T) {
+		extra, _ := measure.NewNGEntry(10, "sha1", make([]byte, 20), "/late")
+		long := measure.AppendBinary(bytes.Clone(g.bin), extra, measure.WriteOptions{})
+		rep := run(long)
+		if !rep.Passed || rep.Covered != int64(len(offs)) || rep.Entries != int64(len(offs))+1 {
+			t.Fatalf("passed %v covered %d of %d", rep.Passed, rep.Covered, rep.Entries)
+		}
+	})
+	t.Run("forged violation", func(t *testing.T) {
+		bad := bytes.Clone(g.bin)
+		copy(bad[offs[k]+4:offs[k]+24], make([]byte, 20))
+		rep := run(bad)
+		if rep.Passed || rep.Failures[0].Pos.Index != int64(k) || !strings.Contains(rep.Failures[0].Reason, "violation") {
+			t.Fatalf("failures %v", rep.Failures)
+		}
+	})
+	t.Run("truncated inside an entry", func(t *testing.T) {
+		_, err := readErr(g.bin[:dataAt])
+		var fe *measure.FormatError
+		if !errors.As(err, &fe) || fe.Index != int64(k) {
+			t.Fatalf("err %v", err)
+		}
+	})
+}
+
+func readErr(list []byte) (int, error) {
+	r := measure.NewBinaryReader(bytes.NewReader(list), measure.ReadOptions{})
+	n := 0
+	for {
+		_, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+}
+
+func TestBinaryErrors(t *testing.T) {
+	le := binary.LittleEndian
+	rec := func(pcr uint32, digest []byte, name string, data ...[]byte) []byte {
+		b := le.AppendUint32(nil, pcr)
+		b = append(b, digest...)
+		b = le.AppendUint32(b, uint32(len(name)))
+		b = append(b, name...)
+		for _, d := range data {
+			b = append(b, d...)
+		}
+		return b
+	}
+	d20 := make([]byte, 20)
+	cases := []struct {
+		name, want string
+		list       []byte
+		wantOff    int64
+	}{
+		{"pcr out of range", "PCR 4096", rec(4096, d20, "ima-ng"), 0},
+		{"name too long", "template name length 300", append(le.AppendUint32(le.AppendUint32(nil, 10), 0)[:4], append(d20, le.AppendUint32(nil, 300)...)...), 24},
+		{"data too long", "exceeds the limit", rec(10, d20, "ima-ng", le.AppendUint32(nil, 1<<30)), 34},
+		{"field overrun", "overruns", rec(10, d20, "ima-ng", le.AppendUint32(nil, 8), le.AppendUint32(nil, 100), []byte("abcd")), 38},
+		{"field count", "has 2 fields, the entry has 1", rec(10, d20, "ima-ng", le.AppendUint32(nil, 5), le.AppendUint32(nil, 1), []byte("a")), 38},
+		{"truncated header", "entry header", []byte{10, 0}, 0},
+		{"bad name", "template name contains", rec(10, d20, "ima ng", le.AppendUint32(nil, 0)), 28},
+		{"ns header hint", "--ns-header", rec(10, append([]byte{0xe9, 1, 0, 0xf0}, d20...), "ima-ng"), 24},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := readErr(c.list)
+			var fe *measure.FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("err = %v, want a FormatError", err)
+			}
+			if !strings.Contains(err.Error(), c.want) || fe.Offset != c.wantOff {
+				t.Errorf("err = %v (offset %d), want %q at %d", err, fe.Offset, c.want, c.wantOff)
+			}
+		})
+	}
+}
+
+func TestByteOrder(t *testing.T) {
+	g := generate(t, listgen.Spec{Entries: 50, Namespaces: 2, Seed: 8})
+	es := readAll(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}))
+	var be []byte
+	for _, e := range es {
+		be = measure.AppendBinary(be, e, measure.WriteOptions{Order: measure.BigEndian})
+	}
+	// Told little-endian, the reader points at the byte order.
+	_, err := measure.NewBinaryReader(bytes.NewReader(be), measure.ReadOptions{Order: measure.LittleEndian}).Next()
+	if err == nil || !strings.Contains(err.Error(), "--byte-order big") {
+		t.Errorf("err = %v", err)
+	}
+	r := measure.NewBinaryReader(bytes.NewReader(be), measure.ReadOptions{})
+	back := readAll(t, r)
+	if r.Order() != measure.BigEndian || len(back) != 50 {
+		t.Fatalf("order %v, %d entries", r.Order(), len(back))
+	}
+	for i := range back {
+		if back[i].EventName() != es[i].EventName() || back[i].PCR != 10 {
+			t.Fatalf("entry %d: %q", i, back[i].EventName())
+		}
+	}
+}
+
+func TestTruncatedEverywhere(t *testing.T) {
+	g := generate(t, listgen.Spec{Entries: 12, Namespaces: 2, Violations: 1, Seed: 2})
+	offs := entryOffsets(t, g.bin)
+	isBoundary := map[int]bool{len(g.bin): true}
+	for _, o := range offs {
+		isBoundary[int(o)] = true
+	}
+	for n := 0; n <= len(g.bin); n++ {
+		_, err := readErr(g.bin[:n])
+		if isBoundary[n] != (err == nil) {
+			t.Fatalf("prefix %d: err %v", n, err)
+		}
+	}
+	lines := bytes.SplitAfter(g.ascii, []byte("\n"))
+	for i := range lines {
+		cut := bytes.Join(lines[:i], nil)
+		part := lines[i]
+		for n := 1; n < len(part); n++ {
+			r := measure.NewASCIIReader(bytes.NewReader(append(bytes.Clone(cut), part[:n]...)), measure.ReadOptions{})
+			var err error
+			for err == nil {
+				_, err = r.Next()
+			}
+			var fe *measure.FormatError
+			if !errors.As(err, &fe) || fe.Line != i+1 {
+				t.Fatalf("line %d cut at %d: %v", i+1, n, err)
+			}
+		}
+	}
+}
+
+func TestASCIIErrors(t *testing.T) {
+	good := "10 a2704b7e24c69a20c4d0aa9223c4d3a2c37d6ed1 ima-ns sha1:0000000000000000000000000000000000000000 ns_aggregate_4026532329 e90100f0\n"
+	cases := []struct {
+		name, line, want string
+		col              int
+	}{
+		{"bad pcr", "x" + good[1:], "PCR", 1},
+		{"pcr not padded", "9" + good[2:], "PCR", 1},
+		{"uppercase digest", strings.Replace(good, "a2704b7e", "A2704B7E", 1), "lowercase", 4},
+		{"short digest", strings.Replace(good, "a2704b7e", "", 1), "hex digits", 4},
+		{"unknown template", strings.Replace(good, "ima-ns", "ima-xx", 1), "unknown template", 45},
+		{"missing field", strings.Replace(good, " e90100f0", "", 1), "has 3 fields, the line has 2", 121},
+		{"extra field", strings.Replace(good, "\n", " x\n", 1), "the line has more", 130},
+		{"bad d-ng", strings.Replace(good, "sha1:", "sha1-", 1), "want <algo>", 52},
+		{"odd hex", strings.Replace(good, "e90100f0", "e90100f", 1), "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := measure.NewASCIIReader(strings.NewReader(good+c.line), measure.ReadOptions{}).Next()
+			if err != nil {
+				t.Fatalf("first line: %v", err)
+			}
+			r := measure.NewASCIIReader(strings.NewReader(good+c.line), measure.ReadOptions{})
+			r.Next()
+			_, err = r.Next()
+			var fe *measure.FormatError
+			if c.want == "" {
+				// an odd ns rendering is read as a label: allowed
+				if err != nil {
+					t.Fatalf("err %v", err)
+				}
+				return
+			}
+			if !errors.As(err, &fe) || fe.Line != 2 || !strings.Contains(err.Error(), c.want) || fe.Col != c.col {
+				t.Fatalf("err %v (col %d), want %q at col %d", err, colOf(fe), c.want, c.col)
+			}
+		})
+	}
+}
+
+func colOf(fe *measure.FormatError) int {
+	if fe == nil {
+		return -1
+	}
+	return fe.Col
+}
+
+func TestNSHeader(t *testing.T) {
+	var bin bytes.Buffer
+	_, err := listgen.Generate(listgen.Writers{Binary: &bin}, listgen.Spec{Entries: 300, Seed: 4, NSHeader: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := readAll(t, measure.NewBinaryReader(bytes.NewReader(bin.Bytes()), measure.ReadOptions{NSHeader: true}))
+	for _, e := range es {
+		if id, ok := e.NSID(); !ok || (id != e.NSHeader && !e.Violation()) {
+			t.Fatalf("%v: header %d, field %d", e.Pos, e.NSHeader, id)
+		}
+	}
+	_, err = readErr(bin.Bytes())
+	if err == nil || !strings.Contains(err.Error(), "--ns-header") {
+		t.Errorf("reading an RFC list without the option: %v", err)
+	}
+}
+
+func TestFromFileName(t *testing.T) {
+	for _, c := range []struct {
+		path string
+		f    measure.Format
+		a    measure.Alg
+	}{
+		{"/sys/kernel/security/ima/binary_runtime_measurements", measure.BinaryList, measure.AlgUnknown},
+		{"/sys/kernel/security/ima/ascii_runtime_measurements_sha256", measure.ASCIIList, measure.SHA256},
+		{"binary_runtime_measurements_sha1", measure.BinaryList, measure.SHA1},
+		{"list.bin", measure.AutoFormat, measure.AlgUnknown},
+	} {
+		f, a := measure.FromFileName(c.path)
+		if f != c.f || a != c.a {
+			t.Errorf("%s: %v %v", c.path, f, a)
+		}
+	}
+}
+
+func TestSniffFormat(t *testing.T) {
+	g := generate(t, listgen.Spec{Entries: 20, Namespaces: 2, Seed: 1})
+	for want, data := range map[measure.Format][]byte{measure.BinaryList: g.bin, measure.ASCIIList: g.ascii} {
+		r, f, err := measure.NewReader(bytes.NewReader(data), measure.AutoFormat, measure.ReadOptions{})
+		if err != nil || f != want {
+			t.Fatalf("sniffed %v, want %v (%v)", f, want, err)
+		}
+		if n := len(readAll(t, r)); n != 20 {
+			t.Errorf("%v: %d entries", want, n)
+		}
+	}
+}
