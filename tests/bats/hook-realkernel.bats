@@ -16,6 +16,19 @@ setup() {
 
 teardown() { ih_teardown; }
 
+# missing_support: the words a correct message must contain, from what this
+# machine really lacks (checked here independently of ima-hook): securityfs
+# not mounted, no IMA (CONFIG_IMA), or no IMA namespaces (CONFIG_IMA_NS).
+missing_support() {
+	if ! grep -qs ' /sys/kernel/security securityfs ' /proc/self/mounts; then
+		echo securityfs
+	elif [[ ! -d /sys/kernel/security/ima && ! -d /sys/kernel/security/integrity/ima ]]; then
+		echo CONFIG_IMA
+	else
+		echo CONFIG_IMA_NS
+	fi
+}
+
 @test "real kernel: required IMA refuses with a message naming the missing kernel support" {
 	b=$(ih_bundle req /bin/echo STARTED)
 	ih_annotate "$b" io.imans.enable=true "io.imans.policy-rules=measure func=BPRM_CHECK mask=MAY_EXEC"
@@ -25,10 +38,11 @@ teardown() { ih_teardown; }
 	[[ $output != *STARTED* ]]
 	[ "$(ih_count_hook_lines "$output")" -eq 1 ]
 	line=$(grep -o 'ima-hook: .*' <<<"$output")
-	# Which support is missing depends on the kernel: IMA itself here
-	# (CONFIG_IMA), elsewhere IMA namespaces (CONFIG_IMA_NS).
-	[[ $line == *CONFIG_IMA* ]]
-	[[ $line == *"io.imans.required=false"* || $line == *"CONFIG_IMA_NS"* ]]
+	want=$(missing_support)
+	[[ $line == *"$want"* ]] || ih_fail "message does not name the missing $want: $line"
+	# ...and tells how to get on: a kernel with IMA namespaces, or optional IMA.
+	[[ $line == *CONFIG_IMA_NS* ]]
+	[[ $line == *"io.imans.required=false"* ]]
 	[ -z "$(ih_runc list -q)" ]
 }
 
@@ -54,7 +68,7 @@ teardown() { ih_teardown; }
 	[ "$(ih_count_hook_lines "$output")" -eq 0 ]
 	result=$(ih_record_field "$id" .result)
 	[[ $result == skipped:* ]]
-	[[ $result == *CONFIG_IMA* ]]
+	[[ $result == *"$(missing_support)"* ]]
 }
 
 @test "real kernel: an invalid config is still reported as such, before the kernel check" {
@@ -82,11 +96,15 @@ teardown() { ih_teardown; }
 	[ "$status" -ne 0 ]
 	[[ $output != *STARTED* ]]
 	[ "$(ih_count_hook_lines "$output")" -eq 1 ]
-	[[ $output == *CONFIG_IMA* ]]
+	[[ $output == *"$(missing_support)"* ]]
 }
 
-@test "real kernel: status names what is missing" {
-	run "$IH_RELEASE_BIN" status --config "$IH_CONFIG"
-	echo "$output"
-	[[ $output == *CONFIG_IMA* || $output == *"no IMA"* ]]
+@test "real kernel: status says it is not ready and names what is missing" {
+	# Exit status 1: not ready (0 ready, 2 bad config).
+	run -1 "$IH_RELEASE_BIN" status --json --config "$IH_CONFIG"
+	[ "$(jq -r .ready <<<"$output")" = false ]
+	[[ $(jq -r .missing <<<"$output") == *"$(missing_support)"* ]]
+	[ "$(jq -r .config.Source <<<"$output")" = "$IH_CONFIG" ]
+	run -1 "$IH_RELEASE_BIN" status --config "$IH_CONFIG"
+	[[ $output == *"$(missing_support)"* ]]
 }

@@ -13,6 +13,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# Files given on the command line are relative to the caller's directory.
+abs=()
+for f in "$@"; do
+	case $f in /*) abs+=("$f") ;; *) abs+=("$PWD/$f") ;; esac
+done
+set -- "${abs[@]}"
 cd "$here"
 
 bats=${BATS:-bats}
