@@ -155,3 +155,26 @@ func TestEscapeWordingPinned(t *testing.T) {
 		t.Fatalf("os.Root escape error wording changed: %v", err)
 	}
 }
+
+// FuzzRelInside: whatever the path, an accepted one stays lexically inside
+// the directory (symlinks are os.Root's job and tested above).
+func FuzzRelInside(f *testing.F) {
+	for _, s := range []string{"a", "/allowed/a", "../a", "/allowed/../a", "/allowed/./b/../../a", "", "/", "//allowed//x", "a/../../b", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		rel, err := relInside("/allowed", p)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") && !strings.Contains(p, "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		if rel == "" || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+			t.Fatalf("%q -> %q escapes", p, rel)
+		}
+		if j := filepath.Join("/allowed", rel); !strings.HasPrefix(j, "/allowed/") {
+			t.Fatalf("%q -> %q joins to %q", p, rel, j)
+		}
+	})
+}
