@@ -151,7 +151,18 @@ refused() {
 
 @test "invalid: a broken admin config names the file" {
 	printf 'keys_dir = "%s"\nno_such_setting = 1\n' "$IH_KEYS_DIR" >"$IH_CONFIG"
-	refused admin "$IH_CONFIG" "io.imans.policy-rules=measure func=BPRM_CHECK"
+	local b
+	b=$(ih_bundle admin /bin/echo STARTED)
+	ih_annotate "$b" io.imans.enable=true "io.imans.policy-rules=measure func=BPRM_CHECK"
+	ih_add_hooks "$b"
+	ih_run_container --no-wrapper admin "$b"
+	[ "$status" -ne 0 ]
+	[[ $output != *STARTED* ]]
+	# runc also runs poststop after the failed create, and poststop cannot
+	# read the config either: runc logs that as a separate warning. The
+	# create failure itself carries exactly one ima-hook line.
+	output=$(grep 'runc run failed' <<<"$output")
+	ih_expect_one_hook_line "$IH_CONFIG"
 	[[ $output == *no_such_setting* ]]
 }
 
