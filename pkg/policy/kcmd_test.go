@@ -124,10 +124,10 @@ func TestParseKcmd(t *testing.T) {
 func TestKcmdSignedPolicy(t *testing.T) {
 	p := DefaultProfile()
 	for in, want := range map[string]bool{
-		"ima_policy=tcb":                 false,
-		"ima_policy=secure_boot":         true,
-		"ima_policy=appraise_tcb":        true, // CONFIG_IMA_WRITE_POLICY adds appraise func=POLICY_CHECK
-		"ima_policy=tcb|critical_data":   false,
+		"ima_policy=tcb":                  false,
+		"ima_policy=secure_boot":          true,
+		"ima_policy=appraise_tcb":         true, // CONFIG_IMA_WRITE_POLICY adds appraise func=POLICY_CHECK
+		"ima_policy=tcb|critical_data":    false,
 		"ima_policy=tcb ima_appraise=fix": false,
 	} {
 		k, err := ParseKcmd(in, KcmdOptions{})

@@ -265,11 +265,11 @@ func TestLSMs(t *testing.T) {
 	smack := DefaultProfile()
 	smack.LSMs = []string{"capability", "smack"}
 	for rule, ok := range map[string]bool{
-		"measure subj_user=_":          true,
-		"measure obj_user=web-server":  true,
-		"measure subj_role=x":          false,
-		"measure obj_user=-x":          false,
-		"measure obj_user=a/b":         false,
+		"measure subj_user=_":                          true,
+		"measure obj_user=web-server":                  true,
+		"measure subj_role=x":                          false,
+		"measure obj_user=-x":                          false,
+		"measure obj_user=a/b":                         false,
 		"measure obj_user=" + strings.Repeat("a", 256): false,
 	} {
 		if _, err := CheckRule(rule, smack); (err == nil) != ok {
