@@ -12,8 +12,17 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 )
 
-// TimensOffset is what the timens test build adds to the monotonic and boot
-// clocks of every namespace it creates: a week, easy to see in uptime.
+// TimensOffset is what the timens test build adds to the monotonic clock of
+// every namespace it creates: a week, easy to recognise in
+// /proc/<pid>/timens_offsets.
+//
+// Only the monotonic clock: a boottime offset would also shift the process
+// start times in /proc/<pid>/stat (shown in the reader's boottime), and runc
+// compares the init's start time recorded by `runc create` (inside the
+// namespace) with the one `runc start`/`state` reads (outside) to tell a live
+// init from a recycled pid; with a boottime offset every split create/start
+// (podman, containerd) sees its container as "stopped". IMA namespaces have
+// no such side effect.
 const TimensOffset = 7 * 24 * 3600
 
 // The timens test build (TESTING.md layer 2): the wrapper creates a time
@@ -31,7 +40,7 @@ func init() {
 		writes: func(k *linuxKernel, req SpawnRequest) []nsenter.Write {
 			return []nsenter.Write{{
 				Path: filepath.Join(k.proc, "self/timens_offsets"),
-				Data: fmt.Sprintf("monotonic %d 0\nboottime %d 0", TimensOffset, TimensOffset),
+				Data: fmt.Sprintf("monotonic %d 0", TimensOffset),
 			}}
 		},
 		missing: func(k *linuxKernel) string {

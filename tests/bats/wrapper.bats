@@ -1,0 +1,280 @@
+#!/usr/bin/env bats
+# The runtime wrapper on a real kernel (TESTING.md layer 2): the timens test
+# build (bin/ima-hook-timens) creates a time namespace with a week of
+# monotonic offset where the release build creates an IMA namespace: same
+# unshare -> write -> fork -> exec-the-runtime chain, same C stage, same
+# pass-through. Real runc and real podman; crun where this host's cgroups let
+# it run.
+#
+# The offset is monotonic only, so it shows in /proc/<pid>/timens_offsets
+# (the kernel's own account of the namespace) and not in /proc/uptime: a
+# boottime offset shifts the start times in /proc/<pid>/stat, which runc
+# compares between `create` (inside) and `start`/`state` (outside), and every
+# split create/start would then see its container as stopped (see
+# pkg/ns/linux_spawn_timens.go).
+# Plus the release binary on this kernel (no IMA at all): refusal, and a
+# traced attempt showing unshare(0x400000000).
+
+load helpers
+
+IH_TIMENS_BIN=${IMA_HOOK_TIMENS_BIN:-$IH_BIN_DIR/ima-hook-timens}
+WEEK=604800
+OFFSETS="monotonic $WEEK 0 boottime 0 0"
+
+setup() {
+	ih_setup
+	ih_require_bin "$IH_TIMENS_BIN"
+	W=$(ih_wrapper "$IH_TIMENS_BIN")
+	HOST_TIME_NS=$(readlink /proc/self/ns/time)
+	mkdir -p "$IH_HOOKS_DIR"
+}
+
+teardown() { ih_teardown; }
+
+# wrapped ARGS...: runc behind the timens wrapper, this test's runc root.
+wrapped() { timeout "$IH_TIMEOUT" "$W" --root "$IH_RUNC_ROOT" "$@"; }
+
+# enabled_bundle NAME CMD...: a bundle that asks for IMA (so the wrapper
+# creates the namespace).
+enabled_bundle() {
+	local b
+	b=$(ih_bundle "$@")
+	ih_annotate "$b" io.imans.enable=true
+	echo "$b"
+}
+
+# container_pid ID: the init pid from runc state.
+container_pid() { ih_runc state "$1" | jq -r .pid; }
+
+# offsets_of TEXT: the timens_offsets lines of TEXT squeezed to one line.
+squeeze() { tr -s ' \n' '  ' <<<"$1" | sed 's/ *$//'; }
+
+@test "runc run: the container is born into the wrapper's new namespace, with the offset" {
+	b=$(enabled_bundle t1 /bin/sh -c 'readlink /proc/1/ns/time; cat /proc/1/timens_offsets')
+	id=$(ih_cid t1)
+	run wrapped run --bundle "$b" "$id" </dev/null
+	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
+	ns=${lines[0]}
+	[[ $ns == time:\[*\] ]] || ih_fail "no namespace link: $output"
+	[ "$ns" != "$HOST_TIME_NS" ] || ih_fail "container in the host's time namespace $ns"
+	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "$OFFSETS" ] || ih_fail "container offsets: ${lines[1]} ${lines[2]}"
+	# The id the hook will compare with is the one the container has.
+	recorded=$(cat "$IH_RUN_DIR/created/$id.nsid")
+	[ "time:[$recorded]" = "$ns" ] || ih_fail "recorded namespace $recorded, container $ns"
+}
+
+@test "a container without IMA passes through unchanged: host namespace, nothing recorded" {
+	b=$(ih_bundle plain /bin/sh -c 'readlink /proc/1/ns/time; cat /proc/1/timens_offsets')
+	id=$(ih_cid plain)
+	run wrapped run --bundle "$b" "$id" </dev/null
+	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
+	[ "${lines[0]}" = "$HOST_TIME_NS" ] || ih_fail "plain container in ${lines[0]}, host $HOST_TIME_NS"
+	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "monotonic 0 0 boottime 0 0" ] || ih_fail "plain container has offsets: ${lines[*]}"
+	[ ! -e "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "a namespace id was recorded for a plain container"
+}
+
+@test "exec through the wrapper lands in the container's namespace (plain runc exec does not)" {
+	b=$(enabled_bundle ex /bin/sleep 60)
+	id=$(ih_cid ex)
+	wrapped create --bundle "$b" "$id" </dev/null >/dev/null 2>&1 || ih_fail "create failed"
+	wrapped start "$id"
+	pid=$(container_pid "$id")
+	ctr_ns=$(readlink "/proc/$pid/ns/time")
+	[ "$ctr_ns" != "$HOST_TIME_NS" ] || ih_fail "container init in the host namespace"
+	run wrapped exec "$id" /bin/sh -c 'readlink /proc/self/ns/time; cat /proc/self/timens_offsets'
+	[ "$status" -eq 0 ] || ih_fail "exec status $status: $output"
+	[ "${lines[0]}" = "$ctr_ns" ] || ih_fail "wrapped exec in ${lines[0]}, container $ctr_ns"
+	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "$OFFSETS" ] || ih_fail "wrapped exec offsets: ${lines[*]}"
+	# runc 1.1 knows no time namespaces: without the wrapper exec stays on
+	# the host's clock (this is what the wrapper's exec fixes for IMA).
+	run ih_runc exec "$id" /bin/readlink /proc/self/ns/time
+	[ "$output" = "$HOST_TIME_NS" ] || ih_fail "plain runc exec in $output"
+	wrapped kill "$id" KILL
+}
+
+@test "exit codes 0, 1 and 137 pass through the wrapper" {
+	for code in 0 1 137; do
+		b=$(enabled_bundle "code$code" /bin/sh -c "exit $code")
+		run wrapped run --bundle "$b" "$(ih_cid "code$code")" </dev/null
+		[ "$status" -eq "$code" ] || ih_fail "exit $code came back as $status: $output"
+	done
+	# killed by SIGKILL from outside (a container's pid 1 cannot SIGKILL
+	# itself): runc run reports 137
+	b=$(enabled_bundle killed /bin/sleep 60)
+	id=$(ih_cid killed)
+	wrapped run --bundle "$b" "$id" </dev/null >/dev/null 2>&1 &
+	wpid=$!
+	for _ in $(seq 100); do [ "$(ih_runc state "$id" 2>/dev/null | jq -r .status)" = running ] && break; sleep 0.1; done
+	ih_runc kill "$id" KILL
+	status=0
+	wait "$wpid" || status=$?
+	[ "$status" -eq 137 ] || ih_fail "SIGKILLed container: status $status"
+}
+
+@test "signals sent to the wrapper reach the container" {
+	for sig in TERM HUP USR1; do
+		b=$(enabled_bundle "sig$sig" /bin/sh -c "trap 'echo got $sig; exit 42' $sig; echo ready; while :; do sleep 0.1; done")
+		id=$(ih_cid "sig$sig")
+		out=$BATS_TEST_TMPDIR/sig$sig.out
+		# Not through timeout(1) or a function: $! must be the wrapper itself.
+		"$W" --root "$IH_RUNC_ROOT" run --bundle "$b" "$id" </dev/null >"$out" 2>&1 &
+		wpid=$!
+		for _ in $(seq 100); do grep -q ready "$out" && break; sleep 0.1; done
+		grep -q ready "$out" || ih_fail "container did not start: $(cat "$out")"
+		kill -"$sig" "$wpid"
+		status=0
+		wait "$wpid" || status=$?
+		[ "$status" -eq 42 ] || ih_fail "SIG$sig: status $status, output $(cat "$out")"
+		grep -q "got $sig" "$out" || ih_fail "trap did not run: $(cat "$out")"
+	done
+}
+
+@test "20 parallel creates each get their own namespace" {
+	n=20
+	ids=()
+	for i in $(seq $n); do
+		b=$(enabled_bundle "par$i" /bin/sleep 60)
+		id=$(ih_cid "par$i")
+		ids+=("$id")
+		wrapped create --bundle "$b" "$id" </dev/null >"$BATS_TEST_TMPDIR/create$i.log" 2>&1 &
+	done
+	wait
+	declare -A seen=()
+	for i in $(seq $n); do
+		id=${ids[$((i - 1))]}
+		pid=$(container_pid "$id") || ih_fail "$id not created: $(cat "$BATS_TEST_TMPDIR/create$i.log")"
+		ns=$(readlink "/proc/$pid/ns/time")
+		[ "$ns" != "$HOST_TIME_NS" ] || ih_fail "$id in the host namespace"
+		[ -z "${seen[$ns]:-}" ] || ih_fail "$id shares $ns with ${seen[$ns]}"
+		seen[$ns]=$id
+		[ "time:[$(cat "$IH_RUN_DIR/created/$id.nsid")]" = "$ns" ] || ih_fail "$id: recorded id differs from $ns"
+	done
+	[ "${#seen[@]}" -eq $n ]
+}
+
+@test "an invalid config is refused before anything is created, in one line" {
+	b=$(enabled_bundle bad)
+	ih_annotate "$b" 'io.imans.kcmd=ima_policy=nonsense'
+	id=$(ih_cid bad)
+	run wrapped run --bundle "$b" "$id" </dev/null
+	[ "$status" -ne 0 ]
+	ih_expect_one_hook_line io.imans.kcmd
+	[ -z "$(ih_runc list -q)" ] || ih_fail "a container was created: $(ih_runc list)"
+	[ ! -e "$IH_RUN_DIR/created/$id.nsid" ]
+}
+
+@test "runtime subcommands other than create/run/exec are the runtime's own" {
+	run "$W" --version
+	[ "$status" -eq 0 ]
+	[[ $output == *"runc version"* ]] || ih_fail "not runc's output: $output"
+	run "$W" --root "$IH_RUNC_ROOT" state no-such-container
+	[ "$status" -ne 0 ]
+	[[ $output == *"container does not exist"* ]] || ih_fail "runc's own error expected: $output"
+	[[ $output != *"ima-hook"* ]] || ih_fail "the wrapper spoke: $output"
+}
+
+@test "the ima-runtime symlink is the wrapper (runtime from the admin config)" {
+	l=$(ih_wrapper_symlink "$IH_TIMENS_BIN")
+	run "$l" --version
+	[ "$status" -eq 0 ]
+	[[ $output == *"runc version"* ]] || ih_fail "symlink did not reach runc: $output"
+}
+
+podman_wrapped() {
+	ih_require_cmd "$IH_PODMAN"
+	ih_podman_run --runtime "$W" "$@"
+}
+
+@test "podman --runtime: the container gets the new namespace with the offset" {
+	run podman_wrapped --annotation io.imans.enable=true -- /bin/sh -c 'readlink /proc/1/ns/time; cat /proc/1/timens_offsets'
+	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
+	[[ ${lines[0]} == time:\[*\] && ${lines[0]} != "$HOST_TIME_NS" ]] || ih_fail "podman container in ${lines[0]}"
+	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "$OFFSETS" ] || ih_fail "podman container offsets: ${lines[*]}"
+}
+
+@test "podman --runtime: without the annotation nothing changes" {
+	run podman_wrapped -- /bin/readlink /proc/1/ns/time
+	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
+	[ "$output" = "$HOST_TIME_NS" ] || ih_fail "plain podman container in $output"
+}
+
+@test "podman --runtime: exit codes 0, 1, 137 pass through" {
+	for code in 0 1 137; do
+		run podman_wrapped --annotation io.imans.enable=true -- /bin/sh -c "exit $code"
+		[ "$status" -eq "$code" ] || ih_fail "exit $code came back as $status: $output"
+	done
+}
+
+@test "podman exec through the wrapper lands in the container's namespace" {
+	ih_require_cmd "$IH_PODMAN"
+	name=$(ih_cid pexec)
+	IH_USED_PODMAN=1
+	timeout "$IH_TIMEOUT" "$IH_PODMAN" --runtime "$W" run -d --name "$name" --label "ima-hook-test=$IH_RUN_ID-$BATS_TEST_NUMBER" \
+		--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none \
+		--annotation io.imans.enable=true --rootfs "$IH_ROOTFS" /bin/sleep 60 >/dev/null
+	ctr=$(timeout "$IH_TIMEOUT" "$IH_PODMAN" --runtime "$W" exec "$name" /bin/readlink /proc/1/ns/time)
+	mine=$(timeout "$IH_TIMEOUT" "$IH_PODMAN" --runtime "$W" exec "$name" /bin/readlink /proc/self/ns/time)
+	[ "$ctr" != "$HOST_TIME_NS" ] || ih_fail "container init in the host namespace"
+	[ "$mine" = "$ctr" ] || ih_fail "podman exec in $mine, container $ctr"
+	timeout 60 "$IH_PODMAN" rm -f -t 0 "$name" >/dev/null
+}
+
+@test "crun behind the wrapper (skipped where crun cannot run)" {
+	crun=$(command -v crun) || skip "crun is not installed"
+	probe=$(ih_bundle crunprobe /bin/true)
+	if ! out=$(timeout 60 "$crun" --root "$BATS_TEST_TMPDIR/crun-root" run --bundle "$probe" "$(ih_cid crunprobe)" </dev/null 2>&1); then
+		skip "crun cannot run containers on this host: ${out//$'\n'/ }"
+	fi
+	b=$(enabled_bundle crun1 /bin/readlink /proc/1/ns/time)
+	cw=$BATS_TEST_TMPDIR/crun-wrapper
+	printf '#!/bin/sh\nexec %s runtime --config %s --runtime %s -- "$@"\n' "$IH_TIMENS_BIN" "$IH_CONFIG" "$crun" >"$cw"
+	chmod +x "$cw"
+	run timeout "$IH_TIMEOUT" "$cw" --root "$BATS_TEST_TMPDIR/crun-root" run --bundle "$b" "$(ih_cid crun1)" </dev/null
+	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
+	[ "$output" != "$HOST_TIME_NS" ] || ih_fail "crun container in the host namespace"
+}
+
+# --- the release binary on this kernel (no IMA namespaces) -------------------
+
+@test "release build: required IMA is refused before unshare, naming the missing kernel support" {
+	ih_require_bin "$IH_RELEASE_BIN"
+	ih_require_cmd strace
+	rw=$(ih_wrapper "$IH_RELEASE_BIN")
+	b=$(enabled_bundle rel1)
+	id=$(ih_cid rel1)
+	run strace -f -qq -e trace=unshare -o "$BATS_TEST_TMPDIR/strace" timeout "$IH_TIMEOUT" "$rw" --root "$IH_RUNC_ROOT" run --bundle "$b" "$id" </dev/null
+	[ "$status" -ne 0 ]
+	ih_expect_one_hook_line kernel
+	[[ $output == *"cannot give container $id its own IMA namespace"* ]] || ih_fail "$output"
+	! grep -q 'unshare(' "$BATS_TEST_TMPDIR/strace" || ih_fail "unshare attempted after the probe said no: $(cat "$BATS_TEST_TMPDIR/strace")"
+	[ -z "$(ih_runc list -q)" ]
+}
+
+@test "release build: a traced forced attempt shows unshare(0x400000000) and the kernel's EINVAL in one line" {
+	ih_require_bin "$IH_RELEASE_BIN"
+	ih_require_cmd strace
+	b=$(enabled_bundle rel2)
+	id=$(ih_cid rel2)
+	run strace -f -qq -e trace=unshare -o "$BATS_TEST_TMPDIR/strace" \
+		timeout "$IH_TIMEOUT" "$IH_RELEASE_BIN" runtime --force-unshare --config "$IH_CONFIG" --runtime "$IH_RUNC" -- \
+		--root "$IH_RUNC_ROOT" run --bundle "$b" "$id" </dev/null
+	ih_log "strace: $(cat "$BATS_TEST_TMPDIR/strace")"
+	[ "$status" -eq 122 ] || ih_fail "status $status: $output"
+	grep -q 'unshare(0x400000000' "$BATS_TEST_TMPDIR/strace" || ih_fail "no unshare(0x400000000) in the trace"
+	# strace may split the call around another thread's event ("<unfinished
+	# ...>" / "<... unshare resumed>").
+	grep -Eq '(unshare\(0x400000000|unshare resumed).*= -1 EINVAL' "$BATS_TEST_TMPDIR/strace" || ih_fail "unshare did not fail with EINVAL"
+	[ "$output" = "ima-hook: unshare(0x400000000): Invalid argument (errno 22); this kernel has no IMA namespaces (needs an openEuler kernel built with CONFIG_IMA_NS)" ] ||
+		ih_fail "unexpected report: $output"
+	[ -z "$(ih_runc list -q)" ]
+}
+
+@test "release build: optional IMA on this kernel starts the container without a namespace" {
+	ih_require_bin "$IH_RELEASE_BIN"
+	rw=$(ih_wrapper "$IH_RELEASE_BIN")
+	b=$(enabled_bundle rel3 /bin/echo started)
+	ih_annotate "$b" io.imans.required=false
+	run timeout "$IH_TIMEOUT" "$rw" --root "$IH_RUNC_ROOT" run --bundle "$b" "$(ih_cid rel3)" </dev/null
+	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
+	[ "$output" = started ] || ih_fail "output: $output"
+}
