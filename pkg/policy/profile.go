@@ -272,8 +272,10 @@ type Profile struct {
 	Limits    Limits    `json:"limits"`
 }
 
-// builtinTemplates returns the templates of ima_template.c's
+// BuiltinTemplates returns the templates of ima_template.c's
 // builtin_templates for the given features, in the kernel's order.
+func BuiltinTemplates(f Features) []Template { return builtinTemplates(f) }
+
 func builtinTemplates(f Features) []Template {
 	t := []Template{
 		{"ima", "d|n"},
