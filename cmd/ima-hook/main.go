@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand
@@ -30,6 +33,11 @@ func register(c command) {
 }
 
 func main() {
+	// A re-executed copy whose C stage (pkg/ns/nsenter) already entered a
+	// namespace runs only the Go half of that stage.
+	if stage := nsenter.Stage(); stage != "" {
+		os.Exit(ns.RunStage(stage))
+	}
 	os.Exit(dispatch(os.Args))
 }
 

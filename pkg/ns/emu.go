@@ -152,7 +152,7 @@ func RunStage(stage string) int {
 	case stageEmuJoin:
 		target, err := strconv.ParseUint(os.Getenv(envEmuTarget), 10, 32)
 		if err == nil {
-			err = k.Setns(self, NSID(target), nsenter.SingleThreadedEntry())
+			err = k.Setns(self, emukernel.NSID(target), nsenter.SingleThreadedEntry())
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, userror.Line(userror.Wrap(err, "IMA namespace", "joining the container's namespace failed: "+err.Error(), "is the container running?")))

@@ -31,7 +31,7 @@ var PopulateTimeout = 20 * time.Second
 const maxStageOutput = 1 << 20
 
 type stageReply struct {
-	Result PopulateResult  `json:"result"`
+	Result PopulateResult `json:"result"`
 	Err    *userror.Error `json:"error,omitempty"`
 }
 

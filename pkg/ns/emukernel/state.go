@@ -119,14 +119,14 @@ type Entry struct {
 }
 
 type state struct {
-	Switches   Switches            `json:"switches"`
-	Tasks      map[string]*task    `json:"tasks"`
+	Switches   Switches              `json:"switches"`
+	Tasks      map[string]*task      `json:"tasks"`
 	NS         map[string]*namespace `json:"namespaces"`
-	Entries    []Entry             `json:"entries"`
-	PolicyBusy string              `json:"policy_busy,omitempty"` // task key of the open writer
-	PolicyGone bool                `json:"policy_gone,omitempty"`
-	NextSerial int32               `json:"next_serial"`
-	Log        []string            `json:"log,omitempty"` // kernel log lines (pr_info/pr_err)
+	Entries    []Entry               `json:"entries"`
+	PolicyBusy string                `json:"policy_busy,omitempty"` // task key of the open writer
+	PolicyGone bool                  `json:"policy_gone,omitempty"`
+	NextSerial int32                 `json:"next_serial"`
+	Log        []string              `json:"log,omitempty"` // kernel log lines (pr_info/pr_err)
 }
 
 // Kernel is a handle on an emulator state directory.
@@ -305,4 +305,6 @@ func procStat(pid int) (start uint64, ppid int, err error) {
 	return start, ppid, err
 }
 
-func taskKey(pid int, start uint64) string { return strconv.Itoa(pid) + ":" + strconv.FormatUint(start, 10) }
+func taskKey(pid int, start uint64) string {
+	return strconv.Itoa(pid) + ":" + strconv.FormatUint(start, 10)
+}

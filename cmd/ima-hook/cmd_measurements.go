@@ -1,0 +1,435 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/measure"
+	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/record"
+)
+
+func init() {
+	register(command{name: "measurements", summary: "read, filter by container or IMA namespace, verify and export measurement lists", run: runMeasurements})
+}
+
+const measurementsUsage = `Usage: ima-hook measurements [flags]
+
+Reads an IMA measurement list (by default the host's, through securityfs),
+prints the entries of one container or IMA namespace, or all of them, as
+ascii_runtime_measurements lines or JSON, and verifies the list.
+
+On the host one list holds every namespace's entries; the ima-ns template
+tags each with its namespace id, and every namespace extends the same
+PCR 10. So a container's view is verified by replaying the WHOLE host list
+against the TPM, then filtering: --verify always replays everything, the
+output and the allowlist cover the selected entries.
+
+Selecting entries:
+  --container ID   the container's IMA namespace, found through the hook's
+                   records (live: <run-dir>/<id>.json, stopped:
+                   <archive-dir>/<id>/record.json); the record says where its
+                   ns_aggregate entry is in the host list
+  --ns ID          IMA namespace ID (the nsfs inode: ns_aggregate_<ID>,
+                   "readlink /proc/<pid>/ns/ima")
+  A namespace's view starts at its ns_aggregate_<ID> entry and ends at the
+  next ns_aggregate_<ID>: the kernel reuses ids after a namespace is gone.
+  --incarnation picks which namespace had the id (default: the last one).
+
+Verifying (--verify): every template digest, the ns_aggregate entries, the
+boot_aggregate (when PCRs 0-9 are known), and a replay of the sha1/sha256
+banks by the kernel's rules (violations extend 0xff; pre-5.8 kernels extended
+zero-padded SHA1 digests, tried when the 5.8+ rules do not match) against
+--pcrs files or, without them, /sys/class/tpm/tpm0/pcr-<alg>/<n> (read before
+the list: entries logged later are reported as not covered). With
+--allowlist (keylime runtime policy: "digests", "excludes"), selected files
+that are not allowed fail the verification.
+
+Exit status: 0 read (and verified) fine; 1 the list is malformed or failed
+verification (the first failing entry is named: index, byte offset or line,
+name); 2 a usage problem or a file that cannot be read.
+
+Examples:
+  ima-hook measurements --container web-1
+  ima-hook measurements --ns 4026532329 --format json
+  ima-hook measurements --verify --pcrs sha1,pcrs.sha1 --pcrs sha256,pcrs.sha256 --file list.bin
+  ima-hook measurements --container web-1 --verify --allowlist policy.json
+
+Flags:
+`
+
+type measurementsFlags struct {
+	file, inputFormat, bank, byteOrder, nsByteOrder string
+	nsHeader                                        bool
+	maxEntry                                        int
+	container, nsID, incarnation                    string
+	runDir, archiveDir                              string
+	format                                          string
+	verify, templateOnly                            bool
+	pcrs                                            []string
+	tpm, variant, allowlist                         string
+}
+
+func runMeasurements(args []string) int {
+	var f measurementsFlags
+	fs := pflag.NewFlagSet("measurements", pflag.ContinueOnError)
+	fs.StringVar(&f.file, "file", "", "read the list from `PATH` (\"-\" = stdin; default: the host's binary_runtime_measurements)")
+	fs.StringVar(&f.inputFormat, "input-format", "auto", "list encoding: auto, binary or ascii")
+	fs.StringVar(&f.bank, "bank", "", "`ALGO` of the template digests in the list (default: from a per-bank file name such as binary_runtime_measurements_sha256, else sha1)")
+	fs.StringVar(&f.byteOrder, "byte-order", "auto", "integers in the binary list: auto, little (x86, arm64, ima_canonical_fmt) or big")
+	fs.StringVar(&f.nsByteOrder, "ns-byte-order", "", "byte order of the ima-ns ns field, which the kernel never converts (default: as --byte-order)")
+	fs.BoolVar(&f.nsHeader, "ns-header", false, "records carry a u32 namespace id after the PCR (2020 RFC layout; uncertain for openEuler)")
+	fs.IntVar(&f.maxEntry, "max-entry-size", measure.DefaultLimits.MaxTemplateData, "largest template data of one entry, in `BYTES`")
+	fs.StringVar(&f.container, "container", "", "select the entries of container `ID`'s IMA namespace")
+	fs.StringVar(&f.nsID, "ns", "", "select the entries of IMA namespace `ID`")
+	fs.StringVar(&f.incarnation, "incarnation", "last", "when the namespace id was reused: last, all, or N (the N-th namespace with the id)")
+	fs.StringVar(&f.runDir, "run-dir", record.DefaultRunDir, "live container records `DIR`")
+	fs.StringVar(&f.archiveDir, "archive-dir", record.DefaultArchiveDir, "archived container records `DIR`")
+	fs.StringVar(&f.format, "format", "ascii", "output: ascii (kernel ascii_runtime_measurements lines), json (one object per line, summary last) or none")
+	fs.BoolVar(&f.verify, "verify", false, "verify template digests and replay the PCRs")
+	fs.StringArrayVar(&f.pcrs, "pcrs", nil, "reference PCR values: `[ALGO,]FILE` with PCR-NN: <hex> lines (evmctl; ALGO defaults to sha1) or tpm2_pcrread output; repeatable")
+	fs.StringVar(&f.tpm, "tpm", measure.DefaultTPMSysfs, "TPM sysfs `DIR` with pcr-<alg>/<n> files, used without --pcrs")
+	fs.BoolVar(&f.templateOnly, "template-only", false, "verify without reference PCRs (template digests and aggregates only; the PCRs are computed and shown)")
+	fs.StringVar(&f.variant, "variant", "auto", "replay rules for non-sha1 banks: auto, per-bank (5.8+) or padded (before 5.8)")
+	fs.StringVar(&f.allowlist, "allowlist", "", "keylime runtime policy `FILE`: flag selected files whose digest it does not allow")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, measurementsUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return usageErr(userror.New("measurements", fmt.Sprintf("unexpected argument %s", userror.Quote(fs.Arg(0))), "give the list with --file"))
+	}
+	return measurements(f, os.Stdout, os.Stderr)
+}
+
+func usageErr(err error) int {
+	fmt.Fprintln(os.Stderr, userror.Line(err))
+	return 2
+}
+
+func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, userror.Line(err))
+		return 2
+	}
+	var opt measure.RunOptions
+	var err error
+	if opt.Format, err = measure.ParseFormat(f.inputFormat); err != nil {
+		return fail(userror.Wrap(err, "--input-format", err.Error(), "use auto, binary or ascii"))
+	}
+	if opt.Read.Order, err = measure.ParseByteOrder(f.byteOrder); err != nil {
+		return fail(userror.Wrap(err, "--byte-order", err.Error(), "use auto, little or big"))
+	}
+	if f.nsByteOrder != "" {
+		if opt.Read.NSOrder, err = measure.ParseByteOrder(f.nsByteOrder); err != nil {
+			return fail(userror.Wrap(err, "--ns-byte-order", err.Error(), "use little or big"))
+		}
+	}
+	if f.maxEntry < 64 || f.maxEntry > 64<<20 {
+		return fail(userror.New("--max-entry-size", fmt.Sprintf("%d is out of range", f.maxEntry), "use 64 bytes to 64 MiB"))
+	}
+	opt.Read.Limits.MaxTemplateData = f.maxEntry
+	opt.Read.NSHeader = f.nsHeader
+	if opt.Output, err = measure.ParseOutput(f.format); err != nil {
+		return fail(userror.Wrap(err, "--format", err.Error(), "use ascii, json or none"))
+	}
+	opt.Out = stdout
+
+	// The list.
+	var open func() (io.ReadCloser, error)
+	hostList := f.file == ""
+	switch f.file {
+	case "":
+		k := ns.Default()
+		opt.Source = k.Probe().SecurityFSDir + "/binary_runtime_measurements"
+		open = func() (io.ReadCloser, error) {
+			rc, err := k.OpenMeasurements(true)
+			if err != nil {
+				return nil, userror.Wrap(err, opt.Source, "cannot read the host measurement list: "+err.Error(),
+					"run as root on a kernel with IMA and securityfs mounted, or pass --file")
+			}
+			return rc, nil
+		}
+		opt.Reopenable = true
+	case "-":
+		opt.Source = "stdin"
+		used := false
+		open = func() (io.ReadCloser, error) {
+			if used {
+				return nil, errors.New("stdin cannot be read twice")
+			}
+			used = true
+			return io.NopCloser(os.Stdin), nil
+		}
+	default:
+		opt.Source = f.file
+		path := f.file
+		open = func() (io.ReadCloser, error) {
+			rc, err := os.Open(path)
+			if err != nil {
+				return nil, userror.Wrap(err, "--file", err.Error(), "give a readable measurement list")
+			}
+			return rc, nil
+		}
+		opt.Reopenable = true
+		nameFormat, nameBank := measure.FromFileName(path)
+		if opt.Format == measure.AutoFormat {
+			opt.Format = nameFormat
+		}
+		opt.Read.Bank = nameBank
+	}
+	if f.bank != "" {
+		if opt.Read.Bank, err = measure.ParseAlg(f.bank); err != nil {
+			return fail(userror.Wrap(err, "--bank", err.Error(), "name the bank of the list's template digests"))
+		}
+	}
+
+	// The selection.
+	if f.container != "" && f.nsID != "" {
+		return fail(userror.New("--container", "given together with --ns", "use one of them"))
+	}
+	start := int64(-1)
+	var sel *measure.Selection
+	if f.container != "" || f.nsID != "" {
+		sel = &measure.Selection{Incarnation: f.incarnation}
+		if f.container != "" {
+			store := record.Store{RunDir: f.runDir, ArchiveDir: f.archiveDir}
+			rec, _, err := store.ReadAny(f.container)
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return fail(userror.Wrap(err, "--container "+f.container, "no record of this container in "+f.runDir+" or "+f.archiveDir,
+						"check the id (full container id, as the runtime knows it) and --run-dir/--archive-dir"))
+				}
+				return fail(userror.Wrap(err, "--container "+f.container, err.Error(), "check the record files"))
+			}
+			if rec.NS == 0 {
+				return fail(userror.New("--container "+f.container, "the container has no IMA namespace (record result: "+rec.Result+")",
+					"run it with the runtime wrapper and the io.imans.* annotations"))
+			}
+			sel.NS, sel.Container = rec.NS, f.container
+			// The record's index counts entries of the host list of the boot
+			// it was made in; another file or view has other indexes.
+			if hostList && rec.AggregateIndex >= 0 {
+				start = rec.AggregateIndex
+				sel.StartIndex = &start
+				sel.Incarnation = ""
+			}
+		} else {
+			id, err := strconv.ParseUint(f.nsID, 10, 32)
+			if err != nil {
+				return fail(userror.New("--ns", fmt.Sprintf("%s is not a namespace id", userror.Quote(f.nsID)),
+					"give the decimal inode number, e.g. 4026532329 from ns_aggregate_4026532329 or readlink /proc/<pid>/ns/ima"))
+			}
+			sel.NS = uint32(id)
+		}
+		incarnation := 0
+		if start < 0 {
+			switch f.incarnation {
+			case "all":
+			case "last":
+				if !opt.Reopenable {
+					return fail(userror.New("--incarnation last", "needs a first pass over the list, which stdin cannot give",
+						"pass --incarnation all or N, or read the list from a file"))
+				}
+				idx, err := findAggregates(open, opt, sel.NS)
+				if err != nil {
+					return fail(err)
+				}
+				if len(idx) > 0 {
+					start = idx[len(idx)-1]
+					sel.StartIndex = &start
+				} else {
+					// No aggregate: a namespace's own view read from inside
+					// it, or a kernel that logs none. Take every entry.
+					sel.Incarnation = "all (no ns_aggregate entry)"
+				}
+			default:
+				n, err := strconv.Atoi(f.incarnation)
+				if err != nil || n < 1 {
+					return fail(userror.New("--incarnation", fmt.Sprintf("%s is not last, all or a number from 1", userror.Quote(f.incarnation)), "use last, all or N"))
+				}
+				incarnation = n
+			}
+		}
+		opt.Filter = measure.NewNSFilter(sel.NS, start, incarnation)
+		opt.Selection = sel
+	}
+
+	// Verification.
+	if f.verify || f.allowlist != "" {
+		opt.Verify = true
+		if opt.VerifyOptions.Variant, err = measure.ParseVariant(f.variant); err != nil {
+			return fail(userror.Wrap(err, "--variant", err.Error(), "use auto, per-bank or padded"))
+		}
+		if f.allowlist != "" {
+			if opt.VerifyOptions.Allowlist, err = measure.LoadAllowlist(f.allowlist); err != nil {
+				return fail(userror.Wrap(err, "--allowlist", err.Error(), "give a keylime runtime policy (JSON with digests and excludes)"))
+			}
+		}
+		if f.verify {
+			ref, err := loadReference(f)
+			if err != nil {
+				return fail(err)
+			}
+			opt.VerifyOptions.Reference = ref
+		}
+	}
+
+	sum, err := measure.Run(open, opt)
+	if err != nil {
+		if errors.Is(err, measure.ErrSelection) {
+			return fail(userror.Wrap(err, selectionSubject(f), strings.TrimPrefix(err.Error(), "selection: "),
+				"records index the host list of the boot they were made in; for another list select with --ns and --incarnation"))
+		}
+		return fail(err)
+	}
+	if opt.Output == measure.OutputJSON {
+		line, _ := json.Marshal(sum)
+		fmt.Fprintf(stdout, "%s\n", line)
+	}
+	printSummary(stderr, sum, opt, f)
+	if !sum.Passed {
+		return 1
+	}
+	return 0
+}
+
+func selectionSubject(f measurementsFlags) string {
+	if f.container != "" {
+		return "--container " + f.container
+	}
+	return "--ns " + f.nsID
+}
+
+func findAggregates(open func() (io.ReadCloser, error), opt measure.RunOptions, id uint32) ([]int64, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	r, _, err := measure.NewReader(rc, opt.Format, opt.Read)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := measure.FindAggregates(r, id)
+	var fe *measure.FormatError
+	if errors.As(err, &fe) {
+		// The main pass reports the malformed list with its position.
+		return idx, nil
+	}
+	return idx, err
+}
+
+// loadReference reads --pcrs files, or the TPM's sysfs PCRs, before the list.
+func loadReference(f measurementsFlags) (*measure.PCRSet, error) {
+	set := &measure.PCRSet{}
+	if len(f.pcrs) > 0 {
+		for _, s := range f.pcrs {
+			spec, err := measure.ParsePCRSpec(s)
+			if err != nil {
+				return nil, userror.Wrap(err, "--pcrs "+s, err.Error(), "use [ALGO,]FILE, e.g. sha256,pcrs.txt")
+			}
+			banks, err := measure.LoadPCRFile(spec)
+			if err != nil {
+				return nil, userror.Wrap(err, "--pcrs "+s, err.Error(), "give PCR-NN: <hex> lines (evmctl) or tpm2_pcrread output")
+			}
+			for _, b := range banks {
+				if err := set.Add(b); err != nil {
+					return nil, userror.Wrap(err, "--pcrs "+s, err.Error(), "give each bank once")
+				}
+			}
+		}
+		return set, nil
+	}
+	if f.templateOnly {
+		return nil, nil
+	}
+	set, err := measure.ReadSysfsPCRs(f.tpm)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, userror.Wrap(err, f.tpm, "no TPM PCR values (no pcr-<alg> directories)",
+				"pass --pcrs [ALGO,]FILE, or --template-only to check template digests without PCRs")
+		}
+		return nil, userror.Wrap(err, f.tpm, err.Error(), "pass --pcrs [ALGO,]FILE instead")
+	}
+	return set, nil
+}
+
+func printSummary(w io.Writer, s *measure.Summary, opt measure.RunOptions, f measurementsFlags) {
+	if s.Error != "" {
+		fmt.Fprintf(w, "ima-hook: %s: %s; the list is malformed or truncated (entries before it were read)\n", s.Source, s.Error)
+	}
+	if s.Selection != nil {
+		from := ""
+		if s.Selection.StartIndex != nil {
+			from = fmt.Sprintf(" from entry %d", *s.Selection.StartIndex)
+		}
+		who := fmt.Sprintf("namespace %d", s.Selection.NS)
+		if s.Selection.Container != "" {
+			who = fmt.Sprintf("container %s (namespace %d)", s.Selection.Container, s.Selection.NS)
+		}
+		fmt.Fprintf(w, "ima-hook: measurements: %s: %d of %d entries selected%s (%d ns_aggregate entries with this id in the list)\n",
+			who, s.Selected, s.Entries, from, s.Selection.IncarnationsSeen)
+	}
+	v := s.Verify
+	if v == nil {
+		return
+	}
+	var parts []string
+	parts = append(parts, fmt.Sprintf("%d entries (%s list, %s digests)", s.Entries, s.Format, s.DigestAlg))
+	parts = append(parts, fmt.Sprintf("%d template digest mismatches, %d violations", v.TemplateMismatches, v.Violations))
+	switch {
+	case !v.Compared:
+		parts = append(parts, "no reference PCRs: replay not compared")
+	case v.Matched:
+		var banks []string
+		for _, p := range v.PCRs {
+			if p.Match && p.Reference != "" {
+				banks = append(banks, fmt.Sprintf("PCR %d %s", p.PCR, p.Bank))
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s match (%s rules)", strings.Join(banks, ", "), v.Variant))
+		if v.Covered < s.Entries {
+			parts = append(parts, fmt.Sprintf("the last %d entries were logged after the PCRs were read and are not covered", s.Entries-v.Covered))
+		}
+	}
+	parts = append(parts, "boot_aggregate "+v.BootAggregate)
+	if v.Allowlist != nil {
+		parts = append(parts, fmt.Sprintf("allowlist: %d checked, %d flagged", v.Allowlist.Checked, v.Allowlist.Flagged))
+	}
+	verdict := "passed"
+	if !v.Passed {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(w, "ima-hook: measurements: verification %s: %s\n", verdict, strings.Join(parts, "; "))
+	for i, fl := range v.Failures {
+		if i == 5 {
+			fmt.Fprintf(w, "ima-hook: measurements: ... %d more failures (--format json lists up to %d)\n", v.FailureCount-5, len(v.Failures))
+			break
+		}
+		where := ""
+		switch {
+		case fl.Index < 0:
+		case fl.Line > 0:
+			where = fmt.Sprintf("entry %d (line %d) %q: ", fl.Index, fl.Line, fl.Name)
+		case fl.Offset != nil:
+			where = fmt.Sprintf("entry %d (byte %d) %q: ", fl.Index, *fl.Offset, fl.Name)
+		}
+		fmt.Fprintf(w, "ima-hook: measurements: %s%s\n", where, fl.Reason)
+	}
+}

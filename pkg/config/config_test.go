@@ -1,0 +1,260 @@
+package config
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
+)
+
+type fixture struct {
+	admin *Admin
+	dir   string
+	cert  string // path of a valid DER cert inside keys_dir
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	a := BuiltinAdmin()
+	a.KeysDir, a.PoliciesDir = filepath.Join(dir, "keys"), filepath.Join(dir, "policies")
+	for _, d := range []string{a.KeysDir, a.PoliciesDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ns key"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		SubjectKeyId: []byte{9, 9, 9, 9, 0x12, 0x34, 0x56, 0x78}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := filepath.Join(a.KeysDir, "ns.der")
+	if err := os.WriteFile(cert, der, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{admin: a, dir: dir, cert: cert}
+}
+
+func (f *fixture) policyFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(f.admin.PoliciesDir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// errLine resolves and returns the one stderr line, failing if it passed.
+func errLine(t *testing.T, ann map[string]string, a *Admin) string {
+	t.Helper()
+	_, err := Resolve(ann, a)
+	if err == nil {
+		t.Fatalf("accepted %v", ann)
+	}
+	line := userror.Line(err)
+	if strings.Contains(line, "\n") {
+		t.Fatalf("error is more than one line: %q", line)
+	}
+	return line
+}
+
+func TestNotEnabled(t *testing.T) {
+	f := newFixture(t)
+	for _, ann := range []map[string]string{nil, {AnnEnable: "false"}, {"other": "x"}} {
+		c, err := Resolve(ann, f.admin)
+		if c != nil || err != nil {
+			t.Fatalf("%v: got %+v, %v", ann, c, err)
+		}
+	}
+	f.admin.Mandatory = true
+	c, err := Resolve(map[string]string{AnnEnable: "false"}, f.admin)
+	if err != nil || c == nil {
+		t.Fatalf("mandatory must win over enable=false: %+v %v", c, err)
+	}
+}
+
+func TestFullConfig(t *testing.T) {
+	f := newFixture(t)
+	pol := f.policyFile(t, "p.policy", "# comment\nmeasure func=BPRM_CHECK mask=MAY_EXEC\n\nappraise func=BPRM_CHECK appraise_type=imasig\n")
+	c, err := Resolve(map[string]string{AnnEnable: "true", AnnRequired: "false", AnnKcmd: "ima_policy=tcb|appraise_tcb ima_appraise=fix",
+		AnnX509: f.cert, AnnPolicy: pol}, f.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Required || c.Kcmd.Appraise != "fix" || len(c.Kcmd.Policies) != 2 || c.X509Path != f.cert || c.Cert == nil ||
+		c.Cert.KeyID != 0x12345678 || c.PolicyPath != pol || len(c.Policy.Rules) != 2 || len(c.PolicySHA256) != 64 {
+		t.Fatalf("config %+v", c)
+	}
+	if c.PolicyText != "measure func=BPRM_CHECK mask=MAY_EXEC\nappraise func=BPRM_CHECK appraise_type=imasig\n" {
+		t.Fatalf("normalized text %q", c.PolicyText)
+	}
+}
+
+func TestInvalidConfigs(t *testing.T) {
+	f := newFixture(t)
+	outside := filepath.Join(f.dir, "outside.der")
+	data, _ := os.ReadFile(f.cert)
+	os.WriteFile(outside, data, 0o644)
+	os.Symlink(outside, filepath.Join(f.admin.KeysDir, "escape.der"))
+	os.WriteFile(filepath.Join(f.admin.KeysDir, "garbage.der"), []byte("not a certificate"), 0o644)
+	os.WriteFile(filepath.Join(f.admin.KeysDir, "huge.der"), make([]byte, MaxKeySize+1), 0o644)
+	big := f.policyFile(t, "big.policy", strings.Repeat("measure func=BPRM_CHECK\n", MaxPolicySize/24+10))
+	bad := f.policyFile(t, "bad.policy", "measure func=BPRM_CHECK\nmeasure fnc=FILE_CHECK\n")
+	os.Mkdir(filepath.Join(f.admin.PoliciesDir, "adir"), 0o755)
+
+	on := func(kv ...string) map[string]string {
+		m := map[string]string{AnnEnable: "true"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	cases := []struct {
+		name string
+		ann  map[string]string
+		want []string // substrings of the line
+	}{
+		{"bad enable", map[string]string{AnnEnable: "yes"}, []string{"io.imans.enable", "not a boolean"}},
+		{"bad required", on(AnnRequired, "maybe"), []string{"io.imans.required", "not a boolean"}},
+		{"unknown annotation", on("io.imans.polcy", "x"), []string{"io.imans.polcy", "unknown annotation"}},
+		{"kcmd unknown param", on(AnnKcmd, "ima_hash=sha256"), []string{"io.imans.kcmd", "ima_hash"}},
+		{"kcmd flag without value", on(AnnKcmd, "ima_appraise_tcb"), []string{"io.imans.kcmd", "ima_appraise_tcb"}},
+		{"kcmd template off", on(AnnKcmd, "ima_template=ima-ns"), []string{"io.imans.kcmd", "allow_template"}},
+		{"x509 outside", on(AnnX509, outside), []string{"io.imans.x509", f.admin.KeysDir}},
+		{"x509 symlink escape", on(AnnX509, filepath.Join(f.admin.KeysDir, "escape.der")), []string{"io.imans.x509"}},
+		{"x509 not a cert", on(AnnX509, filepath.Join(f.admin.KeysDir, "garbage.der")), []string{"io.imans.x509", "garbage.der"}},
+		{"x509 too large", on(AnnX509, filepath.Join(f.admin.KeysDir, "huge.der")), []string{"io.imans.x509"}},
+		{"x509 missing", on(AnnX509, filepath.Join(f.admin.KeysDir, "nope.der")), []string{"io.imans.x509"}},
+		{"x509 relative escape", on(AnnX509, "../outside.der"), []string{"io.imans.x509"}},
+		{"policy syntax", on(AnnPolicy, bad), []string{bad, "rule 2", "fnc"}},
+		{"inline syntax", on(AnnPolicyRules, "measure func=BOGUS"), []string{"io.imans.policy-rules", "rule 1", "BOGUS"}},
+		{"policy too large", on(AnnPolicy, big), []string{"io.imans.policy"}},
+		{"policy missing", on(AnnPolicy, filepath.Join(f.admin.PoliciesDir, "none")), []string{"io.imans.policy"}},
+		{"policy is a dir", on(AnnPolicy, filepath.Join(f.admin.PoliciesDir, "adir")), []string{"io.imans.policy"}},
+		{"both policies", on(AnnPolicy, bad, AnnPolicyRules, "measure func=BPRM_CHECK"), []string{"io.imans.policy", "only one"}},
+		{"empty policy", on(AnnPolicyRules, "# nothing\n\n"), []string{"io.imans.policy-rules", "no rules"}},
+		{"annotation too long", on(AnnPolicyRules, strings.Repeat("a", MaxAnnotation+1)), []string{"io.imans.policy-rules", "bytes"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			line := errLine(t, tc.ann, f.admin)
+			if !strings.HasPrefix(line, "ima-hook: ") || !strings.Contains(line, "; ") {
+				t.Errorf("not the one-line shape: %q", line)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("line %q lacks %q", line, w)
+				}
+			}
+		})
+	}
+}
+
+func TestRelativePathsResolveInsideTheDirectory(t *testing.T) {
+	f := newFixture(t)
+	c, err := Resolve(map[string]string{AnnEnable: "true", AnnX509: "ns.der"}, f.admin)
+	if err != nil || c.X509Path != f.cert {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestOverrideForbidden(t *testing.T) {
+	f := newFixture(t)
+	f.admin.AllowAnnotationOverride = false
+	f.admin.Defaults.Kcmd = "ima_policy=appraise_tcb"
+	line := errLine(t, map[string]string{AnnEnable: "true", AnnKcmd: "ima_policy=tcb"}, f.admin)
+	if !strings.Contains(line, "io.imans.kcmd") || !strings.Contains(line, "allow_annotation_override") {
+		t.Fatalf("line %q", line)
+	}
+	c, err := Resolve(map[string]string{AnnEnable: "true"}, f.admin)
+	if err != nil || len(c.Kcmd.Policies) != 1 || c.Kcmd.Policies[0] != "appraise_tcb" {
+		t.Fatalf("defaults must apply: %+v %v", c, err)
+	}
+}
+
+func TestTemplateSwitch(t *testing.T) {
+	f := newFixture(t)
+	f.admin.Kernel.AllowTemplate = true
+	c, err := Resolve(map[string]string{AnnEnable: "true", AnnKcmd: "ima_template=ima-ns ima_policy=tcb"}, f.admin)
+	if err != nil || c.Kcmd.Template != "ima-ns" {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestLoadAdmin(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(text), 0o600)
+		return p
+	}
+	good := write("good.toml", `
+mandatory = true
+keys_dir = "/k"
+[defaults]
+kcmd = "ima_policy=appraise_tcb"
+required = false
+[kernel]
+keyring = "_ima"
+`)
+	a, err := LoadAdmin(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Mandatory || a.KeysDir != "/k" || a.PoliciesDir != "/etc/ima-hook/policies" || a.Defaults.Required || a.Kernel.Keyring != "_ima" || a.Source != good {
+		t.Fatalf("admin %+v", a)
+	}
+	for name, text := range map[string]string{
+		"unknown.toml":  "mandatroy = true\n",
+		"syntax.toml":   "mandatory = \n",
+		"relative.toml": "keys_dir = \"keys\"\n",
+		"keyring.toml":  "[kernel]\nkeyring = \"%user\"\n",
+		"log.toml":      "log = \"kafka\"\n",
+	} {
+		if _, err := LoadAdmin(write(name, text)); err == nil {
+			t.Errorf("%s accepted", name)
+		} else if l := userror.Line(err); !strings.Contains(l, name) {
+			t.Errorf("%s: line does not name the file: %q", name, l)
+		}
+	}
+	if _, err := LoadAdmin(filepath.Join(dir, "missing.toml")); err == nil {
+		t.Error("explicit missing file accepted")
+	}
+}
+
+func FuzzResolve(f *testing.F) {
+	f.Add("true", "ima_policy=tcb", "measure func=BPRM_CHECK", "")
+	f.Add("1", "ima_policy=\"tcb|appraise_tcb\" ima_appraise=log", "appraise fowner=0 appraise_type=imasig", "false")
+	f.Add("true", "ima_template=ima-ns", "measure func=FILE_CHECK mask=^MAY_READ uid<1000", "0")
+	f.Fuzz(func(t *testing.T, enable, kcmd, rules, required string) {
+		a := BuiltinAdmin()
+		a.KeysDir, a.PoliciesDir = "/nonexistent/keys", "/nonexistent/policies"
+		ann := map[string]string{AnnEnable: enable, AnnKcmd: kcmd, AnnPolicyRules: rules, AnnRequired: required}
+		c, err := Resolve(ann, a)
+		if err != nil {
+			if l := userror.Line(err); strings.ContainsAny(l, "\r\n") || !strings.HasPrefix(l, "ima-hook: ") {
+				t.Fatalf("bad error line %q", l)
+			}
+			return
+		}
+		if c != nil && c.Policy != nil {
+			for _, r := range c.Policy.Rules {
+				if strings.ContainsAny(r.Text, "\n") || len(r.Text) > 4095 {
+					t.Fatalf("rule text unsafe for one write(): %q", r.Text)
+				}
+			}
+		}
+	})
+}

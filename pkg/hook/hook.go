@@ -1,0 +1,269 @@
+// Package hook is what ima-hook does at each OCI hook stage: at
+// createRuntime it validates the container's IMA config, checks that the
+// container got a fresh IMA namespace, populates it (policy, key) from
+// inside before the first container process execs, verifies it and records
+// the result; at poststop it archives the namespace's final measurement view.
+//
+// The data flows one way: state + annotations + admin config -> config.Config
+// -> Plan -> ns.Kernel -> record. Plan is plain data so that tests (and
+// --dry-run) can inspect what would be written without a kernel.
+package hook
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ima-hook/ima-hook/internal/logx"
+	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/config"
+	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/oci"
+	"github.com/ima-hook/ima-hook/pkg/policy"
+	"github.com/ima-hook/ima-hook/pkg/record"
+)
+
+// Hook holds what the stages need.
+type Hook struct {
+	Kernel ns.Kernel
+	Admin  *config.Admin
+	Store  record.Store
+	Log    *logx.Logger
+	Now    func() time.Time
+}
+
+// New builds a Hook from the admin config.
+func New(k ns.Kernel, a *config.Admin, log *logx.Logger) *Hook {
+	return &Hook{Kernel: k, Admin: a, Store: record.Store{RunDir: a.RunDir, ArchiveDir: a.ArchiveDir}, Log: log, Now: time.Now}
+}
+
+// Plan is what createRuntime will do in the container's namespace.
+type Plan struct {
+	NS ns.NSID `json:"ns"`
+	// CreatedByWrapper: the ima-runtime wrapper created the namespace, so
+	// kcmd and x509 were applied at creation.
+	CreatedByWrapper bool `json:"created_by_wrapper"`
+	// Rules are written one per write(): the kcmd's built-in rules (the
+	// first custom load replaces a namespace's default rules, so they are
+	// written again to keep them) followed by the custom rules.
+	Rules      []string `json:"rules"`
+	PolicyPath string   `json:"policy_path,omitempty"`
+	AddKey     bool     `json:"add_key"`
+	Warnings   []string `json:"warnings,omitempty"`
+}
+
+// CreateRuntime runs at the createRuntime stage; st.Pid is the container
+// init's pid in the runtime's (host) pid namespace. A nil error lets the
+// container start.
+func (h *Hook) CreateRuntime(st *specs.State) error {
+	ann, err := oci.Annotations(st)
+	if err != nil {
+		return userror.Wrap(err, st.Bundle+"/config.json", err.Error(), "check the bundle")
+	}
+	cfg, err := config.Resolve(ann, h.Admin)
+	if err != nil {
+		h.Log.Error(st.ID, "refused: %v", err)
+		return err
+	}
+	if cfg == nil {
+		h.Log.Info(st.ID, "IMA not requested; nothing to do")
+		return nil
+	}
+	rec := record.Record{ContainerID: st.ID, Bundle: st.Bundle, Required: cfg.Required, Kcmd: cfg.KcmdText,
+		PolicySHA: cfg.PolicySHA256, KeyPath: cfg.X509Path, Time: h.Now().UTC(), AggregateIndex: -1}
+	if cfg.Cert != nil {
+		rec.KeyID = fmt.Sprintf("%08x", cfg.Cert.KeyID)
+		h.Log.Info(st.ID, "appraisal key %s has IMA key id %s", cfg.X509Path, rec.KeyID)
+	}
+	if cfg.Policy != nil {
+		rec.PolicyRules = len(cfg.Policy.Rules)
+	}
+	err = h.apply(st, cfg, &rec)
+	if err != nil {
+		var skip *skipped
+		if errors.As(err, &skip) {
+			rec.Result = "skipped: " + skip.why
+			h.Log.Info(st.ID, "IMA optional and unavailable, container starts without it: %s", skip.why)
+			return h.Store.WriteLive(rec)
+		}
+		rec.Result = "failed: " + err.Error()
+		h.Log.Error(st.ID, "refused: %v", err)
+		_ = h.Store.WriteLive(rec) // for poststop and users; the error is what matters
+		return err
+	}
+	rec.Result = "applied"
+	if err := h.Store.WriteLive(rec); err != nil {
+		return userror.Wrap(err, h.Store.LivePath(st.ID), "cannot write the container's IMA record: "+err.Error(), "check that "+h.Store.RunDir+" is writable")
+	}
+	h.Log.Info(st.ID, "IMA namespace %d populated: %d rules, key %q, %d measurements, %d violations",
+		rec.NS, rec.PolicyRules, rec.KeyID, rec.Measurement, rec.Violations)
+	return nil
+}
+
+// skipped means: optional IMA could not be had; start without it.
+type skipped struct{ why string }
+
+func (s *skipped) Error() string { return s.why }
+
+func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) error {
+	if st.Pid <= 0 {
+		return userror.New("hook stage", "the runtime passed no container pid", "run ima-hook hook --stage createRuntime only from the createRuntime (or prestart) stage")
+	}
+	feat := h.Kernel.Probe()
+	if missing := feat.Missing(); missing != "" {
+		if !cfg.Required {
+			return &skipped{why: missing}
+		}
+		return userror.New("kernel", missing, "boot a kernel with CONFIG_IMA_NS (openEuler) or set io.imans.required=false")
+	}
+	ctrNS, err := h.Kernel.NamespaceOf(st.Pid)
+	if err != nil {
+		return userror.Wrap(err, "container pid "+strconv.Itoa(st.Pid), "cannot read its IMA namespace: "+err.Error(), "is the container init still alive?")
+	}
+	// Compare with the host's initial namespace, not the hook's own: under
+	// the wrapper the hook itself is born into the container's namespace.
+	hostNS, err := h.Kernel.NamespaceOf(1)
+	if err != nil {
+		return userror.Wrap(err, "/proc/1/ns/ima", err.Error(), "run the hook in the host's pid namespace")
+	}
+	rec.NS = uint32(ctrNS)
+	if ctrNS == hostNS {
+		why := "the container runs in the host's IMA namespace: no runtime created one for it"
+		if !cfg.Required {
+			return &skipped{why: why}
+		}
+		return userror.New(config.AnnEnable, why, "run the container through the ima-runtime wrapper (docs/runtime-wrapper.md)")
+	}
+	plan, err := h.plan(st.ID, ctrNS, cfg)
+	if err != nil {
+		return err
+	}
+	rec.Created = plan.CreatedByWrapper
+	rec.Template = feat.Template
+	for _, w := range plan.Warnings {
+		h.Log.Info(st.ID, "%s", w)
+	}
+	req := ns.PopulateRequest{PolicyRules: plan.Rules, PolicyPath: plan.PolicyPath, Keyring: cfg.Keyring, Expect: ctrNS}
+	if plan.AddKey {
+		req.KeyDER = cfg.Cert.DER
+	}
+	res, err := h.Kernel.Populate(st.Pid, req)
+	if err != nil {
+		return err
+	}
+	rec.Measurement, rec.Violations, rec.Aggregate = res.MeasurementCount, res.Violations, res.AggregatePresent
+	return verify(plan, res)
+}
+
+// plan decides what to write. It fails where the config cannot be honoured
+// in a namespace that the wrapper did not create.
+func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error) {
+	p := &Plan{NS: ctrNS}
+	created, err := h.createdByWrapper(id, ctrNS)
+	if err != nil {
+		return nil, err
+	}
+	p.CreatedByWrapper = created
+	if !created {
+		// Only the task that unshared can set kcmd and x509, before the
+		// first child (ima-ns-kernel-abi.md E): what kcmd would have set at
+		// creation must now go through the policy file, and what only
+		// creation can set is refused.
+		var only []string
+		if cfg.Kcmd.Appraise != "" {
+			only = append(only, "ima_appraise="+cfg.Kcmd.Appraise)
+		}
+		if cfg.Kcmd.Template != "" {
+			only = append(only, "ima_template="+cfg.Kcmd.Template)
+		}
+		if len(only) > 0 {
+			msg := strings.Join(only, " and ") + " can only be set when the namespace is created, and the ima-runtime wrapper did not create this one"
+			if cfg.Required {
+				return nil, userror.New(config.AnnKcmd, msg, "run the container through the ima-runtime wrapper (docs/runtime-wrapper.md)")
+			}
+			p.Warnings = append(p.Warnings, msg+"; ignored because io.imans.required=false")
+		}
+		p.AddKey = cfg.Cert != nil
+	}
+	for _, name := range cfg.Kcmd.Policies {
+		rules, err := policy.BuiltinRules(name, cfg.Profile)
+		if err != nil {
+			return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+		}
+		for _, r := range rules {
+			p.Rules = append(p.Rules, r.Text)
+		}
+	}
+	if cfg.Policy != nil {
+		if created && hasPolicyAppraisal(cfg.Kcmd) {
+			// The namespace appraises POLICY_CHECK from birth: the kernel
+			// refuses rule text, only a (signed) policy file is taken.
+			if cfg.PolicyPath == "" {
+				return nil, userror.New(config.AnnPolicyRules, "the namespace appraises its policy (ima_policy=secure_boot) and refuses inline rules",
+					"give a signed policy file with io.imans.policy")
+			}
+			p.Rules, p.PolicyPath = nil, cfg.PolicyPath
+		} else {
+			for _, r := range cfg.Policy.Rules {
+				p.Rules = append(p.Rules, r.Text)
+			}
+		}
+	}
+	if created && cfg.Policy == nil {
+		// Nothing to add: the kcmd built-ins are already in force.
+		p.Rules = nil
+	}
+	return p, nil
+}
+
+func hasPolicyAppraisal(k policy.Kcmd) bool {
+	for _, name := range k.Policies {
+		if name == "secure_boot" {
+			return true
+		}
+	}
+	return false
+}
+
+// createdByWrapper reads what the wrapper recorded for this container.
+func (h *Hook) createdByWrapper(id string, ctrNS ns.NSID) (bool, error) {
+	b, err := os.ReadFile(h.Store.PendingNSPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	want, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil {
+		return false, userror.New(h.Store.PendingNSPath(id), "not a namespace id", "remove the file and restart the container")
+	}
+	if ns.NSID(want) != ctrNS {
+		return false, userror.New(h.Store.PendingNSPath(id), fmt.Sprintf("the wrapper created namespace %d but the container is in %d", want, ctrNS),
+			"the container id was reused while a record was left behind; remove the file and restart")
+	}
+	return true, nil
+}
+
+func verify(p *Plan, res ns.PopulateResult) error {
+	if res.NS != p.NS {
+		return userror.New("IMA namespace", fmt.Sprintf("populated namespace %d, expected %d", res.NS, p.NS), "retry; report a bug if it persists")
+	}
+	want := len(p.Rules)
+	if p.PolicyPath != "" {
+		want = 1
+	}
+	if res.RulesWritten != want {
+		return userror.New("IMA namespace", fmt.Sprintf("wrote %d of %d policy rules", res.RulesWritten, want), "check the kernel log")
+	}
+	if !res.AggregatePresent {
+		return userror.New("IMA namespace", fmt.Sprintf("the namespace's measurement list has no %s entry", ns.AggregateName(p.NS)),
+			"the namespace was not activated as expected; check the kernel log")
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+//go:build imaemu
+
+package hook
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ima-hook/ima-hook/internal/logx"
+	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/config"
+	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/emukernel"
+	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
+)
+
+// These tests run the hook against the emulated kernel with real
+// processes: the test process plays the runtime wrapper (it unshares), a
+// `sleep` child plays the container init, and Populate re-executes this
+// test binary through the real C stage.
+func TestMain(m *testing.M) {
+	if stage := nsenter.Stage(); stage != "" {
+		os.Exit(ns.RunStage(stage))
+	}
+	os.Exit(m.Run())
+}
+
+type env struct {
+	t     *testing.T
+	dir   string
+	emu   *emukernel.Kernel
+	hook  *Hook
+	admin *config.Admin
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv(ns.EmuDirEnv, filepath.Join(dir, "emu"))
+	emu, err := ns.Emulator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := config.BuiltinAdmin()
+	a.RunDir, a.ArchiveDir = filepath.Join(dir, "run"), filepath.Join(dir, "lib")
+	a.KeysDir, a.PoliciesDir = filepath.Join(dir, "keys"), filepath.Join(dir, "policies")
+	for _, d := range []string{a.KeysDir, a.PoliciesDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := logx.Open("file", a.RunDir)
+	t.Cleanup(log.Close)
+	h := New(ns.Default(), a, log)
+	return &env{t: t, dir: dir, emu: emu, hook: h, admin: a}
+}
+
+// container starts a process in a namespace created the way the wrapper
+// does (unshare, kcmd, first birth) and records it as the wrapper would.
+func (e *env) container(id, kcmd string, created bool) int {
+	e.t.Helper()
+	if created {
+		nsid, err := e.emu.Unshare(os.Getpid())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if kcmd != "" {
+			if err := e.emu.WriteForChildren(os.Getpid(), "kcmd_for_children", []byte(kcmd)); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+		p := e.hook.Store.PendingNSPath(id)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		os.WriteFile(p, []byte(strconv.FormatUint(uint64(nsid), 10)), 0o600)
+	}
+	cmd := exec.Command("sleep", "300")
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// Learn its namespace while its parent (the "wrapper") is alive.
+	if _, _, err := e.emu.TaskNamespaces(cmd.Process.Pid); err != nil {
+		e.t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+func state(id string, pid int, ann map[string]string) *specs.State {
+	return &specs.State{Version: "1.0.2", ID: id, Status: "creating", Pid: pid, Bundle: "/nonexistent", Annotations: ann}
+}
+
+func TestNotEnabledDoesNothing(t *testing.T) {
+	e := setup(t)
+	pid := e.container("c0", "", false)
+	if err := e.hook.CreateRuntime(state("c0", pid, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.hook.Store.ReadLive("c0"); err == nil {
+		t.Fatal("a record was written for a container without IMA")
+	}
+}
+
+func TestPolicyLoadedIntoFreshNamespace(t *testing.T) {
+	e := setup(t)
+	pid := e.container("c1", "ima_policy=tcb", true)
+	rules := "measure func=BPRM_CHECK mask=MAY_EXEC\nmeasure func=FILE_CHECK mask=MAY_READ uid=0"
+	err := e.hook.CreateRuntime(state("c1", pid, map[string]string{
+		config.AnnEnable: "true", config.AnnKcmd: "ima_policy=tcb", config.AnnPolicyRules: rules}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.hook.Store.ReadLive("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsid, _, _ := e.emu.TaskNamespaces(pid)
+	sum := sha256.Sum256([]byte(rules + "\n"))
+	if rec.Result != "applied" || rec.NS != nsid || !rec.Created || !rec.Aggregate || rec.PolicySHA != hex.EncodeToString(sum[:]) {
+		t.Fatalf("record %+v (ns %d)", rec, nsid)
+	}
+	got, _ := e.emu.Rules(pid)
+	// The kcmd built-ins stay in force, followed by the custom rules.
+	if len(got) < 3 || got[len(got)-2] != "measure func=BPRM_CHECK mask=MAY_EXEC" || got[len(got)-1] != "measure func=FILE_CHECK mask=MAY_READ uid=0" {
+		t.Fatalf("namespace rules %q", got)
+	}
+	// The host's own namespace is untouched.
+	if host, _ := e.emu.Rules(os.Getpid()); len(host) != 0 {
+		t.Fatalf("host rules changed: %v", host)
+	}
+
+	// poststop archives the record and the namespace's view.
+	if err := e.hook.Poststop(&specs.State{ID: "c1", Status: "stopped"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.hook.Store.ReadLive("c1"); err == nil {
+		t.Fatal("live record left behind")
+	}
+	arch, live, err := e.hook.Store.ReadAny("c1")
+	if err != nil || live || arch.Stopped.IsZero() {
+		t.Fatalf("archive %+v live=%v err=%v", arch, live, err)
+	}
+	view, err := os.ReadFile(filepath.Join(e.hook.Store.ArchiveDirOf("c1"), "ascii_runtime_measurements"))
+	if err != nil || !strings.Contains(string(view), ns.AggregateName(ns.NSID(nsid))) {
+		t.Fatalf("archived view %q: %v", view, err)
+	}
+}
+
+func TestHostNamespaceRequiredRefusesOptionalStarts(t *testing.T) {
+	e := setup(t)
+	pid := e.container("c2", "", false)
+	err := e.hook.CreateRuntime(state("c2", pid, map[string]string{config.AnnEnable: "true"}))
+	if err == nil || !strings.Contains(userror.Line(err), "ima-runtime wrapper") {
+		t.Fatalf("want a refusal naming the wrapper, got %v", err)
+	}
+	if err := e.hook.CreateRuntime(state("c2", pid, map[string]string{config.AnnEnable: "true", config.AnnRequired: "false"})); err != nil {
+		t.Fatalf("optional must start: %v", err)
+	}
+	rec, _ := e.hook.Store.ReadLive("c2")
+	if !strings.HasPrefix(rec.Result, "skipped: ") {
+		t.Fatalf("record %+v", rec)
+	}
+}
+
+func TestInvalidConfigWritesNothing(t *testing.T) {
+	e := setup(t)
+	pid := e.container("c3", "ima_policy=tcb", true)
+	before, _ := e.emu.Rules(pid)
+	err := e.hook.CreateRuntime(state("c3", pid, map[string]string{
+		config.AnnEnable: "true", config.AnnPolicyRules: "measure func=BPRM_CHECK\nmeasure func=NOPE"}))
+	if err == nil {
+		t.Fatal("accepted a bad rule")
+	}
+	line := userror.Line(err)
+	if !strings.HasPrefix(line, "ima-hook: io.imans.policy-rules: ") || strings.Contains(line, "\n") {
+		t.Fatalf("error line %q", line)
+	}
+	after, _ := e.emu.Rules(pid)
+	if strings.Join(before, "\n") != strings.Join(after, "\n") {
+		t.Fatalf("policy changed despite the error: %v -> %v", before, after)
+	}
+}
+
+func TestCreationOnlySettingsRefusedWithoutWrapper(t *testing.T) {
+	e := setup(t)
+	// A namespace that something other than our wrapper created: unshared
+	// but no pending-id file.
+	if _, err := e.emu.Unshare(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	pid := e.container("c4", "", false)
+	err := e.hook.CreateRuntime(state("c4", pid, map[string]string{config.AnnEnable: "true", config.AnnKcmd: "ima_policy=tcb ima_appraise=fix"}))
+	if err == nil || !strings.Contains(err.Error(), "ima_appraise=fix") {
+		t.Fatalf("want ima_appraise refused, got %v", err)
+	}
+	// Without creation-only settings the built-ins go through the policy file.
+	err = e.hook.CreateRuntime(state("c4", pid, map[string]string{config.AnnEnable: "true", config.AnnKcmd: "ima_policy=tcb"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.emu.Rules(pid); len(got) == 0 {
+		t.Fatal("tcb built-ins were not loaded")
+	}
+}
+
+func TestRecordTimesAreUTC(t *testing.T) {
+	e := setup(t)
+	e.hook.Now = func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.FixedZone("X", 3600)) }
+	pid := e.container("c5", "", true)
+	if err := e.hook.CreateRuntime(state("c5", pid, map[string]string{config.AnnEnable: "true"})); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := e.hook.Store.ReadLive("c5")
+	if rec.Time.Location() != time.UTC {
+		t.Fatalf("time %v", rec.Time)
+	}
+}

@@ -1,0 +1,102 @@
+package hook
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/measure"
+)
+
+// maxArchivedView bounds the measurement view kept per container.
+const maxArchivedView = 64 << 20
+
+// Poststop archives the container's record with the final measurement view
+// of its namespace, then drops the live record and the wrapper's note. A
+// container whose createRuntime never wrote a record has nothing to archive.
+// Poststop failures only produce warnings in runtimes, so the archive is
+// best effort but every failure is still reported.
+func (h *Hook) Poststop(st *specs.State) error {
+	defer os.Remove(h.Store.PendingNSPath(st.ID))
+	rec, err := h.Store.ReadLive(st.ID)
+	if errors.Is(err, os.ErrNotExist) {
+		h.Log.Info(st.ID, "poststop: no IMA record; nothing to archive")
+		return nil
+	}
+	if err != nil {
+		return userror.Wrap(err, h.Store.LivePath(st.ID), err.Error(), "remove the damaged record")
+	}
+	rec.Stopped = h.Now().UTC()
+	var view io.Reader
+	var viewErr error
+	if rec.NS != 0 && rec.Result == "applied" {
+		var buf bytes.Buffer
+		idx, n, err := h.namespaceView(rec.NS, &buf)
+		switch {
+		case err != nil:
+			viewErr = err
+		default:
+			rec.AggregateIndex = idx
+			view = &buf
+			h.Log.Info(st.ID, "poststop: archived %d measurements of namespace %d", n, rec.NS)
+		}
+	}
+	if err := h.Store.Archive(rec, view); err != nil {
+		return userror.Wrap(err, h.Store.ArchiveDirOf(st.ID), "cannot archive the record: "+err.Error(), "check that "+h.Store.ArchiveDir+" is writable")
+	}
+	if viewErr != nil {
+		h.Log.Error(st.ID, "poststop: measurement view not archived: %v", viewErr)
+		return userror.Wrap(viewErr, "measurement list", "the record was archived without the namespace's measurements: "+viewErr.Error(), "read them with ima-hook measurements --ns")
+	}
+	return nil
+}
+
+// namespaceView copies namespace id's entries of the host list to w in
+// ASCII form. The kernel reuses ids, so the namespace's entries are those
+// from the last ns_aggregate_<id> on: an earlier namespace with the same id
+// ended before this one began. It returns the aggregate's index.
+func (h *Hook) namespaceView(id uint32, w io.Writer) (aggIndex int64, n int, err error) {
+	f, err := h.Kernel.OpenMeasurements(true)
+	if err != nil {
+		return -1, 0, err
+	}
+	defer f.Close()
+	r := measure.NewBinaryReader(f, measure.ReadOptions{})
+	var lines []byte
+	aggIndex = -1
+	for i := int64(0); ; i++ {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return -1, 0, err
+		}
+		if agg, ok := e.NSAggregate(); ok && agg == id {
+			if nsid, ok := e.NSID(); !ok || nsid == id {
+				aggIndex, lines, n = i, lines[:0], 0
+			}
+		}
+		if aggIndex < 0 {
+			continue
+		}
+		if nsid, ok := e.NSID(); ok && nsid == id {
+			if len(lines) > maxArchivedView {
+				return -1, 0, fmt.Errorf("namespace %d's view exceeds %d bytes", id, maxArchivedView)
+			}
+			lines = measure.AppendASCII(lines, e, measure.SHA1)
+			lines = append(lines, '\n')
+			n++
+		}
+	}
+	if aggIndex < 0 {
+		return -1, 0, fmt.Errorf("no %s entry in the host list", measure.NSAggregateName(id))
+	}
+	_, err = w.Write(lines)
+	return aggIndex, n, err
+}
