@@ -20,14 +20,12 @@ import (
 // same code (the constructor) even if the file was replaced meanwhile.
 const selfExe = "/proc/self/exe"
 
-// Exec re-executes this binary with p, replacing the process. The C stage
-// then performs p before any Go code runs. It returns only on error.
+// Exec re-executes this binary with p, replacing the process (same pid). The
+// C stage then performs p before any Go code runs, and execs p.Exec or comes
+// back to Go in p.Stage. It returns only on error.
 func Exec(p Plan) error {
 	if err := p.Validate(); err != nil {
 		return err
-	}
-	if p.Stage != "" {
-		return planErr("Exec replaces this process: use Command for a stage that returns to Go")
 	}
 	if p.SetnsFD != 0 {
 		// os.Open sets close-on-exec; the descriptor must survive this exec.

@@ -534,6 +534,19 @@ func TestExecEnvironment(t *testing.T) {
 	}
 }
 
+// Exec with a stage replaces the process with a fresh copy of the binary
+// (same pid) that returns to Go in the stage.
+func TestExecIntoStage(t *testing.T) {
+	out := runExecHelper(t, Plan{Stage: "report"})
+	var r report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if r.Stage != "report" || !r.Single || len(r.Markers) != 0 {
+		t.Errorf("stage child: %+v", r)
+	}
+}
+
 func TestExecArgvUntouched(t *testing.T) {
 	args := []string{"/bin/sh", "-c", `for a; do printf '[%s]' "$a"; done`, "zero", "", "with space", "--flag=x", "\nnl"}
 	out := runExecHelper(t, Plan{Fork: true, Exec: args})
