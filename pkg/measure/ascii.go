@@ -258,6 +258,9 @@ func (r *ASCIIReader) parseLegacy(e *Entry, line []byte, next int) (*Entry, erro
 	if i := bytes.IndexByte(name, ' '); i >= 0 {
 		return nil, r.fail(next+1+i, "", "template ima has 2 fields, the line has more")
 	}
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		return nil, r.fail(next+1+i, "", "NUL in the name")
+	}
 	copy(raw[legacyDigestLen:], name)
 	r.raw = raw
 	r.fields = append(r.fields[:0], Field{ID: "d", Data: raw[:legacyDigestLen:legacyDigestLen]},
@@ -300,7 +303,7 @@ func decodeRendering(dst []byte, def FieldDef, tok []byte, bo order) (out []byte
 			w = 4
 		}
 		v, ok := parseDecimal(tok, 20)
-		if !ok || (w < 8 && v>>(8*w) != 0) {
+		if !ok || (w < 8 && v>>(8*w) != 0) || (len(tok) > 1 && tok[0] == '0') {
 			return dst, 0, fmt.Sprintf("want a decimal number of %d bytes", w)
 		}
 		switch w {
@@ -329,6 +332,11 @@ func decodeRendering(dst []byte, def FieldDef, tok []byte, bo order) (out []byte
 		}
 		if i := bytes.IndexByte(tok, 0); i >= 0 {
 			return dst, i, "NUL in a namespace label"
+		}
+		if len(tok)+1 == 4 || len(tok)+1 == 16 {
+			// With its NUL such a label has the size of an inode number or
+			// a UUID, which are rendered as hex: the text is ambiguous.
+			return dst, 0, "want 8 hex digits (namespace inode), a UUID or a label of other than 3 or 15 characters"
 		}
 		dst = append(dst, tok...)
 		return append(dst, 0), -1, ""

@@ -51,6 +51,10 @@ type BinaryReader struct {
 	tmpl    *Template
 	digs    [1]Digest
 	fields  []Field
+	// scratch for fixed-size reads: a field of the reader, so that passing
+	// it to io.ReadFull does not allocate per entry.
+	hdr  [4]byte
+	u32b [4]byte
 }
 
 // NewBinaryReader reads a binary list from r (buffered internally).
@@ -87,11 +91,10 @@ func (r *BinaryReader) read(p []byte, what string) error {
 }
 
 func (r *BinaryReader) u32(what string) (uint32, error) {
-	var b [4]byte
-	if err := r.read(b[:], what); err != nil {
+	if err := r.read(r.u32b[:], what); err != nil {
 		return 0, err
 	}
-	return r.bo.Uint32(b[:]), nil
+	return r.bo.Uint32(r.u32b[:]), nil
 }
 
 // Next returns the next entry, io.EOF at the clean end of the list, or a
@@ -101,7 +104,7 @@ func (r *BinaryReader) Next() (*Entry, error) {
 		return nil, r.err
 	}
 	start := r.off
-	var pcrb [4]byte
+	pcrb := &r.hdr
 	n, err := io.ReadFull(r.br, pcrb[:])
 	r.off += int64(n)
 	if err != nil {
@@ -116,7 +119,7 @@ func (r *BinaryReader) Next() (*Entry, error) {
 		return nil, r.err
 	}
 	if r.bo == nil {
-		r.opt.Order = detectOrder(r.opt.Order, pcrb)
+		r.opt.Order = detectOrder(r.opt.Order, *pcrb)
 		r.bo = r.opt.Order.binary()
 	}
 	e := &r.entry

@@ -132,18 +132,29 @@ func NewNGEntry(pcr uint32, algo string, digest []byte, name string, banks ...Al
 // the activating task: "ima-ns", or e.g. "ima-ng" on the RFC path where the
 // parent's template is used (ima-ns-kernel-abi A.10).
 func NewNSAggregate(ns uint32, template string, banks ...Alg) (*Entry, error) {
-	return newFixed(DefaultPCR, template, NSAggregateName(ns), ns, false, banks)
+	return newFixed(DefaultPCR, template, "sha1", NSAggregateName(ns), ns, false, banks)
 }
 
 // NewViolation builds a violation entry (ima_add_violation) of a d-ng based
-// template: d-ng "sha1:" NUL and 20 zero bytes, the name, the namespace id
-// when the template has an ns field, other fields empty, and all-zero
-// template digests in every bank.
+// template as 5.10 kernels (the openEuler IMA-namespace base) log it: d-ng
+// "sha1:" NUL and 20 zero bytes, the name, the namespace id when the
+// template has an ns field, other fields empty, and all-zero template
+// digests in every bank.
 func NewViolation(pcr uint32, template, name string, ns uint32, banks ...Alg) (*Entry, error) {
-	return newFixed(pcr, template, name, ns, true, banks)
+	return newFixed(pcr, template, "sha1", name, ns, true, banks)
 }
 
-func newFixed(pcr uint32, template, name string, ns uint32, violation bool, banks []Alg) (*Entry, error) {
+// NewViolationAlgo is NewViolation with the d-ng algorithm of newer kernels,
+// which log the zero digest of ima_hash_algo (seen on Debian's 6.1 with
+// ima_hash=sha256: "sha256:" and 32 zero bytes).
+func NewViolationAlgo(pcr uint32, template, algo, name string, ns uint32, banks ...Alg) (*Entry, error) {
+	if _, ok := digestSizes[algo]; !ok {
+		return nil, fmt.Errorf("unknown hash algorithm %q", algo)
+	}
+	return newFixed(pcr, template, algo, name, ns, true, banks)
+}
+
+func newFixed(pcr uint32, template, algo, name string, ns uint32, violation bool, banks []Alg) (*Entry, error) {
 	t, err := LookupTemplate(template)
 	if err != nil {
 		return nil, err
@@ -155,7 +166,7 @@ func newFixed(pcr uint32, template, name string, ns uint32, violation bool, bank
 	for i, def := range t.Fields {
 		switch def.ID {
 		case "d-ng":
-			fields[i].Data, _ = DigestNG("sha1", make([]byte, 20))
+			fields[i].Data, _ = DigestNG(algo, make([]byte, digestSizes[algo]))
 		case "n-ng":
 			if fields[i].Data, err = NameNG(name); err != nil {
 				return nil, err

@@ -85,9 +85,10 @@ func NewReader(r io.Reader, f Format, opt ReadOptions) (Reader, Format, error) {
 	return NewBinaryReader(br, opt), f, nil
 }
 
-// buffered reuses r when it already is a large enough bufio.Reader.
+// buffered reuses r when it already is a bufio.Reader (any size works: the
+// readers copy what they keep).
 func buffered(r io.Reader) *bufio.Reader {
-	if br, ok := r.(*bufio.Reader); ok && br.Size() >= 64<<10 {
+	if br, ok := r.(*bufio.Reader); ok {
 		return br
 	}
 	return bufio.NewReaderSize(r, 256<<10)

@@ -1,0 +1,317 @@
+package measure
+
+import (
+	"bufio"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Output is what Run writes per selected entry.
+type Output uint8
+
+const (
+	OutputASCII Output = iota // ascii_runtime_measurements lines
+	OutputJSON                // JSON lines (JSONSchema), summary last
+	OutputNone                // nothing per entry
+)
+
+// ParseOutput accepts ascii, json and none.
+func ParseOutput(s string) (Output, error) {
+	switch s {
+	case "ascii", "":
+		return OutputASCII, nil
+	case "json":
+		return OutputJSON, nil
+	case "none":
+		return OutputNone, nil
+	}
+	return OutputASCII, fmt.Errorf("unknown output format %q (want ascii, json or none)", s)
+}
+
+// RunOptions configure Run.
+type RunOptions struct {
+	Format Format
+	Read   ReadOptions
+	// Filter selects the entries written; nil selects all.
+	Filter *NSFilter
+	// Verify replays the whole list (every namespace extends the same PCR)
+	// with VerifyOptions; the verdict covers the whole list, the allowlist
+	// the selected entries.
+	Verify        bool
+	VerifyOptions VerifyOptions
+	// Reopenable says open may be called again: then an auto replay first
+	// tries the per-bank rules alone and only replays the pre-5.8 padded
+	// rules in a second, silent pass when those fail (one hash fewer per
+	// entry in the common case).
+	Reopenable bool
+	Output     Output
+	Out        io.Writer
+	// Source names the list in the summary.
+	Source    string
+	Selection *Selection
+}
+
+// Summary is the outcome of Run; its JSON form is the last line of the
+// JSON output.
+type Summary struct {
+	Type      string         `json:"type"`
+	Schema    string         `json:"schema"`
+	Source    string         `json:"source,omitempty"`
+	Format    string         `json:"format"`
+	DigestAlg string         `json:"digest_alg"`
+	ByteOrder string         `json:"byte_order"`
+	Entries   int64          `json:"entries"`
+	Selected  int64          `json:"selected"`
+	Selection *Selection     `json:"selection,omitempty"`
+	Verify    *VerifySummary `json:"verify,omitempty"`
+	// Error is the first problem that stopped reading (a malformed list),
+	// with its position.
+	Error  string `json:"error,omitempty"`
+	Passed bool   `json:"passed"`
+
+	Report *Report `json:"-"`
+}
+
+// Selection describes the namespace view.
+type Selection struct {
+	NS          uint32 `json:"ns"`
+	Container   string `json:"container,omitempty"`
+	StartIndex  *int64 `json:"start_index,omitempty"`
+	Incarnation string `json:"incarnation,omitempty"`
+	// IncarnationsSeen counts the ns_aggregate entries of the id in the list.
+	IncarnationsSeen int `json:"incarnations_seen"`
+}
+
+// VerifySummary is the JSON form of a Report.
+type VerifySummary struct {
+	Passed             bool             `json:"passed"`
+	Compared           bool             `json:"compared"`
+	Matched            bool             `json:"matched"`
+	Variant            string           `json:"variant,omitempty"`
+	Covered            int64            `json:"covered"`
+	Violations         int64            `json:"violations"`
+	TemplateMismatches int64            `json:"template_mismatches"`
+	BootAggregate      string           `json:"boot_aggregate"`
+	PCRs               []PCRSummary     `json:"pcrs"`
+	Allowlist          *AllowSummary    `json:"allowlist,omitempty"`
+	FailureCount       int64            `json:"failure_count"`
+	Failures           []FailureSummary `json:"failures"`
+}
+
+// PCRSummary is one replayed PCR.
+type PCRSummary struct {
+	Bank      string `json:"bank"`
+	Variant   string `json:"variant"`
+	PCR       int    `json:"pcr"`
+	Computed  string `json:"computed"`
+	Reference string `json:"reference,omitempty"`
+	Match     bool   `json:"match"`
+}
+
+// AllowSummary counts allowlist verdicts.
+type AllowSummary struct {
+	Source  string `json:"source"`
+	Checked int64  `json:"checked"`
+	Flagged int64  `json:"flagged"`
+}
+
+// FailureSummary is one failure; Index is -1 for failures of the whole list.
+type FailureSummary struct {
+	Index  int64  `json:"index"`
+	Offset *int64 `json:"offset,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// ErrSelection marks errors of the selection (a record that does not fit
+// the list), as opposed to a malformed list.
+var ErrSelection = errors.New("selection")
+
+// Run reads the list from open() once (twice when a padded replay is
+// needed), writes the selected entries and returns the summary. The error is
+// for failures to read or write and for selection errors (wrapping
+// ErrSelection); a malformed list is reported in Summary.Error.
+func Run(open func() (io.ReadCloser, error), opt RunOptions) (*Summary, error) {
+	first := opt
+	auto := opt.Verify && opt.VerifyOptions.Variant == VariantAuto && opt.Reopenable
+	if auto {
+		first.VerifyOptions.Variant = VariantPerBank
+	}
+	sum, err := runOnce(open, first, true)
+	if err != nil || !auto || sum.Report == nil || sum.Report.Matched || !sum.Report.Compared || sum.Error != "" {
+		return sum, err
+	}
+	if !hasNonSHA1Ref(opt.VerifyOptions.Reference) {
+		return sum, nil
+	}
+	second := opt
+	second.VerifyOptions.Variant = VariantPadded
+	second.Output = OutputNone
+	if opt.Filter != nil {
+		f := *opt.Filter
+		f.seen, f.active, f.found = 0, false, false
+		second.Filter = &f
+	}
+	padded, err := runOnce(open, second, false)
+	if err != nil || padded.Report == nil || !padded.Report.Matched {
+		return sum, err // report the per-bank outcome
+	}
+	sum.Report, sum.Verify, sum.Passed = padded.Report, padded.Verify, padded.Passed && sum.Error == ""
+	return sum, nil
+}
+
+func hasNonSHA1Ref(s *PCRSet) bool {
+	for _, b := range s.Banks {
+		if b.Alg != SHA1 && b.Alg.Supported() {
+			return true
+		}
+	}
+	return false
+}
+
+func runOnce(open func() (io.ReadCloser, error), opt RunOptions, write bool) (*Summary, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	r, format, err := NewReader(rc, opt.Format, opt.Read)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{Type: "summary", Schema: JSONSchema, Source: opt.Source, Format: format.String()}
+	if opt.Selection != nil {
+		sel := *opt.Selection
+		sum.Selection = &sel
+	}
+	var v *Verifier
+	if opt.Verify {
+		if v, err = NewVerifier(opt.VerifyOptions); err != nil {
+			return nil, err
+		}
+	}
+	var w *bufio.Writer
+	if write && opt.Output != OutputNone && opt.Out != nil {
+		w = bufio.NewWriterSize(opt.Out, 64<<10)
+	}
+	var line []byte
+	var lastBank Alg
+	var lastOrder ByteOrder
+	allow := opt.Verify && opt.VerifyOptions.Allowlist != nil
+	for {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				return nil, err
+			}
+			sum.Error = err.Error()
+			break
+		}
+		sum.Entries++
+		lastBank, lastOrder = e.Digests[0].Alg, e.Order()
+		selected := true
+		if opt.Filter != nil {
+			if selected, err = opt.Filter.Match(e); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrSelection, err)
+			}
+		}
+		var chk EntryCheck
+		if v != nil {
+			chk = v.Add(e, selected)
+		}
+		if !selected {
+			continue
+		}
+		sum.Selected++
+		if w == nil {
+			continue
+		}
+		switch opt.Output {
+		case OutputASCII:
+			line = AppendASCII(line[:0], e, e.Digests[0].Alg)
+		case OutputJSON:
+			var pc *EntryCheck
+			if v != nil {
+				pc = &chk
+			}
+			line = AppendJSON(line[:0], e, pc, allow)
+		}
+		if _, err := w.Write(line); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Filter != nil && sum.Error == "" {
+		if err := opt.Filter.Done(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrSelection, err)
+		}
+	}
+	if opt.Filter != nil && sum.Selection != nil {
+		sum.Selection.IncarnationsSeen = opt.Filter.Incarnations()
+	}
+	if lastBank == AlgUnknown {
+		lastBank = opt.Read.Bank
+		if lastBank == AlgUnknown {
+			lastBank = SHA1
+		}
+		lastOrder = opt.Read.Order
+	}
+	sum.DigestAlg, sum.ByteOrder = lastBank.String(), lastOrder.String()
+	sum.Passed = sum.Error == ""
+	if v != nil {
+		rep := v.Report()
+		sum.Report = rep
+		sum.Verify = verifySummary(rep, opt.VerifyOptions.Allowlist)
+		sum.Passed = sum.Passed && rep.Passed
+	}
+	if w != nil {
+		if err := w.Flush(); err != nil {
+			return nil, err
+		}
+	}
+	return sum, nil
+}
+
+func verifySummary(r *Report, al *Allowlist) *VerifySummary {
+	vs := &VerifySummary{
+		Passed: r.Passed, Compared: r.Compared, Matched: r.Matched, Covered: r.Covered,
+		Violations: r.Violations, TemplateMismatches: r.TemplateMismatches, BootAggregate: r.BootAggregate,
+		FailureCount: r.FailureCount, PCRs: []PCRSummary{}, Failures: []FailureSummary{},
+	}
+	if r.Compared {
+		vs.Variant = r.Variant.String()
+	}
+	for _, p := range r.PCRs {
+		ps := PCRSummary{Bank: p.Alg.String(), Variant: p.Variant.String(), PCR: p.PCR, Computed: hex.EncodeToString(p.Computed), Match: p.Match}
+		if p.Alg == SHA1 {
+			ps.Variant = "sha1"
+		}
+		if p.Reference != nil {
+			ps.Reference = hex.EncodeToString(p.Reference)
+		}
+		vs.PCRs = append(vs.PCRs, ps)
+	}
+	if al != nil {
+		vs.Allowlist = &AllowSummary{Source: al.Source, Checked: r.AllowChecked, Flagged: r.AllowFlagged}
+	}
+	for _, f := range r.Failures {
+		fs := FailureSummary{Index: -1, Reason: f.Reason, Name: f.Name}
+		if f.HasPos {
+			fs.Index = f.Pos.Index
+			if f.Pos.Line > 0 {
+				fs.Line = f.Pos.Line
+			} else {
+				off := f.Pos.Offset
+				fs.Offset = &off
+			}
+		}
+		vs.Failures = append(vs.Failures, fs)
+	}
+	return vs
+}
