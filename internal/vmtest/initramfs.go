@@ -331,10 +331,18 @@ poweroff -f
 sleep 5
 `
 
-// libScript defines the helpers the script can call. export_file lowers
+// libScript defines the helpers the script can call. mount_ext4 mounts an
+// Ext4Image through the first free loop device. export_file lowers
 // the console log level while it prints so kernel messages cannot split a
 // base64 line, and reads the file exactly once.
-const libScript = `export_file() {
+const libScript = `mount_ext4() {
+	if [ $# -ne 2 ] || [ ! -r "$1" ]; then
+		echo "mount_ext4: usage: mount_ext4 IMAGE DIR (needs Options.Modules = vmtest.Ext4Modules)" >&2
+		return 1
+	fi
+	mkdir -p "$2" && _vmtest_dev=$(losetup -f) && losetup "$_vmtest_dev" "$1" && mount -t ext4 "$_vmtest_dev" "$2"
+}
+export_file() {
 	if [ $# -ne 2 ] || [ ! -r "$1" ]; then
 		echo "export_file: usage: export_file READABLE-GUEST-PATH NAME ($*)" >&2
 		return 1

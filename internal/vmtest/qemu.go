@@ -242,10 +242,8 @@ func startTPM(ctx context.Context, dir string) (stop func(), qemuArgs []string, 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("vmtest: %w", err)
 	}
-	setup := exec.CommandContext(ctx, "swtpm_setup", "--tpm2", "--tpmstate", dir,
-		"--pcr-banks", "sha1,sha256", "--overwrite")
-	if out, err := setup.CombinedOutput(); err != nil {
-		return nil, nil, fmt.Errorf("vmtest: swtpm_setup: %v: %s", err, lastLines(string(out), 4))
+	if err := manufactureTPM(ctx, dir); err != nil {
+		return nil, nil, err
 	}
 	sock := filepath.Join(dir, "sock")
 	var logb boundedBuffer
@@ -284,4 +282,47 @@ func startTPM(ctx context.Context, dir string) (stop func(), qemuArgs []string, 
 		"-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
 		"-device", "tpm-tis,tpmdev=tpm0",
 	}, nil
+}
+
+// tpmStateFile is the one file swtpm keeps a TPM 2.0's permanent state in.
+const tpmStateFile = "tpm2-00.permall"
+
+// manufactureTPM puts a freshly manufactured TPM state into dir. Running
+// swtpm_setup (which creates the EK and allocates the banks) takes seconds,
+// so its result is kept once in CacheDir/swtpm-sha1-sha256 and copied: the
+// PCRs live in volatile state and start from zero at every power-on, so a
+// copied state gives the same measurements as a new one.
+func manufactureTPM(ctx context.Context, dir string) error {
+	tmplDir := filepath.Join(CacheDir(), "swtpm-sha1-sha256")
+	tmpl := filepath.Join(tmplDir, tpmStateFile)
+	if _, err := os.Stat(tmpl); err != nil {
+		if err := os.MkdirAll(CacheDir(), 0o755); err != nil {
+			return fmt.Errorf("vmtest: %w", err)
+		}
+		unlock, err := lockDir(CacheDir())
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if _, err := os.Stat(tmpl); err != nil {
+			tmp, err := os.MkdirTemp(CacheDir(), ".swtpm-")
+			if err != nil {
+				return fmt.Errorf("vmtest: %w", err)
+			}
+			defer os.RemoveAll(tmp)
+			setup := exec.CommandContext(ctx, "swtpm_setup", "--tpm2", "--tpmstate", tmp,
+				"--pcr-banks", "sha1,sha256", "--overwrite")
+			if out, err := setup.CombinedOutput(); err != nil {
+				return fmt.Errorf("vmtest: swtpm_setup: %v: %s", err, lastLines(string(out), 4))
+			}
+			if _, err := os.Stat(filepath.Join(tmp, tpmStateFile)); err != nil {
+				return fmt.Errorf("vmtest: swtpm_setup left no %s: %w", tpmStateFile, err)
+			}
+			os.RemoveAll(tmplDir)
+			if err := os.Rename(tmp, tmplDir); err != nil {
+				return fmt.Errorf("vmtest: %w", err)
+			}
+		}
+	}
+	return copyFile(tmpl, filepath.Join(dir, tpmStateFile), 0o600)
 }

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -154,6 +155,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	timeout = time.Duration(float64(timeout) * timeoutFactor())
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -200,6 +202,18 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 }
 
 const qemuBinary = "qemu-system-x86_64"
+
+// timeoutFactor scales every Timeout by $IMA_HOOK_VM_TIMEOUT_FACTOR (a
+// positive number, default 1): TCG speed follows the host's load, and a
+// busy CI machine was seen to need 10x the idle boot time.
+func timeoutFactor() float64 {
+	if s := os.Getenv("IMA_HOOK_VM_TIMEOUT_FACTOR"); s != "" {
+		if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 && f <= 100 {
+			return f
+		}
+	}
+	return 1
+}
 
 // accel is "tcg" unless IMA_HOOK_VM_ACCEL says otherwise: KVM was seen to
 // fail on one build machine (docs/vm-oracle.md), TCG boots everywhere.
