@@ -135,9 +135,10 @@ func ParseCertificate(data []byte, opt Options) (*Certificate, error) {
 	}
 	c := &Certificate{}
 	der := data
+	var privateToo bool
 	if looksPEM(data) {
 		var err error
-		der, err = pemCertificate(data)
+		der, privateToo, err = pemCertificate(data)
 		if err != nil {
 			return nil, err
 		}
@@ -145,6 +146,9 @@ func ParseCertificate(data []byte, opt Options) (*Certificate, error) {
 	}
 	if err := c.parseDER(der); err != nil {
 		return nil, err
+	}
+	if privateToo {
+		c.Warnings = append(c.Warnings, "the PEM file also holds a private key: keep signing keys out of the hook's key directory")
 	}
 	if len(c.SKID) < 4 && !opt.AllowNoSKID {
 		what := "has no subjectKeyIdentifier"
@@ -162,8 +166,9 @@ func looksPEM(data []byte) bool {
 }
 
 // pemCertificate extracts the one CERTIFICATE block, explaining what else
-// was found when there is none.
-func pemCertificate(data []byte) ([]byte, error) {
+// was found when there is none; privateToo reports a private key block
+// next to the certificate.
+func pemCertificate(data []byte) (der []byte, privateToo bool, err error) {
 	var certs [][]byte
 	var others []string
 	rest := data
@@ -179,24 +184,27 @@ func pemCertificate(data []byte) ([]byte, error) {
 			others = append(others, b.Type)
 		}
 	}
+	for _, t := range others {
+		privateToo = privateToo || strings.Contains(t, "PRIVATE KEY")
+	}
 	switch {
 	case len(certs) == 1:
-		return certs[0], nil
+		return certs[0], privateToo, nil
 	case len(certs) > 1:
-		return nil, certErr(fmt.Sprintf("PEM file holds %d certificates; the IMA keyring takes one per key", len(certs)),
+		return nil, false, certErr(fmt.Sprintf("PEM file holds %d certificates; the IMA keyring takes one per key", len(certs)),
 			"split them and name the signing certificate only")
 	}
 	for _, t := range others {
 		if strings.Contains(t, "PRIVATE KEY") {
-			return nil, certErr("not an X.509 certificate (got a PEM "+t+")",
+			return nil, false, certErr("not an X.509 certificate (got a PEM "+t+")",
 				"never hand a private key to the hook; give the certificate: openssl req -new -x509 -key KEY -out cert.pem, then openssl x509 -in cert.pem -outform DER -out cert.der")
 		}
 	}
 	if len(others) > 0 {
-		return nil, certErr("not an X.509 certificate (got a PEM "+others[0]+")",
+		return nil, false, certErr("not an X.509 certificate (got a PEM "+others[0]+")",
 			"IMA needs an X.509 certificate: openssl x509 -in cert.pem -outform DER -out cert.der")
 	}
-	return nil, certErr("PEM markers found but no decodable PEM block", "convert with openssl x509 -in cert.pem -outform DER -out cert.der")
+	return nil, false, certErr("PEM markers found but no decodable PEM block", "convert with openssl x509 -in cert.pem -outform DER -out cert.der")
 }
 
 func (c *Certificate) parseDER(der []byte) error {

@@ -194,7 +194,10 @@ func TestEvmctlKeyIDFromKeyFile(t *testing.T) {
 	// the one certificate in it.
 	cb, err := LoadCertificate(append(key, crt...))
 	if err != nil || cb.KeyID != x.KeyID {
-		t.Errorf("bundle: %v %v", cb, err)
+		t.Fatalf("bundle: %v %v", cb, err)
+	}
+	if len(cb.Warnings) != 1 || !strings.Contains(cb.Warnings[0], "private key") {
+		t.Errorf("bundle warnings %v", cb.Warnings)
 	}
 }
 
