@@ -36,7 +36,13 @@ teardown() { ih_teardown; }
 	[ "$(ih_ns_of_pid "$pid")" = "$ns" ]
 	[ "$(ih_ns_of_pid 1)" = "$IH_HOST_NS" ]
 	[ "$(ih_ns_of_pid $$)" = "$IH_HOST_NS" ]
-	diff <(ih_emu_rules "$pid") "$pol"
+	# In force: the built-ins of the default kcmd (ima_policy=tcb), then
+	# the policy's rules (docs/configuration.md "What the namespace ends up
+	# with").
+	ih_emu_rules "$pid" >"$BATS_TEST_TMPDIR/in-force"
+	diff <(tail -n 3 "$BATS_TEST_TMPDIR/in-force") "$pol"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/in-force")" -gt 3 ]
+	grep -qx 'measure func=BPRM_CHECK mask=MAY_EXEC' <(head -n -3 "$BATS_TEST_TMPDIR/in-force")
 	[ "$(ih_record_field "$id" .ns_created_by_wrapper)" = true ]
 	[ "$(ih_record_field "$id" .ns_aggregate_present)" = true ]
 	[ "$(ih_record_field "$id" .policy_rules)" -eq 3 ]
@@ -49,10 +55,11 @@ teardown() { ih_teardown; }
 	[ "$output" -ge 1 ]
 }
 
-@test "runc: inline io.imans.policy-rules are applied and hashed as normalized rules" {
+@test "runc: inline io.imans.policy-rules with an empty kcmd are exactly the rules in force" {
 	local rules=$'measure func=BPRM_CHECK mask=MAY_EXEC\nmeasure func=MMAP_CHECK mask=MAY_EXEC'
 	b=$(ih_bundle inline /bin/sleep 300)
-	ih_annotate "$b" io.imans.enable=true "io.imans.policy-rules=$rules"
+	# An empty kcmd: no built-in policy, so nothing but these rules.
+	ih_annotate "$b" io.imans.enable=true "io.imans.kcmd=" "io.imans.policy-rules=$rules"
 	ih_add_hooks "$b"
 	id=$(ih_cid inline)
 
@@ -185,6 +192,7 @@ teardown() { ih_teardown; }
 	pol=$(ih_write_policy s.policy "measure func=BPRM_CHECK mask=MAY_EXEC")
 	b=$(ih_bundle st /bin/sleep 300)
 	ih_annotate "$b" io.imans.enable=true "io.imans.policy=$pol"
+	ih_add_hooks "$b"
 	id=$(ih_cid st)
 	ih_start_detached st "$b"
 	[ "$status" -eq 0 ]
@@ -193,8 +201,10 @@ teardown() { ih_teardown; }
 		'{ociVersion: "1.0", id: $id, status: "stopped", pid: $pid, bundle: $b,
 		  annotations: {"io.imans.enable": "true", "io.imans.policy": $pol}}')
 	run "$IH_EMU_BIN" hook --stage createRuntime --config "$IH_CONFIG" <<<"$state"
+	ih_log "hook: status $status: $output"
 	[ "$status" -eq 0 ]
 	[ "$(ih_record_field "$id" .result)" = applied ]
+	[ "$(ih_record_field "$id" .policy_sha256)" = "$(ih_sha256 "$pol")" ]
 	# No --stage: refused with the one-line error naming --stage.
 	run "$IH_EMU_BIN" hook --config "$IH_CONFIG" <<<"$state"
 	[ "$status" -ne 0 ]
