@@ -127,11 +127,11 @@ func Resolve(ann map[string]string, a *Admin) (*Config, error) {
 	if x509 != "" {
 		data, resolved, err := safefile.ReadInDir(a.KeysDir, x509, MaxKeySize)
 		if err != nil {
-			return nil, userror.Wrap(err, x509Src, err.Error(), "put the DER certificate in "+a.KeysDir+" and name it by its path there")
+			return nil, attribute(err, x509Src, "", "put the DER certificate in "+a.KeysDir+" and name it by its path there")
 		}
 		cert, err := keys.LoadCertificate(data)
 		if err != nil {
-			return nil, userror.Wrap(err, x509Src, fmt.Sprintf("%s: %v", resolved, err), "give a DER X.509 certificate (openssl x509 -outform DER)")
+			return nil, attribute(err, x509Src, resolved, "give a DER X.509 certificate (openssl x509 -outform DER)")
 		}
 		c.X509Path, c.Cert = resolved, cert
 	}
@@ -154,7 +154,7 @@ func Resolve(ann map[string]string, a *Admin) (*Config, error) {
 	if file != "" {
 		data, resolved, err := safefile.ReadInDir(a.PoliciesDir, file, MaxPolicySize)
 		if err != nil {
-			return nil, userror.Wrap(err, fileSrc, err.Error(), "put the policy in "+a.PoliciesDir+" and name it by its path there")
+			return nil, attribute(err, fileSrc, "", "put the policy in "+a.PoliciesDir+" and name it by its path there")
 		}
 		text, textSrc, c.PolicyPath = string(data), resolved, resolved
 	} else if inline != "" {
@@ -255,6 +255,35 @@ func profile(a *Admin) (policy.Profile, error) {
 		return p, userror.Wrap(err, a.Kernel.Config, err.Error(), "give a kernel .config file")
 	}
 	return p, nil
+}
+
+// attribute makes err a user error about subject (and file, when the
+// problem is in a file the subject named). Errors that already explain
+// themselves (pkg/keys, pkg/safefile) keep their problem and fix; only the
+// subject changes, so the line does not say things twice.
+func attribute(err error, subject, file, fix string) error {
+	problem := err.Error()
+	var ue *userror.Error
+	var se *safefile.Error
+	switch {
+	case errors.As(err, &ue):
+		problem = ue.Problem
+		if ue.Subject != "" && ue.Subject != file {
+			problem = ue.Subject + ": " + problem
+		}
+		if ue.Fix != "" {
+			fix = ue.Fix
+		}
+	case errors.As(err, &se):
+		problem = se.Path + ": " + se.Problem
+		if se.Fix != "" {
+			fix = se.Fix
+		}
+	}
+	if file != "" {
+		problem = file + ": " + problem
+	}
+	return userror.Wrap(err, subject, problem, fix)
 }
 
 // IsUserError reports whether err is already a one-line user error.

@@ -61,13 +61,15 @@ type Features struct {
 // Missing returns why the kernel cannot give a container its own IMA
 // namespace, or "" when it can.
 func (f Features) Missing() string {
+	// Kernel support first: mounting securityfs cannot help a kernel built
+	// without CONFIG_IMA_NS, so that is the reason worth naming.
 	switch {
-	case !f.SecurityFSMounted:
-		return "securityfs is not mounted at /sys/kernel/security"
-	case !f.IMA:
-		return "the kernel has no IMA (CONFIG_IMA is off: no " + f.SecurityFSDir + ")"
 	case !f.Namespaces:
 		return "the kernel has no IMA namespaces (CONFIG_IMA_NS is off: no /proc/self/ns/ima)"
+	case !f.SecurityFSMounted:
+		return "securityfs is not mounted at /sys/kernel/security (mount -t securityfs securityfs /sys/kernel/security)"
+	case !f.IMA:
+		return "the kernel has no IMA (CONFIG_IMA is off: no " + f.SecurityFSDir + ")"
 	case !f.KcmdForChildren:
 		return "the kernel's IMA namespaces are not the openEuler ABI (no ima/kcmd_for_children)"
 	}
