@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Cost of the runtime wrapper on container start (issue 3 point 6).
+#
+#   baseline:     runc run of a busybox /bin/true bundle
+#   wrapper-ns:   the same bundle with io.imans.enable=true through the
+#                 wrapper of the timens test build (bin/ima-hook-timens): the
+#                 config is resolved and validated, the C stage unshares a
+#                 namespace, writes its configuration, records its id, forks,
+#                 and the child execs runc, which is born into the namespace.
+#                 On this kernel that is a time namespace (TESTING.md layer 2);
+#                 the release build does the same with CLONE_NEWIMA.
+#   pass-through: the bundle without the annotation through the same wrapper
+#                 (read config.json, decide, exec runc).
+#
+# RUNS (default 30) runs of each, interleaved in rotating order so drift of
+# the machine hits all alike, after WARMUP (default 3) untimed runs each.
+# Prints the medians and the ratios of medians against the baseline (goal
+# for wrapper-ns <= 1.05).
+#
+# Needs root, runc, jq, busybox-static and `make build-timens`.
+set -euo pipefail
+
+RUNS=${RUNS:-30}
+WARMUP=${WARMUP:-3}
+GOAL=${GOAL:-1.05}
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin=${IMA_HOOK_TIMENS_BIN:-$repo/bin/ima-hook-timens}
+runc=$(command -v runc)
+[[ $EUID -eq 0 ]] || { echo "bench/wrapper.sh: needs root" >&2; exit 1; }
+[[ -x $bin ]] || { echo "bench/wrapper.sh: $bin missing; run make build-timens" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/ima-hook-bench-wrapper.XXXXXX)
+cleanup() {
+	for id in $("$runc" --root "$work/runc" list -q 2>/dev/null); do
+		"$runc" --root "$work/runc" delete --force "$id" >/dev/null 2>&1 || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+rootfs=$work/rootfs
+mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,etc}
+cp /bin/busybox "$rootfs/bin/busybox"
+for a in sh true; do ln -s busybox "$rootfs/bin/$a"; done
+mkdir -p "$work"/{keys,policies,run,archive,bin,spec}
+
+cfg=$work/ima-hook.toml
+cat >"$cfg" <<EOF
+keys_dir = "$work/keys"
+policies_dir = "$work/policies"
+run_dir = "$work/run"
+archive_dir = "$work/archive"
+runtime = "$runc"
+log = "auto"
+EOF
+
+(cd "$work/spec" && "$runc" spec)
+make_bundle() { # NAME ANNOTATIONS-JSON
+	local b=$work/$1
+	mkdir -p "$b"
+	jq --arg root "$rootfs" --argjson ann "$2" '.process.terminal = false | .process.args = ["/bin/true"]
+		| .root = {path: $root, readonly: true} | .annotations = $ann' "$work/spec/config.json" >"$b/config.json"
+	echo "$b"
+}
+plain=$(make_bundle plain '{}')
+enabled=$(make_bundle enabled '{"io.imans.enable": "true"}')
+
+n=0
+start() { # WHO BUNDLE
+	n=$((n + 1))
+	local id=bench-$1-$n
+	if [[ $1 == base ]]; then
+		"$runc" --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
+	else
+		"$bin" runtime --config "$cfg" --runtime "$runc" -- --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
+	fi || { echo "bench/wrapper.sh: $1 run failed: $(cat "$work/err")" >&2; exit 1; }
+}
+run_base() { start base "$plain"; }
+run_ns() { start ns "$enabled"; }
+run_pass() { start pass "$plain"; }
+timed() { # FUNC -> elapsed in 1/100 ms
+	local t0 t1
+	t0=$(date +%s%N)
+	"$@"
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 10000))
+}
+
+# Sanity: the enabled bundle really gets its own namespace.
+run_ns
+[[ -s $work/run/created/bench-ns-$n.nsid ]] || { echo "bench/wrapper.sh: no namespace was created" >&2; exit 1; }
+
+for ((i = 0; i < WARMUP; i++)); do run_base; run_ns; run_pass; done
+: >"$work/base.ms"
+: >"$work/ns.ms"
+: >"$work/pass.ms"
+order=(base ns pass)
+for ((i = 0; i < RUNS; i++)); do
+	for ((j = 0; j < 3; j++)); do
+		w=${order[$(((i + j) % 3))]}
+		timed "run_$w" >>"$work/$w.ms"
+	done
+done
+
+median() { sort -n "$1" | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+stat_line() {
+	sort -n "$1" | awk -v med="$(median "$1")" '{a[NR]=$1} END {
+		printf "median %7.2f ms   min %7.2f   p90 %7.2f   max %7.2f   (n=%d)", med/100, a[1]/100, a[int(NR*0.9+0.5)]/100, a[NR]/100, NR}'
+}
+mb=$(median "$work/base.ms")
+mn=$(median "$work/ns.ms")
+mp=$(median "$work/pass.ms")
+rn=$(awk -v x="$mn" -v b="$mb" 'BEGIN {printf "%.3f", x/b}')
+rp=$(awk -v x="$mp" -v b="$mb" 'BEGIN {printf "%.3f", x/b}')
+
+echo "runc run busybox /bin/true through the runtime wrapper, $RUNS runs each, interleaved"
+echo "  runc $("$runc" --version | head -n1 | awk '{print $3}'), $(nproc) cores, kernel $(uname -r)"
+printf '  baseline (runc)                    %s\n' "$(stat_line "$work/base.ms")"
+printf '  wrapper, new namespace             %s\n' "$(stat_line "$work/ns.ms")"
+printf '  wrapper, pass-through              %s\n' "$(stat_line "$work/pass.ms")"
+printf '  added per start (namespace)        %.2f ms\n' "$(awk -v x="$mn" -v b="$mb" 'BEGIN {print (x-b)/100}')"
+printf '  added per start (pass-through)     %.2f ms\n' "$(awk -v x="$mp" -v b="$mb" 'BEGIN {print (x-b)/100}')"
+echo "  ratio of medians, namespace        $rn (goal <= $GOAL)"
+echo "  ratio of medians, pass-through     $rp"
+if awk -v r="$rn" -v g="$GOAL" 'BEGIN {exit !(r <= g)}'; then
+	echo "  goal met"
+else
+	echo "  goal NOT met"
+fi
