@@ -100,3 +100,24 @@ func verifyQuiet(b *testing.B, r measure.Reader, ref *measure.PCRSet) (*measure.
 	}
 	return v.Report(), n
 }
+
+// BenchmarkVerifyStream: the same through Verifier.Stream (parse, template
+// hashing and replay on separate goroutines), per-bank rules only as the
+// CLI's first pass does.
+func BenchmarkVerifyStream(b *testing.B) {
+	g := benchData(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := measure.NewVerifier(measure.VerifyOptions{Reference: g.res.PCRs, Variant: measure.VariantPerBank})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := v.Stream(measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}), measure.Visitor{}); err != nil {
+			b.Fatal(err)
+		}
+		if rep := v.Report(); !rep.Passed {
+			b.Fatal(rep.Failures)
+		}
+	}
+	report(b, benchEntries, len(g.bin))
+}

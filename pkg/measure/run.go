@@ -201,51 +201,50 @@ func runOnce(open func() (io.ReadCloser, error), opt RunOptions, write bool) (*S
 	var lastBank Alg
 	var lastOrder ByteOrder
 	allow := opt.Verify && opt.VerifyOptions.Allowlist != nil
-	for {
-		e, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var fe *FormatError
-			if !errors.As(err, &fe) {
-				return nil, err
-			}
-			sum.Error = err.Error()
-			break
-		}
+	var selErr error
+	sel := func(e *Entry) (bool, error) {
 		sum.Entries++
 		lastBank, lastOrder = e.Digests[0].Alg, e.Order()
-		selected := true
-		if opt.Filter != nil {
-			if selected, err = opt.Filter.Match(e); err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrSelection, err)
-			}
+		if opt.Filter == nil {
+			return true, nil
 		}
-		var chk EntryCheck
-		if v != nil {
-			chk = v.Add(e, selected)
+		ok, err := opt.Filter.Match(e)
+		if err != nil {
+			selErr = err
 		}
+		return ok, err
+	}
+	emit := func(e *Entry, chk *EntryCheck, selected bool) error {
 		if !selected {
-			continue
+			return nil
 		}
 		sum.Selected++
 		if w == nil {
-			continue
+			return nil
 		}
 		switch opt.Output {
 		case OutputASCII:
 			line = AppendASCII(line[:0], e, e.Digests[0].Alg)
 		case OutputJSON:
-			var pc *EntryCheck
-			if v != nil {
-				pc = &chk
-			}
-			line = AppendJSON(line[:0], e, pc, allow)
+			line = AppendJSON(line[:0], e, chk, allow)
 		}
-		if _, err := w.Write(line); err != nil {
+		_, err := w.Write(line)
+		return err
+	}
+	if v != nil {
+		err = v.Stream(r, Visitor{Select: sel, Emit: emit})
+	} else {
+		err = readAll(r, sel, emit)
+	}
+	if selErr != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSelection, selErr)
+	}
+	if err != nil {
+		var fe *FormatError
+		if !errors.As(err, &fe) {
 			return nil, err
 		}
+		sum.Error = err.Error()
 	}
 	if opt.Filter != nil && sum.Error == "" {
 		if err := opt.Filter.Done(); err != nil {
@@ -314,4 +313,23 @@ func verifySummary(r *Report, al *Allowlist) *VerifySummary {
 		vs.Failures = append(vs.Failures, fs)
 	}
 	return vs
+}
+
+func readAll(r Reader, sel func(*Entry) (bool, error), emit func(*Entry, *EntryCheck, bool) error) error {
+	for {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ok, err := sel(e)
+		if err != nil {
+			return err
+		}
+		if err := emit(e, nil, ok); err != nil {
+			return err
+		}
+	}
 }

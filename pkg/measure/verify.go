@@ -144,6 +144,11 @@ type Verifier struct {
 	bootSeen bool
 	hasRef   bool
 	sha1Idx  int // index in tracks of the SHA1 track, -1
+
+	h       dataHashes
+	chk     EntryCheck
+	need    []Alg
+	needFor Alg
 }
 
 // NewVerifier prepares a replay.
@@ -228,34 +233,105 @@ func (v *Verifier) fail(e *Entry, reason string) {
 	}
 }
 
+// dataHashes are the digests of one entry's template data that checking
+// and replaying it needs, computed before the (sequential) replay so that
+// they can be computed in parallel.
+type dataHashes struct {
+	n    int
+	algs [4]Alg
+	sums [4][MaxDigestSize]byte
+}
+
+func (h *dataHashes) get(a Alg) []byte {
+	for i := 0; i < h.n; i++ {
+		if h.algs[i] == a {
+			return h.sums[i][:a.Size()]
+		}
+	}
+	return nil
+}
+
+// needAlgs lists the template-data digests an entry logged with bank
+// logged needs: the logged bank (template check), every per-bank track's
+// bank, and SHA1 when a padded track or the SHA1 track needs it.
+func (v *Verifier) needAlgs(logged Alg) []Alg {
+	if v.needFor == logged && v.need != nil {
+		return v.need
+	}
+	add := func(a Alg) {
+		if !a.Supported() {
+			return
+		}
+		for _, b := range v.need {
+			if b == a {
+				return
+			}
+		}
+		v.need = append(v.need, a)
+	}
+	v.need = v.need[:0]
+	add(logged)
+	for _, t := range v.tracks {
+		if t.alg == SHA1 || t.variant == VariantPadded {
+			add(SHA1)
+		} else {
+			add(t.alg)
+		}
+	}
+	v.needFor = logged
+	return v.need
+}
+
+// hash computes what addHashed needs; it only reads v (safe to call from
+// several goroutines once needAlgs(logged) has been called).
+func (v *Verifier) hash(e *Entry, algs []Alg, h *dataHashes, scratch *[]byte) {
+	h.n = 0
+	if e.Violation() {
+		return
+	}
+	input := e.hashInput(scratch)
+	for _, a := range algs {
+		a.sum(h.sums[h.n][:0], input)
+		h.algs[h.n] = a
+		h.n++
+	}
+}
+
 // Add checks and replays the next entry of the list. selected says whether
 // the entry is in the view being reported (the allowlist applies to those).
 func (v *Verifier) Add(e *Entry, selected bool) EntryCheck {
+	logged := AlgUnknown
+	if len(e.Digests) > 0 {
+		logged = e.Digests[0].Alg
+	}
+	v.hash(e, v.needAlgs(logged), &v.h, &v.scratch)
+	return v.addHashed(e, &v.h, selected)
+}
+
+func (v *Verifier) addHashed(e *Entry, h *dataHashes, selected bool) EntryCheck {
 	v.rep.Entries++
 	chk := EntryCheck{Violation: e.Violation()}
-	input := e.hashInput(&v.scratch)
 	logged := Digest{}
 	if len(e.Digests) > 0 {
 		logged = e.Digests[0]
 	}
 
 	// Template digest (ima_calc_field_array_hash) of the logged bank.
-	var sha1buf [20]byte
 	var sha1d []byte
 	if chk.Violation {
 		v.rep.Violations++
 		if _, sum, ok := e.fileDigest(); ok && !isZero(sum) {
 			chk.Problem = "zero template digest marks a violation, but the file digest is not zero (ima_add_violation logs zeros): the entry was altered"
 		}
-	} else if logged.Alg.Supported() {
-		var buf [MaxDigestSize]byte
-		got := logged.Alg.sum(buf[:0], input)
+	} else if got := h.get(logged.Alg); got != nil {
 		chk.TemplateOK = bytes.Equal(got, logged.Sum)
 		if !chk.TemplateOK {
 			v.rep.TemplateMismatches++
 			chk.Problem = fmt.Sprintf("template digest %s:%x does not match the template data (%x)", logged.Alg, logged.Sum, got)
 		}
 		if logged.Alg == SHA1 {
+			// The kernel extended what it logged; a changed template data
+			// is caught by the check above, not by the replay.
 			sha1d = logged.Sum
 		}
 	} else {
@@ -282,10 +358,10 @@ func (v *Verifier) Add(e *Entry, selected bool) EntryCheck {
 		}
 	}
 
-	// Replay.
+	// Replay (ima_pcr_extend); PCRs past the TPM's are logged, not extended.
 	if e.PCR < NumPCRs {
 		if sha1d == nil && !chk.Violation {
-			sha1d = SHA1.sum(sha1buf[:0], input)
+			sha1d = h.get(SHA1)
 		}
 		for _, t := range v.tracks {
 			var d []byte
@@ -305,7 +381,7 @@ func (v *Verifier) Add(e *Entry, selected bool) EntryCheck {
 			case t.alg == logged.Alg:
 				d = logged.Sum
 			default:
-				d = t.alg.sum(buf[:0], input)
+				d = h.get(t.alg)
 			}
 			t.extend(int(e.PCR), d)
 		}
