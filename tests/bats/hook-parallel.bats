@@ -32,10 +32,18 @@ N=20
 		) &
 	done
 	wait
+	local bad=0
 	for ((i = 1; i <= N; i++)); do
 		rc=$(cat "$BATS_TEST_TMPDIR/c$i.rc")
-		[ "$rc" -eq 0 ] || ih_fail "container c$i: exit $rc: $(cat "$BATS_TEST_TMPDIR/c$i.out")"
+		if [ "$rc" -ne 0 ]; then
+			ih_log "container c$i: exit $rc: $(cat "$BATS_TEST_TMPDIR/c$i.out")"
+			bad=$((bad + 1))
+		fi
 	done
+	if ((bad > 0)); then
+		ih_emu log | tail -n 40 | sed 's/^/# emu log: /' >&2 || true
+		ih_fail "$bad of $N containers did not start"
+	fi
 
 	# Each record matches its own policy, each namespace is distinct, and
 	# the emulated kernel holds that policy in that namespace.
