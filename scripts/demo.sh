@@ -96,7 +96,7 @@ show_state() { # ID PID
 	say "policy in force in the container's namespace:"
 	"$emu" emu rules --pid "$pid" | indent
 	say "the namespace's measurement list (what a reader inside it sees):"
-	"$emu" emu list --pid "$pid" | indent
+	"$emu" emu list --pid "$pid" | sed '/^$/d' | indent
 }
 
 bold "ima-hook demo (emulated IMA-namespace kernel; this kernel: $(uname -r))"
@@ -118,7 +118,7 @@ show_state "$cid" "$("$podman" inspect -f '{{.State.Pid}}' "$cid")"
 say "evmctl's key id for the same key: $(echo probe >"$work/private/f" &&
 	evmctl ima_sign --sigfile -a sha256 --key "$work/private/tenant.pem" "$work/private/f" >/dev/null 2>&1 &&
 	od -An -tx1 -j3 -N4 "$work/private/f.sig" | tr -d ' \n')"
-"$podman" rm -f "$cid" >/dev/null
+"$podman" rm -f -t 0 "$cid" >/dev/null
 for _ in $(seq 100); do [[ -e $work/archive/$cid/record.json ]] && break; sleep 0.1; done
 say "after podman rm, poststop archived:"
 ls -1 "$work/archive/$cid" | indent
@@ -155,7 +155,7 @@ if "$runc" --root "$work/runc" run --bundle "$bundle" demo-refused </dev/null >"
 	exit 1
 fi
 say "runc says:"
-grep -o 'ima-hook: .*' "$work/refused.out" | sed 's/\\n"$//' | indent
+grep -o 'ima-hook: .*' "$work/refused.out" | sed -e 's/\\n"$//' -e 's/\\"/"/g' | indent
 
 # --- unannotated --------------------------------------------------------------
 bold "4. podman without the annotation: the hooks.d match keeps the hook out"
