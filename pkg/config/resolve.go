@@ -133,6 +133,12 @@ func Resolve(ann map[string]string, a *Admin) (*Config, error) {
 		if err != nil {
 			return nil, attribute(err, x509Src, resolved, "give a DER X.509 certificate (openssl x509 -outform DER)")
 		}
+		if cert.FromPEM {
+			// The wrapper hands the path to x509_for_children and the kernel
+			// loads the file itself (integrity_load_x509): DER only.
+			return nil, userror.New(x509Src, resolved+": is PEM, but the kernel reads this file itself and takes only DER",
+				"convert it: openssl x509 -in "+resolved+" -outform DER -out cert.der")
+		}
 		c.X509Path, c.Cert = resolved, cert
 	}
 

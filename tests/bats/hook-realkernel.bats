@@ -17,15 +17,17 @@ setup() {
 teardown() { ih_teardown; }
 
 # missing_support: the words a correct message must contain, from what this
-# machine really lacks (checked here independently of ima-hook): securityfs
-# not mounted, no IMA (CONFIG_IMA), or no IMA namespaces (CONFIG_IMA_NS).
+# machine really lacks (checked here independently of ima-hook). Kernel
+# support is named first, since mounting securityfs cannot help a kernel
+# without it: no IMA namespaces (CONFIG_IMA_NS), securityfs not mounted, or
+# no IMA (CONFIG_IMA).
 missing_support() {
-	if ! grep -qs ' /sys/kernel/security securityfs ' /proc/self/mounts; then
-		echo securityfs
-	elif [[ ! -d /sys/kernel/security/ima && ! -d /sys/kernel/security/integrity/ima ]]; then
-		echo CONFIG_IMA
-	else
+	if [[ ! -e /proc/self/ns/ima ]]; then
 		echo CONFIG_IMA_NS
+	elif ! grep -qs ' /sys/kernel/security securityfs ' /proc/self/mounts; then
+		echo securityfs
+	else
+		echo CONFIG_IMA
 	fi
 }
 
