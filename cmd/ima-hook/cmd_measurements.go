@@ -77,9 +77,14 @@ type measurementsFlags struct {
 	verify, templateOnly                            bool
 	pcrs                                            []string
 	tpm, variant, allowlist                         string
+	incarnationSet                                  bool
 }
 
 func runMeasurements(args []string) int {
+	return measurementsMain(args, os.Stdout, os.Stderr)
+}
+
+func measurementsMain(args []string, stdout, stderr io.Writer) int {
 	var f measurementsFlags
 	fs := pflag.NewFlagSet("measurements", pflag.ContinueOnError)
 	fs.StringVar(&f.file, "file", "", "read the list from `PATH` (\"-\" = stdin; default: the host's binary_runtime_measurements)")
@@ -101,8 +106,9 @@ func runMeasurements(args []string) int {
 	fs.BoolVar(&f.templateOnly, "template-only", false, "verify without reference PCRs (template digests and aggregates only; the PCRs are computed and shown)")
 	fs.StringVar(&f.variant, "variant", "auto", "replay rules for non-sha1 banks: auto, per-bank (5.8+) or padded (before 5.8)")
 	fs.StringVar(&f.allowlist, "allowlist", "", "keylime runtime policy `FILE`: flag selected files whose digest it does not allow")
+	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(os.Stderr, measurementsUsage)
+		fmt.Fprint(stderr, measurementsUsage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -112,14 +118,11 @@ func runMeasurements(args []string) int {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		return usageErr(userror.New("measurements", fmt.Sprintf("unexpected argument %s", userror.Quote(fs.Arg(0))), "give the list with --file"))
+		fmt.Fprintln(stderr, userror.Line(userror.New("measurements", fmt.Sprintf("unexpected argument %s", userror.Quote(fs.Arg(0))), "give the list with --file")))
+		return 2
 	}
-	return measurements(f, os.Stdout, os.Stderr)
-}
-
-func usageErr(err error) int {
-	fmt.Fprintln(os.Stderr, userror.Line(err))
-	return 2
+	f.incarnationSet = fs.Changed("incarnation")
+	return measurements(f, stdout, stderr)
 }
 
 func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
@@ -152,7 +155,6 @@ func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
 
 	// The list.
 	var open func() (io.ReadCloser, error)
-	hostList := f.file == ""
 	switch f.file {
 	case "":
 		k := ns.Default()
@@ -223,8 +225,9 @@ func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
 			}
 			sel.NS, sel.Container = rec.NS, f.container
 			// The record's index counts entries of the host list of the boot
-			// it was made in; another file or view has other indexes.
-			if hostList && rec.AggregateIndex >= 0 {
+			// it was made in (the filter checks that the aggregate is there);
+			// --incarnation selects in other lists.
+			if !f.incarnationSet && rec.AggregateIndex >= 0 {
 				start = rec.AggregateIndex
 				sel.StartIndex = &start
 				sel.Incarnation = ""
@@ -294,7 +297,7 @@ func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
 	if err != nil {
 		if errors.Is(err, measure.ErrSelection) {
 			return fail(userror.Wrap(err, selectionSubject(f), strings.TrimPrefix(err.Error(), "selection: "),
-				"records index the host list of the boot they were made in; for another list select with --ns and --incarnation"))
+				"a record indexes the host list of the boot it was made in; for another list select with --incarnation"))
 		}
 		return fail(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/ima-hook/ima-hook/pkg/measure"
-	"github.com/ima-hook/ima-hook/pkg/measure/internal/listgen"
+	"github.com/ima-hook/ima-hook/pkg/measure/listgen"
 )
 
 func filterAll(t *testing.T, list []byte, f *measure.NSFilter) ([]*measure.Entry, error) {

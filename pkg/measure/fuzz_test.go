@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/ima-hook/ima-hook/pkg/measure"
-	"github.com/ima-hook/ima-hook/pkg/measure/internal/listgen"
+	"github.com/ima-hook/ima-hook/pkg/measure/listgen"
 )
 
 // fuzzLimits keep the fuzzer's allocations small; the code paths are the

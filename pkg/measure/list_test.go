@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/ima-hook/ima-hook/pkg/measure"
-	"github.com/ima-hook/ima-hook/pkg/measure/internal/listgen"
+	"github.com/ima-hook/ima-hook/pkg/measure/listgen"
 )
 
 type genList struct {
@@ -429,5 +429,42 @@ func TestSniffFormat(t *testing.T) {
 		if n := len(readAll(t, r)); n != 20 {
 			t.Errorf("%v: %d entries", want, n)
 		}
+	}
+}
+
+func TestBootAggregateCheck(t *testing.T) {
+	g := generate(t, listgen.Spec{Entries: 100, Namespaces: 2, Seed: 14})
+	run := func(ref *measure.PCRSet) *measure.Report {
+		rep, _ := verify(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}), measure.VerifyOptions{Reference: ref})
+		return rep
+	}
+	clone := func() *measure.PCRSet {
+		out := &measure.PCRSet{}
+		for _, b := range g.res.PCRs.Banks {
+			c := *b
+			for i, v := range b.Values {
+				c.Values[i] = bytes.Clone(v)
+			}
+			out.Banks = append(out.Banks, &c)
+		}
+		return out
+	}
+	ref := clone()
+	ref.Bank(measure.SHA256).Values[3][0] ^= 1
+	rep := run(ref)
+	if rep.Passed || rep.BootAggregate != "mismatch" || rep.Failures[0].Pos.Index != 0 || rep.Failures[0].Name != "boot_aggregate" {
+		t.Errorf("changed PCR 3: %s %v", rep.BootAggregate, rep.Failures)
+	}
+	ref = clone()
+	for i := 0; i < 10; i++ {
+		clear(ref.Bank(measure.SHA256).Values[i])
+	}
+	if rep := run(ref); !rep.Passed || rep.BootAggregate != "unchecked" {
+		t.Errorf("zero PCRs 0-9: %s %v", rep.BootAggregate, rep.Failures)
+	}
+	ref = clone()
+	ref.Bank(measure.SHA256).Values[9] = nil
+	if rep := run(ref); !rep.Passed || rep.BootAggregate != "unchecked" {
+		t.Errorf("PCR 9 unknown: %s", rep.BootAggregate)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/ima-hook/ima-hook/pkg/measure"
-	"github.com/ima-hook/ima-hook/pkg/measure/internal/listgen"
+	"github.com/ima-hook/ima-hook/pkg/measure/listgen"
 )
 
 func TestParsePCRsEvmctl(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ima-hook/ima-hook/pkg/measure"
-	"github.com/ima-hook/ima-hook/pkg/measure/internal/listgen"
+	"github.com/ima-hook/ima-hook/pkg/measure/listgen"
 )
 
 type seen struct {

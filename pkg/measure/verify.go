@@ -480,6 +480,12 @@ func (v *Verifier) checkBootAggregate(e *Entry) string {
 		}
 		in = append(in, ref.Values[i]...)
 	}
+	if isZero(in) {
+		// evmctl-style files list all 24 PCRs; zeros for 0-9 are what a
+		// file made for PCR 10 alone holds, not what firmware leaves.
+		v.rep.BootAggregate = "unchecked"
+		return ""
+	}
 	want := a.sum(nil, in)
 	if !bytes.Equal(want, sum) {
 		v.rep.BootAggregate = "mismatch"

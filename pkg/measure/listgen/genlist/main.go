@@ -17,7 +17,7 @@ import (
 	"os"
 
 	"github.com/ima-hook/ima-hook/pkg/measure"
-	"github.com/ima-hook/ima-hook/pkg/measure/internal/listgen"
+	"github.com/ima-hook/ima-hook/pkg/measure/listgen"
 )
 
 func main() {

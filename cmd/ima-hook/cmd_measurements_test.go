@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ima-hook/ima-hook/pkg/measure"
+	"github.com/ima-hook/ima-hook/pkg/measure/listgen"
+	"github.com/ima-hook/ima-hook/pkg/record"
+)
+
+type listFiles struct {
+	dir, bin, ascii, pcr1, pcr256 string
+	res                           *listgen.Result
+}
+
+func writeList(t *testing.T, spec listgen.Spec) listFiles {
+	t.Helper()
+	dir := t.TempDir()
+	lf := listFiles{dir: dir, bin: filepath.Join(dir, "list.bin"), ascii: filepath.Join(dir, "ascii_runtime_measurements"),
+		pcr1: filepath.Join(dir, "pcrs.sha1"), pcr256: filepath.Join(dir, "pcrs.sha256")}
+	var bin, asc bytes.Buffer
+	res, err := listgen.Generate(listgen.Writers{Binary: &bin, ASCII: &asc}, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf.res = res
+	must(t, os.WriteFile(lf.bin, bin.Bytes(), 0o644))
+	must(t, os.WriteFile(lf.ascii, asc.Bytes(), 0o644))
+	writePCRs(t, lf.pcr1, res.PCRs.Bank(measure.SHA1))
+	writePCRs(t, lf.pcr256, res.PCRs.Bank(measure.SHA256))
+	return lf
+}
+
+func writePCRs(t *testing.T, path string, b *measure.PCRBank) {
+	var buf bytes.Buffer
+	must(t, measure.WriteEvmctlPCRs(&buf, b))
+	must(t, os.WriteFile(path, buf.Bytes(), 0o644))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := measurementsMain(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func (lf listFiles) verifyArgs() []string {
+	return []string{"--verify", "--pcrs", "sha1," + lf.pcr1, "--pcrs", "sha256," + lf.pcr256}
+}
+
+func TestMeasurementsListAndVerify(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 3000, Violations: 4, Namespaces: 4, Seed: 1})
+	ascii, _ := os.ReadFile(lf.ascii)
+	code, out, errs := run("--file", lf.bin)
+	if code != 0 || out != string(ascii) || errs != "" {
+		t.Fatalf("plain listing: code %d, stderr %q, output equal: %v", code, errs, out == string(ascii))
+	}
+	for _, file := range []string{lf.bin, lf.ascii} {
+		code, out, errs = run(append([]string{"--file", file, "--format", "none"}, lf.verifyArgs()...)...)
+		if code != 0 || out != "" || !strings.Contains(errs, "verification passed: 3000 entries") || !strings.Contains(errs, "PCR 10 sha1, PCR 10 sha256 match (per-bank rules)") {
+			t.Fatalf("%s: code %d\n%s", file, code, errs)
+		}
+	}
+}
+
+func TestMeasurementsNamespaceView(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 3000, Namespaces: 4, Seed: 2})
+	nss := lf.res.Namespaces
+	reused := nss[0].ID // reused by nss[3]
+	lines := func(out string) int { return strings.Count(out, "\n") }
+
+	code, out, errs := run("--file", lf.bin, "--ns", fmt.Sprint(reused))
+	if code != 0 || lines(out) != nss[3].Entries || !strings.Contains(out, "ns_aggregate_"+fmt.Sprint(reused)) {
+		t.Fatalf("last incarnation: code %d, %d lines (want %d)\n%s", code, lines(out), nss[3].Entries, errs)
+	}
+	if !strings.Contains(errs, fmt.Sprintf("from entry %d (2 ns_aggregate entries", nss[3].AggregateIndex)) {
+		t.Errorf("stderr %q", errs)
+	}
+	code, out, _ = run("--file", lf.bin, "--ns", fmt.Sprint(reused), "--incarnation", "1")
+	if code != 0 || lines(out) != nss[0].Entries {
+		t.Fatalf("first incarnation: %d lines, want %d", lines(out), nss[0].Entries)
+	}
+	code, out, _ = run("--file", lf.bin, "--ns", fmt.Sprint(reused), "--incarnation", "all")
+	if code != 0 || lines(out) != nss[0].Entries+nss[3].Entries {
+		t.Fatalf("all: %d lines", lines(out))
+	}
+	// The ascii file gives the same view.
+	code, out2, _ := run("--file", lf.ascii, "--ns", fmt.Sprint(reused), "--incarnation", "all")
+	if code != 0 || out2 != out {
+		t.Fatal("ascii and binary views differ")
+	}
+	// Verification still replays the whole list.
+	code, _, errs = run(append([]string{"--file", lf.bin, "--ns", fmt.Sprint(nss[1].ID), "--format", "none"}, lf.verifyArgs()...)...)
+	if code != 0 || !strings.Contains(errs, "verification passed: 3000 entries") {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+}
+
+func TestMeasurementsContainer(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 2000, Namespaces: 4, Seed: 3})
+	ns := lf.res.Namespaces[0] // its id was reused: only the record's index tells them apart
+	store := record.Store{RunDir: filepath.Join(lf.dir, "run"), ArchiveDir: filepath.Join(lf.dir, "lib")}
+	must(t, store.WriteLive(record.Record{ContainerID: "web-1", NS: ns.ID, AggregateIndex: ns.AggregateIndex, Result: "applied"}))
+	must(t, store.WriteLive(record.Record{ContainerID: "other-boot", NS: ns.ID, AggregateIndex: 5, Result: "applied"}))
+	must(t, store.WriteLive(record.Record{ContainerID: "plain", Result: "skipped: no annotations", AggregateIndex: -1}))
+	dirs := []string{"--run-dir", store.RunDir, "--archive-dir", store.ArchiveDir}
+
+	code, out, errs := run(append([]string{"--file", lf.bin, "--container", "web-1"}, dirs...)...)
+	if code != 0 || strings.Count(out, "\n") != ns.Entries {
+		t.Fatalf("code %d, %d lines, want %d: %s", code, strings.Count(out, "\n"), ns.Entries, errs)
+	}
+	if !strings.Contains(errs, "container web-1 (namespace") {
+		t.Errorf("stderr %q", errs)
+	}
+	// An archived record is found too.
+	must(t, store.Archive(record.Record{ContainerID: "web-1", NS: ns.ID, AggregateIndex: ns.AggregateIndex}, nil))
+	if code, out2, _ := run(append([]string{"--file", lf.bin, "--container", "web-1"}, dirs...)...); code != 0 || out2 != out {
+		t.Fatalf("archived record: code %d", code)
+	}
+	code, _, errs = run(append([]string{"--file", lf.bin, "--container", "other-boot"}, dirs...)...)
+	if code != 2 || !strings.Contains(errs, "ima-hook: --container other-boot: entry 5") || !strings.Contains(errs, "--incarnation") {
+		t.Fatalf("record of another list: code %d %q", code, errs)
+	}
+	code, _, errs = run(append([]string{"--file", lf.bin, "--container", "plain"}, dirs...)...)
+	if code != 2 || !strings.Contains(errs, "has no IMA namespace") {
+		t.Fatalf("container without namespace: %d %q", code, errs)
+	}
+	code, _, errs = run(append([]string{"--file", lf.bin, "--container", "nope"}, dirs...)...)
+	if code != 2 || !strings.Contains(errs, "no record of this container") {
+		t.Fatalf("unknown container: %d %q", code, errs)
+	}
+}
+
+func TestMeasurementsJSON(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 500, Violations: 2, Namespaces: 2, Seed: 4})
+	ns := lf.res.Namespaces[1]
+	code, out, errs := run(append([]string{"--file", lf.bin, "--ns", fmt.Sprint(ns.ID), "--format", "json"}, lf.verifyArgs()...)...)
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	var entries int
+	var summary measure.Summary
+	for sc.Scan() {
+		var obj map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &obj); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		switch obj["type"] {
+		case "entry":
+			entries++
+			if obj["ns"] != float64(ns.ID) || obj["template"] != "ima-ns" || obj["template_ok"] == false {
+				t.Fatalf("entry %v", obj)
+			}
+			fields := obj["fields"].([]any)
+			if len(fields) != 3 || fields[2].(map[string]any)["id"] != "ns" {
+				t.Fatalf("fields %v", fields)
+			}
+		case "summary":
+			must(t, json.Unmarshal(sc.Bytes(), &summary))
+		default:
+			t.Fatalf("line %q", sc.Text())
+		}
+	}
+	if entries != ns.Entries || summary.Schema != measure.JSONSchema || !summary.Passed || summary.Selected != int64(ns.Entries) ||
+		summary.Verify == nil || !summary.Verify.Passed || summary.Verify.Covered != 500 || summary.Selection.NS != ns.ID {
+		t.Fatalf("%d entries, summary %+v %+v", entries, summary, summary.Verify)
+	}
+}
+
+func TestMeasurementsFailures(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 400, Seed: 5})
+	data, _ := os.ReadFile(lf.bin)
+	// Find entry 200's offset through the reader.
+	r := measure.NewBinaryReader(bytes.NewReader(data), measure.ReadOptions{})
+	var off int64
+	var name string
+	for i := 0; i <= 200; i++ {
+		e, err := r.Next()
+		must(t, err)
+		off, name = e.Pos.Offset, e.EventName()
+	}
+	bad := bytes.Clone(data)
+	bad[off+60] ^= 1 // inside the file digest
+	badPath := filepath.Join(lf.dir, "bad.bin")
+	must(t, os.WriteFile(badPath, bad, 0o644))
+	code, _, errs := run(append([]string{"--file", badPath, "--format", "none"}, lf.verifyArgs()...)...)
+	want := fmt.Sprintf("entry 200 (byte %d) %q: template digest", off, name)
+	if code != 1 || !strings.Contains(errs, "verification FAILED") || !strings.Contains(errs, want) {
+		t.Fatalf("code %d, want %q in\n%s", code, want, errs)
+	}
+	// Truncated inside entry 200.
+	truncPath := filepath.Join(lf.dir, "trunc.bin")
+	must(t, os.WriteFile(truncPath, data[:off+30], 0o644))
+	code, out, errs := run("--file", truncPath)
+	if code != 1 || strings.Count(out, "\n") != 200 || !strings.Contains(errs, "(entry 200)") || !strings.Contains(errs, "truncated") {
+		t.Fatalf("truncated: code %d, %d lines, %q", code, strings.Count(out, "\n"), errs)
+	}
+	// PCRs of another list.
+	other := writeList(t, listgen.Spec{Entries: 400, Seed: 6})
+	code, _, errs = run("--file", lf.bin, "--format", "none", "--verify", "--pcrs", "sha1,"+other.pcr1)
+	if code != 1 || !strings.Contains(errs, "no prefix of the list reproduces") {
+		t.Fatalf("foreign PCRs: %d %s", code, errs)
+	}
+}
+
+func TestMeasurementsAllowlist(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 300, Namespaces: 3, Seed: 7})
+	ns := lf.res.Namespaces[1] // an id used once
+	// Allow every file of the namespace but one.
+	r := measure.NewBinaryReader(mustOpen(t, lf.bin), measure.ReadOptions{})
+	digests := map[string][]string{}
+	var skipped string
+	for {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		must(t, err)
+		if id, _ := e.NSID(); id != ns.ID || strings.HasPrefix(e.EventName(), "ns_aggregate") {
+			continue
+		}
+		_, sum, _ := e.FileDigest()
+		if skipped == "" {
+			skipped = e.EventName()
+			continue
+		}
+		digests[e.EventName()] = append(digests[e.EventName()], fmt.Sprintf("%x", sum))
+	}
+	policy, _ := json.Marshal(map[string]any{"meta": map[string]int{"version": 1}, "digests": digests})
+	pp := filepath.Join(lf.dir, "policy.json")
+	must(t, os.WriteFile(pp, policy, 0o644))
+	code, _, errs := run("--file", lf.bin, "--ns", fmt.Sprint(ns.ID), "--allowlist", pp, "--format", "none")
+	if code != 1 || !strings.Contains(errs, "allowlist: ") || !strings.Contains(errs, fmt.Sprintf("%q: allowlist: not-listed", skipped)) {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, "1 flagged") {
+		t.Errorf("stderr %s", errs)
+	}
+}
+
+func mustOpen(t *testing.T, path string) io.Reader {
+	data, err := os.ReadFile(path)
+	must(t, err)
+	return bytes.NewReader(data)
+}
+
+func TestMeasurementsPaddedVariant(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 300, Violations: 3, Seed: 8})
+	// Reference values as a pre-5.8 kernel would have extended them.
+	v, err := measure.NewVerifier(measure.VerifyOptions{Banks: []measure.Alg{measure.SHA1, measure.SHA256}, Variant: measure.VariantPadded})
+	must(t, err)
+	r := measure.NewBinaryReader(mustOpen(t, lf.bin), measure.ReadOptions{})
+	for {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		must(t, err)
+		v.Add(e, false)
+	}
+	b := &measure.PCRBank{Alg: measure.SHA256}
+	copy(b.Values[:10], lf.res.PCRs.Bank(measure.SHA256).Values[:10]) // behind the boot_aggregate
+	for _, p := range v.Report().PCRs {
+		if p.Alg == measure.SHA256 {
+			b.Values[p.PCR] = p.Computed
+		}
+	}
+	padded := filepath.Join(lf.dir, "pcrs.padded")
+	writePCRs(t, padded, b)
+	code, _, errs := run("--file", lf.bin, "--format", "none", "--verify", "--pcrs", "sha1,"+lf.pcr1, "--pcrs", "sha256,"+padded)
+	if code != 0 || !strings.Contains(errs, "(padded rules)") {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	code, _, _ = run("--file", lf.bin, "--format", "none", "--variant", "per-bank", "--verify", "--pcrs", "sha256,"+padded)
+	if code != 1 {
+		t.Fatalf("per-bank only accepted padded PCRs: %d", code)
+	}
+}
+
+func TestMeasurementsUsage(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 50, Namespaces: 1, Seed: 9})
+	empty := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--file", lf.bin, "--ns", "1", "--container", "x"}, "--container: given together with --ns"},
+		{[]string{"--file", lf.bin, "--ns", "abc"}, "is not a namespace id"},
+		{[]string{"--file", lf.bin, "--verify", "--pcrs", "md4,x"}, "--pcrs md4,x"},
+		{[]string{"--file", lf.bin, "--verify", "--pcrs", "sha1," + lf.bin}, "PCR"},
+		{[]string{"--file", filepath.Join(empty, "nope")}, "--file"},
+		{[]string{"--file", lf.bin, "--verify", "--tpm", empty}, "--template-only"},
+		{[]string{"--file", "-", "--ns", "5"}, "stdin"},
+		{[]string{"--file", lf.bin, "--format", "yaml"}, "--format"},
+		{[]string{"--file", lf.bin, "--incarnation", "0", "--ns", "1"}, "--incarnation"},
+		{[]string{"--file", lf.bin, "extra"}, "unexpected argument"},
+	} {
+		code, _, errs := run(c.args...)
+		if code != 2 || !strings.Contains(errs, c.want) || !strings.HasPrefix(errs, "ima-hook: ") || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%v: code %d, stderr %q (want one line with %q)", c.args, code, errs, c.want)
+		}
+	}
+	code, _, errs := run("--file", lf.bin, "--verify", "--template-only", "--format", "none")
+	if code != 0 || !strings.Contains(errs, "no reference PCRs") {
+		t.Errorf("template-only: %d %s", code, errs)
+	}
+	if code, _, _ := run("--help"); code != 0 {
+		t.Errorf("--help: %d", code)
+	}
+}
