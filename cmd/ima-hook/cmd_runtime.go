@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -22,7 +23,7 @@ func init() {
 	register(command{name: "runtime", summary: "runtime wrapper: create/join the container's IMA namespace, then run runc or crun", run: runRuntime})
 }
 
-const runtimeUsage = `Usage: ima-hook runtime [--runtime PATH] [--config FILE] [--force-unshare] -- <runtime arguments>
+const runtimeUsage = `Usage: ima-hook runtime [--runtime PATH] [--config FILE] [--inject-hooks] [--force-unshare] -- <runtime arguments>
        ima-runtime <runtime arguments>          (a symlink named ima-runtime)
 
 Stands in for runc or crun. Engines call it exactly like the runtime it
@@ -47,6 +48,10 @@ Examples:
   podman --runtime /usr/local/bin/ima-runtime run --annotation io.imans.enable=true ...
   (containers.conf, CRI-O, containerd and Docker set-ups: docs/runtime-wrapper.md)
 
+Engines that do not read hooks.d (containerd, Docker) need --inject-hooks,
+so that the hook that loads the policy runs; podman and CRI-O add it from
+hooks.d themselves (an ima-hook entry already present is never doubled).
+
 The symlink form takes the runtime and everything else from the admin
 config (runtime = "runc" by default, looked up in PATH).
 
@@ -55,7 +60,7 @@ Flags:
 
 func runRuntime(args []string) int {
 	var runtimeFlag, cfgPath string
-	var force bool
+	var force, inject bool
 	var rtArgs []string
 	if len(args) > 0 && args[0] == "--from-symlink" {
 		rtArgs = args[1:]
@@ -64,6 +69,7 @@ func runRuntime(args []string) int {
 		fs.SetInterspersed(false)
 		fs.StringVar(&runtimeFlag, "runtime", "", "the real runtime `PATH` (default: runtime in the admin config, \"runc\")")
 		fs.StringVar(&cfgPath, "config", "", "admin config `FILE` (default "+config.DefaultPath+")")
+		fs.BoolVar(&inject, "inject-hooks", false, "add the ima-hook createRuntime/poststop hooks to config.json of containers that want IMA, unless present (containerd, Docker: engines without hooks.d)")
 		fs.BoolVar(&force, "force-unshare", false, "attempt the namespace even if the kernel probe says IMA namespaces are missing (diagnostics: shows the kernel's own answer)")
 		fs.Usage = func() {
 			fmt.Fprint(os.Stderr, runtimeUsage)
@@ -123,6 +129,14 @@ func runRuntime(args []string) int {
 		Exec:  syscall.Exec,
 		State: runtime.RuntimeState,
 	}
+	if inject {
+		spec, err := hookSpec(cfgPath)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, userror.Line(err))
+			return 1
+		}
+		w.Inject = spec
+	}
 	if wantsUs {
 		// Only the subcommands that may need it touch the kernel seam (the
 		// emulated build opens its state directory here).
@@ -169,4 +183,27 @@ func resolveRuntime(flag string, admin *config.Admin) (string, error) {
 		return "", userror.New(subject, abs+" is ima-hook itself (the wrapper would call itself)", "name the real runtime, e.g. /usr/sbin/runc")
 	}
 	return abs, nil
+}
+
+// hookSpec is the hook entry --inject-hooks adds: this very binary, the same
+// admin config, and an environment of PATH plus the IMA_HOOK_* variables
+// (runc gives a hook no other environment; the emulated build needs
+// IMA_HOOK_EMU_DIR).
+func hookSpec(cfgPath string) (*runtime.HookSpec, error) {
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, userror.Wrap(err, "--inject-hooks", "cannot find this binary: "+err.Error(), "run it from a path the hook can use")
+	}
+	if cfgPath != "" {
+		if cfgPath, err = filepath.Abs(cfgPath); err != nil {
+			return nil, userror.Wrap(err, "--config", err.Error(), "give an absolute path")
+		}
+	}
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "IMA_HOOK_") {
+			env = append(env, kv)
+		}
+	}
+	return &runtime.HookSpec{Path: self, Config: cfgPath, Env: env, Timeout: 30}, nil
 }

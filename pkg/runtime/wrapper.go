@@ -43,8 +43,12 @@ type Wrapper struct {
 	// lacks the support, so the kernel's own answer is seen (diagnostics and
 	// the traced test).
 	ForceUnshare bool
-	Log          func(id, format string, args ...any)
-	Stderr       io.Writer
+	// Inject, when set, adds the ima-hook hooks to the bundle config of a
+	// container that wants IMA unless they are there (engines without
+	// hooks.d support: containerd, Docker).
+	Inject *HookSpec
+	Log    func(id, format string, args ...any)
+	Stderr io.Writer
 
 	// Exec replaces the process (syscall.Exec).
 	Exec func(path string, argv, env []string) error
@@ -141,12 +145,22 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 	if err := record.ValidID(inv.ID); err != nil {
 		return w.fail(inv.ID, userror.Wrap(err, "ima-runtime "+inv.Command, err.Error(), "give the container id as the last argument"))
 	}
-	if m := w.missing(); m != "" {
+	m := w.missing()
+	if m != "" && !w.ForceUnshare && settings.Required {
+		return w.fail(inv.ID, userror.New("kernel", m+": cannot give container "+inv.ID+" its own IMA namespace",
+			"run it on a kernel with IMA namespaces (openEuler, CONFIG_IMA_NS), or set io.imans.required=false to start it without"))
+	}
+	if w.Inject != nil {
+		changed, err := InjectHooks(cfgPath, *w.Inject)
+		if err != nil {
+			return w.fail(inv.ID, userror.Wrap(err, cfgPath, "cannot add the ima-hook hooks: "+err.Error(), "check the bundle, or install the hooks.d files instead of --inject-hooks"))
+		}
+		if changed {
+			w.logf(inv.ID, "added the ima-hook createRuntime and poststop hooks to %s", cfgPath)
+		}
+	}
+	if m != "" {
 		if !w.ForceUnshare {
-			if settings.Required {
-				return w.fail(inv.ID, userror.New("kernel", m+": cannot give container "+inv.ID+" its own IMA namespace",
-					"run it on a kernel with IMA namespaces (openEuler, CONFIG_IMA_NS), or set io.imans.required=false to start it without"))
-			}
 			w.logf(inv.ID, "IMA namespace skipped (io.imans.required=false): %s", m)
 			return w.passThrough(inv)
 		}

@@ -111,3 +111,23 @@ expect_created() {
 	# real-kernel stand-in (wrapper.bats, timens build) checks podman exec.
 	timeout 60 "$IH_PODMAN" rm -f -t 0 "$id" >/dev/null
 }
+
+@test "emulated kernel, runc: --inject-hooks adds the hook to a bundle without one (containerd, Docker)" {
+	pol=$(ih_write_policy inj.policy "measure func=BPRM_CHECK mask=MAY_EXEC")
+	b=$(ih_bundle inj /bin/sleep 300)
+	ih_annotate "$b" io.imans.enable=true "io.imans.policy=$pol"
+	jq -e '.hooks == null or .hooks == {}' "$b/config.json" >/dev/null || ih_fail "bundle already has hooks"
+	iw=$BATS_TEST_TMPDIR/inject-wrapper
+	printf '#!/bin/sh\nIMA_HOOK_EMU_DIR=%s\nexport IMA_HOOK_EMU_DIR\nexec %s runtime --inject-hooks --config %s --runtime %s -- "$@"\n' \
+		"$IMA_HOOK_EMU_DIR" "$IH_EMU_BIN" "$IH_CONFIG" "$IH_RUNC" >"$iw"
+	chmod +x "$iw"
+	id=$(ih_cid inj)
+	timeout "$IH_TIMEOUT" "$iw" --root "$IH_RUNC_ROOT" run -d --bundle "$b" "$id" </dev/null >"$BATS_TEST_TMPDIR/inj.out" 2>&1 ||
+		ih_fail "run: $(cat "$BATS_TEST_TMPDIR/inj.out")"
+	[ "$(jq '.hooks.createRuntime | length' "$b/config.json")" -eq 1 ]
+	[ "$(jq -r '.hooks.poststop[0].args | join(" ")' "$b/config.json")" = "ima-hook hook --stage poststop --config $IH_CONFIG" ]
+	ih_expect_applied "$id" "$pol"
+	pid=$(ih_container_pid "$id")
+	[ "$(ih_ns_of_pid "$pid")" = "$(cat "$IH_RUN_DIR/created/$id.nsid")" ]
+	ih_emu_rules "$pid" | tail -n 1 | diff - "$pol"
+}
