@@ -231,3 +231,29 @@ export_file /tmp/out out`,
 		t.Fatalf("exit %d, out %q, want %q; console:\n%s", res.ExitCode, got, want, res.Console)
 	}
 }
+
+// TestPolicyVerdictPerWrite checks the recipe docs/vm-oracle.md gives the
+// policy validator: one open of the policy file, one rule per write(), and
+// each write answers for its own rule (ima_write_policy ->
+// ima_parse_add_rule), also after an earlier rule was refused.
+func TestPolicyVerdictPerWrite(t *testing.T) {
+	skipUnlessVM(t)
+	corpus := "measure func=BPRM_CHECK\nmeasure func=NOT_A_HOOK\nappraise func=BPRM_CHECK fowner=1000 appraise_type=imasig\ndont_measure fsmagic=0x9fa0\n"
+	res, err := Run(context.Background(), Options{
+		Files: []File{{Path: "/rules", Data: []byte(corpus)}},
+		Script: `exec 3> /sys/kernel/security/ima/policy
+while IFS= read -r rule; do
+	if printf '%s\n' "$rule" >&3 2>/dev/null; then echo "ok $rule"; else echo "EINVAL $rule"; fi
+done < /rules > /tmp/verdicts
+exec 3>&-
+export_file /tmp/verdicts verdicts`,
+		Timeout: 5 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "ok measure func=BPRM_CHECK\nEINVAL measure func=NOT_A_HOOK\nok appraise func=BPRM_CHECK fowner=1000 appraise_type=imasig\nok dont_measure fsmagic=0x9fa0\n"
+	if got := string(res.Files["verdicts"]); got != want {
+		t.Fatalf("verdicts:\n%s\nwant:\n%s\nconsole:\n%s", got, want, res.Console)
+	}
+}
