@@ -15,10 +15,13 @@ import (
 
 // Error is a failure explained to the user in one line.
 type Error struct {
-	Subject string // annotation key, file path or kernel feature, e.g. "io.imans.kcmd"
-	Problem string // what is wrong, e.g. `unknown parameter "ima_hash"`
-	Fix     string // how to fix it, e.g. "use ima_policy, ima_appraise or ima_template"
-	Err     error  // underlying error, if any (not printed; for errors.Is)
+	Subject string `json:"subject"` // annotation key, file path or kernel feature, e.g. "io.imans.kcmd"
+	Problem string `json:"problem"` // what is wrong, e.g. `unknown parameter "ima_hash"`
+	Fix     string `json:"fix"`     // how to fix it, e.g. "use ima_policy, ima_appraise or ima_template"
+	// Err is the underlying error, if any: not printed, for errors.Is. It
+	// does not survive JSON (the populate stage's reply), where only the
+	// text counts.
+	Err error `json:"-"`
 }
 
 // New builds an Error.

@@ -223,3 +223,40 @@ func TestRecordTimesAreUTC(t *testing.T) {
 		t.Fatalf("time %v", rec.Time)
 	}
 }
+
+// ima_open_policy has one busy bit for all namespaces: containers started
+// together must queue for it (EBUSY is retried), and each must end up with
+// its own rules in its own namespace.
+func TestParallelContainersQueueForThePolicyFile(t *testing.T) {
+	e := setup(t)
+	const n = 12
+	pids := make([]int, n)
+	for i := range pids {
+		pids[i] = e.container("p"+strconv.Itoa(i), "", true)
+	}
+	errs := make(chan error, n)
+	for i := range pids {
+		go func(i int) {
+			errs <- e.hook.CreateRuntime(state("p"+strconv.Itoa(i), pids[i], map[string]string{
+				config.AnnEnable: "true", config.AnnPolicyRules: "measure func=BPRM_CHECK uid=" + strconv.Itoa(i)}))
+		}(i)
+	}
+	for range pids {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	seen := map[uint32]bool{}
+	for i, pid := range pids {
+		rules, _ := e.emu.Rules(pid)
+		want := "measure func=BPRM_CHECK uid=" + strconv.Itoa(i)
+		if len(rules) == 0 || rules[len(rules)-1] != want {
+			t.Errorf("container %d has rules %q, want ... %q", i, rules, want)
+		}
+		rec, _ := e.hook.Store.ReadLive("p" + strconv.Itoa(i))
+		if seen[rec.NS] {
+			t.Errorf("namespace %d shared", rec.NS)
+		}
+		seen[rec.NS] = true
+	}
+}

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
@@ -142,7 +144,7 @@ func populateHere(fs secfs, req PopulateRequest) (PopulateResult, error) {
 		res.KeySerial = serial
 	}
 	if len(req.PolicyRules) > 0 || req.PolicyPath != "" {
-		n, err := fs.writePolicy(req.PolicyRules, req.PolicyPath)
+		n, err := writePolicyRetrying(fs, req.PolicyRules, req.PolicyPath)
 		res.RulesWritten = n
 		if err != nil {
 			return res, err
@@ -158,6 +160,28 @@ func populateHere(fs secfs, req PopulateRequest) (PopulateResult, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// PolicyBusyWait bounds how long populate waits for the policy file.
+var PolicyBusyWait = 10 * time.Second
+
+// writePolicyRetrying waits while another writer holds the policy file:
+// ima_open_policy keeps one busy bit for every namespace, so containers
+// started together queue up here. Only the open is retried; a refused rule
+// is final.
+func writePolicyRetrying(fs secfs, rules []string, path string) (int, error) {
+	deadline := time.Now().Add(PolicyBusyWait)
+	delay := 2 * time.Millisecond
+	for {
+		n, err := fs.writePolicy(rules, path)
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return n, err
+		}
+		time.Sleep(delay + time.Duration(rand.Int64N(int64(delay))))
+		if delay < 100*time.Millisecond {
+			delay *= 2
+		}
+	}
 }
 
 // AggregateName is the event name of the entry a namespace logs when it is
