@@ -7,8 +7,11 @@
 #             namespace) with the createRuntime and poststop hooks, on the
 #             emulated IMA-namespace kernel (bin/ima-hook-emu)
 #
-# RUNS (default 30) runs of each, interleaved (A B, B A, ...) so drift of
-# the machine hits both alike, after WARMUP (default 3) untimed runs each.
+# RUNS (default 30) runs of each, interleaved (A B C D, B C D A, ...) so
+# drift of the machine hits all alike, after WARMUP (default 3) untimed runs
+# each. Two more variants break the cost down: the wrapper passing an
+# unannotated bundle through, and the wrapper creating the namespace with
+# no hooks.
 # Prints both medians, the ratio of medians (goal <= 1.05) and the hook's
 # peak RSS, measured with GNU time in separate, untimed runs.
 #
@@ -99,12 +102,17 @@ make_bundle() { # NAME HOOKBIN|-
 }
 base_bundle=$(make_bundle base -)
 hook_bundle=$(make_bundle hook "$emu")
+# Breakdown bundles: the wrapper passing an unannotated bundle through, and
+# the wrapper creating the namespace with no hooks at all.
+pass_bundle=$(make_bundle pass -)
+ns_bundle=$(make_bundle ns "$emu")
+jq 'del(.hooks)' "$ns_bundle/config.json" >"$ns_bundle/c.json" && mv "$ns_bundle/c.json" "$ns_bundle/config.json"
 
 # The RSS probe: the same hook behind GNU time, one file per stage call.
 rss_hook=$work/bin/rss-hook
 cat >"$rss_hook" <<EOF
 #!/bin/sh
-exec /usr/bin/time -a -o $work/rss -f %M $emu "\$@"
+exec /usr/bin/time -a -o $work/rss.kib -f "%M %e \$3" $emu "\$@"
 EOF
 chmod +x "$rss_hook"
 rss_bundle=$(make_bundle rss "$rss_hook")
@@ -120,6 +128,16 @@ run_hook() {
 	n=$((n + 1))
 	"$wrapper" --root "$work/runc" run --bundle "${1:-$hook_bundle}" "bench-hook-$n" </dev/null >/dev/null 2>"$work/err" ||
 		{ echo "ima-hook run failed: $(cat "$work/err")" >&2; exit 1; }
+}
+run_pass() {
+	n=$((n + 1))
+	"$wrapper" --root "$work/runc" run --bundle "$pass_bundle" "bench-pass-$n" </dev/null >/dev/null 2>"$work/err" ||
+		{ echo "wrapper pass-through run failed: $(cat "$work/err")" >&2; exit 1; }
+}
+run_ns() {
+	n=$((n + 1))
+	"$wrapper" --root "$work/runc" run --bundle "$ns_bundle" "bench-ns-$n" </dev/null >/dev/null 2>"$work/err" ||
+		{ echo "wrapper namespace-only run failed: $(cat "$work/err")" >&2; exit 1; }
 }
 timed() { # FUNC -> elapsed ms with 0.01 precision on stdout
 	local t0 t1
@@ -137,20 +155,19 @@ rec=$work/archive/bench-hook-$n/record.json
 
 for ((i = 0; i < WARMUP; i++)); do run_base; run_hook; done
 
-: >"$work/base.ms"
-: >"$work/hook.ms"
+# Interleaved: each round runs every variant once, the order rotating, so
+# a slow phase of the machine hits all variants alike.
+variants=(base hook pass ns)
+for v in "${variants[@]}"; do : >"$work/$v.ms"; done
 for ((i = 0; i < RUNS; i++)); do
-	if ((i % 2 == 0)); then
-		timed run_base >>"$work/base.ms"
-		timed run_hook >>"$work/hook.ms"
-	else
-		timed run_hook >>"$work/hook.ms"
-		timed run_base >>"$work/base.ms"
-	fi
+	for ((j = 0; j < ${#variants[@]}; j++)); do
+		v=${variants[(i + j) % ${#variants[@]}]}
+		timed "run_$v" >>"$work/$v.ms"
+	done
 done
 
 # Peak RSS of the hook process (createRuntime and poststop calls).
-: >"$work/rss"
+: >"$work/rss.kib"
 for ((i = 0; i < RSS_RUNS; i++)); do run_hook "$rss_bundle"; done
 
 median() { sort -n "$1" | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -161,15 +178,20 @@ stat_line() { # FILE (values in 1/100 ms)
 mb=$(median "$work/base.ms")
 mh=$(median "$work/hook.ms")
 ratio=$(awk -v h="$mh" -v b="$mb" 'BEGIN {printf "%.3f", h/b}')
-rss=$(sort -n "$work/rss" | tail -n1)
+rss=$(sort -n "$work/rss.kib" | tail -n1 | cut -d' ' -f1)
+stage_ms() { awk -v st="$1" '$3 == st {print $2 * 1000}' "$work/rss.kib" | sort -n | awk '{a[NR]=$1} END {if (NR) printf "%.0f", a[int((NR+1)/2)]; else printf "?"}'; }
 
 echo "runc run busybox /bin/true, $RUNS runs each, interleaved; emulated kernel, $RULES-rule policy"
 echo "  runc $("$runc" --version | head -n1 | awk '{print $3}'), $(nproc) cores, kernel $(uname -r)"
 printf '  baseline (runc, no hook)           %s\n' "$(stat_line "$work/base.ms")"
 printf '  ima-hook (wrapper + hooks)         %s\n' "$(stat_line "$work/hook.ms")"
 printf '  added per container start          %.2f ms\n' "$(awk -v h="$mh" -v b="$mb" 'BEGIN {print (h-b)/100}')"
+echo "  breakdown (same rounds):"
+printf '    wrapper, unannotated pass-through %s\n' "$(stat_line "$work/pass.ms")"
+printf '    wrapper + namespace, no hooks     %s\n' "$(stat_line "$work/ns.ms")"
+printf '    hook processes (GNU time, %s runs) createRuntime median %s ms, poststop median %s ms\n' "$RSS_RUNS" "$(stage_ms createRuntime)" "$(stage_ms poststop)"
 echo "  ratio of medians                   $ratio (goal <= $GOAL)"
-echo "  hook peak RSS                      $rss KiB (max of $(wc -l <"$work/rss") hook calls)"
+echo "  hook peak RSS                      $rss KiB (max of $(wc -l <"$work/rss.kib") hook calls)"
 if awk -v r="$ratio" -v g="$GOAL" 'BEGIN {exit !(r <= g)}'; then
 	echo "  goal met"
 else
