@@ -129,6 +129,20 @@ squeeze() { tr -s ' \n' '  ' <<<"$1" | sed 's/ *$//'; }
 	done
 }
 
+@test "inherited fds reach the container (--preserve-fds), with and without a namespace" {
+	echo "through fd 3" >"$BATS_TEST_TMPDIR/fd3"
+	for how in enabled plain; do
+		if [ $how = enabled ]; then
+			b=$(enabled_bundle "fd$how" /bin/sh -c 'cat <&3')
+		else
+			b=$(ih_bundle "fd$how" /bin/sh -c 'cat <&3')
+		fi
+		run wrapped run --preserve-fds 1 --bundle "$b" "$(ih_cid "fd$how")" </dev/null 3<"$BATS_TEST_TMPDIR/fd3"
+		[ "$status" -eq 0 ] || ih_fail "$how: status $status: $output"
+		[ "$output" = "through fd 3" ] || ih_fail "$how: container read '$output' from fd 3"
+	done
+}
+
 @test "20 parallel creates each get their own namespace" {
 	n=20
 	ids=()
@@ -190,6 +204,13 @@ podman_wrapped() {
 	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
 	[[ ${lines[0]} == time:\[*\] && ${lines[0]} != "$HOST_TIME_NS" ]] || ih_fail "podman container in ${lines[0]}"
 	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "$OFFSETS" ] || ih_fail "podman container offsets: ${lines[*]}"
+}
+
+@test "podman --runtime: a terminal container (console socket) works through the wrapper" {
+	run podman_wrapped -t --annotation io.imans.enable=true -- /bin/sh -c 'test -t 0 && echo tty; readlink /proc/1/ns/time'
+	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
+	[[ ${lines[0]} == tty* ]] || ih_fail "no terminal in the container: $output"
+	[[ ${lines[1]} == time:* && ${lines[1]%$'\r'} != "$HOST_TIME_NS" ]] || ih_fail "terminal container in ${lines[1]}"
 }
 
 @test "podman --runtime: without the annotation nothing changes" {
