@@ -50,6 +50,9 @@ func Parse(text string, p Profile) (*Policy, []*RuleError) {
 	pol := &Policy{}
 	var errs []*RuleError
 	lim := p.limits()
+	if n := strings.Count(text, "\n") + 1; n <= lim.MaxRules {
+		pol.Rules = make([]Rule, 0, n)
+	}
 	if !p.IMA {
 		return pol, []*RuleError{{Msg: "kernel built without CONFIG_IMA: there is no policy file to write"}}
 	}
@@ -142,7 +145,7 @@ func checkLine(line string, lineNo, index int, p *Profile) (Rule, *RuleError) {
 	}
 	// Tokenize like ima_parse_rule: strsep on space and tab, empty
 	// tokens skipped.
-	var toks []Token
+	toks := make([]Token, 0, 8)
 	for i := 0; i < len(line); {
 		if line[i] == ' ' || line[i] == '\t' {
 			i++
@@ -159,11 +162,7 @@ func checkLine(line string, lineNo, index int, p *Profile) (Rule, *RuleError) {
 		i = j
 	}
 	r.Col = toks[0].Col
-	texts := make([]string, len(toks))
-	for i := range toks {
-		texts[i] = toks[i].Text
-	}
-	r.Text = strings.Join(texts, " ")
+	r.Text = normalize(line, toks)
 	if len(r.Text) > MaxRuleBytes {
 		col := toks[0].Col
 		for _, t := range toks {
@@ -188,4 +187,27 @@ func checkLine(line string, lineNo, index int, p *Profile) (Rule, *RuleError) {
 		return rr, mkErr(col, tok, f.msg, f.stricter)
 	}
 	return rr, nil
+}
+
+// normalize joins the tokens with single spaces; when the line already is
+// in that form the result shares its memory.
+func normalize(line string, toks []Token) string {
+	first, last := toks[0], toks[len(toks)-1]
+	span := line[first.Col-1 : last.Col-1+len(last.Text)]
+	n := len(toks) - 1
+	for _, t := range toks {
+		n += len(t.Text)
+	}
+	if len(span) == n && !strings.ContainsRune(span, '\t') {
+		return span
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, t := range toks {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(t.Text)
+	}
+	return b.String()
 }

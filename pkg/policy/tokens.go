@@ -12,6 +12,11 @@ type tokenDef struct {
 	op    string // "=", "<", ">" for key/value tokens, "" for bare words
 	kind  tokenKind
 	avail func(*Profile) bool // nil: in every modelled kernel
+	match string              // key+op, filled in by init
+}
+
+func tok(key, op string, kind tokenKind, avail func(*Profile) bool) tokenDef {
+	return tokenDef{key: key, op: op, kind: kind, avail: avail, match: key + op}
 }
 
 type tokenKind int
@@ -46,51 +51,51 @@ func hasLabel(p *Profile) bool      { return p.Features.CriticalData }
 
 // policyTokens follows the order of ima_policy.c's policy_tokens (6.1).
 var policyTokens = []tokenDef{
-	{"measure", "", kAction, nil},
-	{"dont_measure", "", kAction, nil},
-	{"appraise", "", kAction, nil},
-	{"dont_appraise", "", kAction, nil},
-	{"audit", "", kAction, nil},
-	{"hash", "", kAction, nil},
-	{"dont_hash", "", kAction, nil},
-	{"obj_user", "=", kLSM, nil},
-	{"obj_role", "=", kLSM, nil},
-	{"obj_type", "=", kLSM, nil},
-	{"subj_user", "=", kLSM, nil},
-	{"subj_role", "=", kLSM, nil},
-	{"subj_type", "=", kLSM, nil},
-	{"func", "=", kFunc, nil},
-	{"mask", "=", kMask, nil},
-	{"fsmagic", "=", kFsmagic, nil},
-	{"fsname", "=", kFsname, nil},
-	{"fsuuid", "=", kFsuuid, nil},
-	{"uid", "=", kUID, nil},
-	{"euid", "=", kUID, nil},
-	{"gid", "=", kGID, hasGID},
-	{"egid", "=", kGID, hasGID},
-	{"fowner", "=", kFowner, nil},
-	{"fgroup", "=", kFgroup, hasGID},
-	{"uid", ">", kUID, nil},
-	{"euid", ">", kUID, nil},
-	{"gid", ">", kGID, hasGID},
-	{"egid", ">", kGID, hasGID},
-	{"fowner", ">", kFowner, nil},
-	{"fgroup", ">", kFgroup, hasGID},
-	{"uid", "<", kUID, nil},
-	{"euid", "<", kUID, nil},
-	{"gid", "<", kGID, hasGID},
-	{"egid", "<", kGID, hasGID},
-	{"fowner", "<", kFowner, nil},
-	{"fgroup", "<", kFgroup, hasGID},
-	{"digest_type", "=", kDigestType, hasDigestType},
-	{"appraise_type", "=", kAppraiseType, nil},
-	{"appraise_flag", "=", kAppraiseFlag, nil},
-	{"appraise_algos", "=", kAppraiseAlgos, hasAlgos},
-	{"permit_directio", "", kPermitDirectio, nil},
-	{"pcr", "=", kPCR, nil},
-	{"template", "=", kTemplate, nil},
-	{"keyrings", "=", kKeyrings, nil},
-	{"label", "=", kLabel, hasLabel},
+	tok("measure", "", kAction, nil),
+	tok("dont_measure", "", kAction, nil),
+	tok("appraise", "", kAction, nil),
+	tok("dont_appraise", "", kAction, nil),
+	tok("audit", "", kAction, nil),
+	tok("hash", "", kAction, nil),
+	tok("dont_hash", "", kAction, nil),
+	tok("obj_user", "=", kLSM, nil),
+	tok("obj_role", "=", kLSM, nil),
+	tok("obj_type", "=", kLSM, nil),
+	tok("subj_user", "=", kLSM, nil),
+	tok("subj_role", "=", kLSM, nil),
+	tok("subj_type", "=", kLSM, nil),
+	tok("func", "=", kFunc, nil),
+	tok("mask", "=", kMask, nil),
+	tok("fsmagic", "=", kFsmagic, nil),
+	tok("fsname", "=", kFsname, nil),
+	tok("fsuuid", "=", kFsuuid, nil),
+	tok("uid", "=", kUID, nil),
+	tok("euid", "=", kUID, nil),
+	tok("gid", "=", kGID, hasGID),
+	tok("egid", "=", kGID, hasGID),
+	tok("fowner", "=", kFowner, nil),
+	tok("fgroup", "=", kFgroup, hasGID),
+	tok("uid", ">", kUID, nil),
+	tok("euid", ">", kUID, nil),
+	tok("gid", ">", kGID, hasGID),
+	tok("egid", ">", kGID, hasGID),
+	tok("fowner", ">", kFowner, nil),
+	tok("fgroup", ">", kFgroup, hasGID),
+	tok("uid", "<", kUID, nil),
+	tok("euid", "<", kUID, nil),
+	tok("gid", "<", kGID, hasGID),
+	tok("egid", "<", kGID, hasGID),
+	tok("fowner", "<", kFowner, nil),
+	tok("fgroup", "<", kFgroup, hasGID),
+	tok("digest_type", "=", kDigestType, hasDigestType),
+	tok("appraise_type", "=", kAppraiseType, nil),
+	tok("appraise_flag", "=", kAppraiseFlag, nil),
+	tok("appraise_algos", "=", kAppraiseAlgos, hasAlgos),
+	tok("permit_directio", "", kPermitDirectio, nil),
+	tok("pcr", "=", kPCR, nil),
+	tok("template", "=", kTemplate, nil),
+	tok("keyrings", "=", kKeyrings, nil),
+	tok("label", "=", kLabel, hasLabel),
 }
 
 // featureOf names the Features field behind a gated token, for messages.
@@ -122,9 +127,8 @@ func matchToken(tok string, p *Profile) (*tokenDef, string) {
 			}
 			continue
 		}
-		prefix := d.key + d.op
-		if len(tok) > len(prefix) && strings.HasPrefix(tok, prefix) {
-			return d, tok[len(prefix):]
+		if len(tok) > len(d.match) && tok[:len(d.match)] == d.match {
+			return d, tok[len(d.match):]
 		}
 	}
 	return nil, ""
