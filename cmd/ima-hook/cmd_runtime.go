@@ -124,6 +124,9 @@ func runRuntime(args []string) int {
 			if logger == nil {
 				logger = logx.Open(admin.Log, admin.RunDir)
 			}
+			if logger.Target() == "stderr" && strings.HasPrefix(format, "refused: ") {
+				return // the refusal is already the one stderr line
+			}
 			logger.Info(id, "runtime: "+format, a...)
 		},
 		Exec:  syscall.Exec,
