@@ -19,7 +19,9 @@ N=20
 	for ((i = 1; i <= N; i++)); do
 		ih_policy_rules $((i % 7 + 1)) "$i" >"$IH_POLICIES_DIR/p$i.policy"
 		b=$(ih_bundle "c$i" /bin/sleep 300)
-		ih_annotate "$b" io.imans.enable=true "io.imans.policy=$IH_POLICIES_DIR/p$i.policy"
+		# Empty kcmd: no built-in rules, so each namespace must hold
+		# exactly its own policy.
+		ih_annotate "$b" io.imans.enable=true "io.imans.kcmd=" "io.imans.policy=$IH_POLICIES_DIR/p$i.policy"
 		ih_add_hooks "$b"
 	done
 	# Start all at once.
