@@ -78,6 +78,15 @@ func (r *BinaryReader) fail(at int64, hint string, format string, args ...any) e
 
 // read fills p; a short read is a truncated entry.
 func (r *BinaryReader) read(p []byte, what string) error {
+	if len(p) <= r.br.Buffered() {
+		// Fast path: the bytes are in the buffer; skips io.ReadFull's call
+		// chain, which costs more than the copy for these small reads.
+		b, _ := r.br.Peek(len(p))
+		copy(p, b)
+		r.br.Discard(len(p))
+		r.off += int64(len(p))
+		return nil
+	}
 	n, err := io.ReadFull(r.br, p)
 	r.off += int64(n)
 	if err != nil {
@@ -105,7 +114,15 @@ func (r *BinaryReader) Next() (*Entry, error) {
 	}
 	start := r.off
 	pcrb := &r.hdr
-	n, err := io.ReadFull(r.br, pcrb[:])
+	var n int
+	var err error
+	if r.br.Buffered() >= 4 {
+		b, _ := r.br.Peek(4)
+		n = copy(pcrb[:], b)
+		r.br.Discard(4)
+	} else {
+		n, err = io.ReadFull(r.br, pcrb[:])
+	}
 	r.off += int64(n)
 	if err != nil {
 		if n == 0 && errors.Is(err, io.EOF) {
