@@ -208,14 +208,14 @@ func ExpandKcmd(k Kcmd, p Profile) ([]Rule, error) {
 		return nil
 	}
 	dl := p.Features.DigestLists
-	switch {
-	case has["tcb"]:
-		if err := add("tcb"); err != nil {
-			return nil, err
-		}
-	case has["exec_tcb"] && dl:
-		if err := add("exec_tcb"); err != nil {
-			return nil, err
+	// The first of tcb and exec_tcb chooses the measurement policy
+	// (policy_setup sets ima_policy only while it is unset).
+	for _, n := range k.Policies {
+		if n == "tcb" || (n == "exec_tcb" && dl) {
+			if err := add(n); err != nil {
+				return nil, err
+			}
+			break
 		}
 	}
 	out = append(out, ArchRules(p)...)

@@ -108,7 +108,12 @@ func Parse(text string, p Profile) (*Policy, []*RuleError) {
 }
 
 // CheckRule checks a single rule line (no comment, no newline) against p.
+// A blank line or a comment is not a rule and is refused here.
 func CheckRule(line string, p Profile) (Rule, *RuleError) {
+	if t := strings.TrimLeft(line, " \t"); t == "" || t[0] == '#' {
+		err := &RuleError{Line: 1, Col: 1, Index: 1, Msg: "not a rule (blank line or comment)"}
+		return Rule{Line: 1, Index: 1, Source: "policy", Err: err}, err
+	}
 	r, err := checkLine(line, 1, 1, &p)
 	r.Source = "policy"
 	if err != nil {

@@ -389,3 +389,12 @@ func TestKstrto(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckRuleRefusesNonRules(t *testing.T) {
+	p := debian61(t)
+	for _, s := range []string{"", "   ", "\t# comment"} {
+		if _, err := CheckRule(s, p); err == nil {
+			t.Errorf("CheckRule(%q) accepted", s)
+		}
+	}
+}
