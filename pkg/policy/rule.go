@@ -48,8 +48,10 @@ type RuleError struct {
 	Index int    `json:"index"`
 	Token string `json:"token,omitempty"`
 	Msg   string `json:"message"`
-	// Stricter is set when the kernel itself would take the rule but it
-	// cannot do what it says (the validator refuses it on purpose).
+	// Stricter is set when the refusal is the validator's own rule (a
+	// hook limit or text hygiene: control characters, a rule longer than
+	// one write, a leading '/'), not the kernel's parser; the kernel may
+	// take such a rule, but it would not do what it says.
 	Stricter bool `json:"stricter,omitempty"`
 }
 
