@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -44,6 +45,8 @@ Selecting entries:
   A namespace's view starts at its ns_aggregate_<ID> entry and ends at the
   next ns_aggregate_<ID>: the kernel reuses ids after a namespace is gone.
   --incarnation picks which namespace had the id (default: the last one).
+  A container stopped in an earlier boot is read from the view archived at
+  poststop (<archive-dir>/<id>/ascii_runtime_measurements).
 
 Verifying (--verify): every template digest, the ns_aggregate entries, the
 boot_aggregate (when PCRs 0-9 are known), and a replay of the sha1/sha256
@@ -157,16 +160,7 @@ func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
 	var open func() (io.ReadCloser, error)
 	switch f.file {
 	case "":
-		k := ns.Default()
-		opt.Source = k.Probe().SecurityFSDir + "/binary_runtime_measurements"
-		open = func() (io.ReadCloser, error) {
-			rc, err := k.OpenMeasurements(true)
-			if err != nil {
-				return nil, userror.Wrap(err, opt.Source, "cannot read the host measurement list: "+err.Error(),
-					"run as root on a kernel with IMA and securityfs mounted, or pass --file")
-			}
-			return rc, nil
-		}
+		opt.Source, open = hostList()
 		opt.Reopenable = true
 	case "-":
 		opt.Source = "stdin"
@@ -180,15 +174,9 @@ func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
 		}
 	default:
 		opt.Source = f.file
-		path := f.file
-		open = func() (io.ReadCloser, error) {
-			rc, err := os.Open(path)
-			if err != nil {
-				return nil, userror.Wrap(err, "--file", err.Error(), "give a readable measurement list")
-			}
-			return rc, nil
-		}
+		open = fileOpener(f.file)
 		opt.Reopenable = true
+		path := f.file
 		nameFormat, nameBank := measure.FromFileName(path)
 		if opt.Format == measure.AutoFormat {
 			opt.Format = nameFormat
@@ -211,7 +199,7 @@ func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
 		sel = &measure.Selection{Incarnation: f.incarnation}
 		if f.container != "" {
 			store := record.Store{RunDir: f.runDir, ArchiveDir: f.archiveDir}
-			rec, _, err := store.ReadAny(f.container)
+			rec, live, err := store.ReadAny(f.container)
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
 					return fail(userror.Wrap(err, "--container "+f.container, "no record of this container in "+f.runDir+" or "+f.archiveDir,
@@ -231,6 +219,20 @@ func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
 				start = rec.AggregateIndex
 				sel.StartIndex = &start
 				sel.Incarnation = ""
+			}
+			// A stopped container of an earlier boot: the host list no
+			// longer has its entries, the view archived at poststop does.
+			view := filepath.Join(store.ArchiveDirOf(f.container), "ascii_runtime_measurements")
+			if !live && f.file == "" && start >= 0 && !aggregateAt(open, opt, start, rec.NS) && exists(view) {
+				if f.verify && !f.templateOnly {
+					return fail(userror.New("--container "+f.container, "the container ran in an earlier boot: the host list no longer has its entries, and its archived view cannot be replayed against this boot's PCRs",
+						"check the archived view with --verify --template-only"))
+				}
+				fmt.Fprintf(stderr, "ima-hook: measurements: container %s stopped in an earlier boot: reading the view archived at poststop, %s\n", f.container, view)
+				opt.Source, opt.Format, opt.Read.Bank = view, measure.ASCIIList, measure.AlgUnknown
+				open = fileOpener(view)
+				start, sel.StartIndex, sel.Incarnation = -1, nil, "all (archived view)"
+				f.incarnation = "all"
 			}
 		} else {
 			id, err := strconv.ParseUint(f.nsID, 10, 32)
@@ -310,6 +312,59 @@ func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// hostList opens the host's binary list through the kernel seam (the
+// emulator's in imaemu builds); a variable so tests can stand in for it.
+var hostList = func() (string, func() (io.ReadCloser, error)) {
+	k := ns.Default()
+	source := k.Probe().SecurityFSDir + "/binary_runtime_measurements"
+	return source, func() (io.ReadCloser, error) {
+		rc, err := k.OpenMeasurements(true)
+		if err != nil {
+			return nil, userror.Wrap(err, source, "cannot read the host measurement list: "+err.Error(),
+				"run as root on a kernel with IMA and securityfs mounted, or pass --file")
+		}
+		return rc, nil
+	}
+}
+
+func fileOpener(path string) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		rc, err := os.Open(path)
+		if err != nil {
+			return nil, userror.Wrap(err, "--file", err.Error(), "give a readable measurement list")
+		}
+		return rc, nil
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// aggregateAt reports whether entry index of the list is ns_aggregate_<id>.
+func aggregateAt(open func() (io.ReadCloser, error), opt measure.RunOptions, index int64, id uint32) bool {
+	rc, err := open()
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	r, _, err := measure.NewReader(rc, opt.Format, opt.Read)
+	if err != nil {
+		return false
+	}
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return false
+		}
+		if e.Pos.Index == index {
+			got, ok := e.NSAggregate()
+			return ok && got == id
+		}
+	}
 }
 
 func selectionSubject(f measurementsFlags) string {

@@ -324,3 +324,41 @@ func TestMeasurementsUsage(t *testing.T) {
 		t.Errorf("--help: %d", code)
 	}
 }
+
+// A container stopped in an earlier boot: the host list has no aggregate at
+// the record's index, so its view archived at poststop is read instead.
+func TestMeasurementsArchivedView(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 600, Namespaces: 3, Seed: 10})
+	ns := lf.res.Namespaces[1]
+	saved := hostList
+	defer func() { hostList = saved }()
+	hostList = func() (string, func() (io.ReadCloser, error)) { return lf.bin, fileOpener(lf.bin) }
+
+	// Its view, as poststop archives it.
+	code, view, _ := run("--file", lf.bin, "--ns", fmt.Sprint(ns.ID))
+	if code != 0 {
+		t.Fatal(code)
+	}
+	store := record.Store{RunDir: filepath.Join(lf.dir, "run"), ArchiveDir: filepath.Join(lf.dir, "lib")}
+	dirs := []string{"--run-dir", store.RunDir, "--archive-dir", store.ArchiveDir}
+	// Same boot: the host list is used (and can be verified).
+	must(t, store.Archive(record.Record{ContainerID: "same", NS: ns.ID, AggregateIndex: ns.AggregateIndex, Result: "applied"}, strings.NewReader(view)))
+	code, out, errs := run(append([]string{"--container", "same"}, dirs...)...)
+	if code != 0 || out != view || strings.Contains(errs, "archived") {
+		t.Fatalf("same boot: %d %q", code, errs)
+	}
+	// Earlier boot: index 7 of this list is not its aggregate.
+	must(t, store.Archive(record.Record{ContainerID: "old", NS: ns.ID, AggregateIndex: 7, Result: "applied"}, strings.NewReader(view)))
+	code, out, errs = run(append([]string{"--container", "old"}, dirs...)...)
+	if code != 0 || out != view || !strings.Contains(errs, "earlier boot: reading the view archived at poststop") {
+		t.Fatalf("earlier boot: code %d, same view %v, %q", code, out == view, errs)
+	}
+	code, _, errs = run(append([]string{"--container", "old", "--verify", "--pcrs", "sha1," + lf.pcr1}, dirs...)...)
+	if code != 2 || !strings.Contains(errs, "--template-only") {
+		t.Fatalf("verify of an earlier boot: %d %q", code, errs)
+	}
+	code, _, errs = run(append([]string{"--container", "old", "--verify", "--template-only", "--format", "none"}, dirs...)...)
+	if code != 0 || !strings.Contains(errs, fmt.Sprintf("verification passed: %d entries (ascii list", ns.Entries)) {
+		t.Fatalf("template-only check of the archive: %d %q", code, errs)
+	}
+}

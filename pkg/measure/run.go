@@ -261,6 +261,9 @@ func runOnce(open func() (io.ReadCloser, error), opt RunOptions, write bool) (*S
 		}
 		lastOrder = opt.Read.Order
 	}
+	if lastOrder == OrderAuto {
+		lastOrder = LittleEndian
+	}
 	sum.DigestAlg, sum.ByteOrder = lastBank.String(), lastOrder.String()
 	sum.Passed = sum.Error == ""
 	if v != nil {
