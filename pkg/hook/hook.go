@@ -181,6 +181,12 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error)
 		if cfg.Kcmd.Template != "" {
 			only = append(only, "ima_template="+cfg.Kcmd.Template)
 		}
+		for _, name := range cfg.Kcmd.Policies {
+			if name == "fail_securely" {
+				// A namespace switch, not rules (policy.ErrFlagOnly).
+				only = append(only, "ima_policy=fail_securely")
+			}
+		}
 		if len(only) > 0 {
 			msg := strings.Join(only, " and ") + " can only be set when the namespace is created, and the ima-runtime wrapper did not create this one"
 			if cfg.Required {
@@ -190,21 +196,24 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error)
 		}
 		p.AddKey = cfg.Cert != nil
 	}
-	for _, name := range cfg.Kcmd.Policies {
-		rules, err := policy.BuiltinRules(name, cfg.Profile)
-		if err != nil {
-			return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+	builtins, err := policy.ExpandKcmd(cfg.Kcmd, cfg.Profile)
+	if err != nil {
+		return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+	}
+	for _, r := range builtins {
+		// Architecture and build-time rules stay in front of any loaded
+		// policy (ima_update_policy keeps them), so they are not rewritten.
+		if r.Source == "arch" || r.Source == "build" {
+			continue
 		}
-		for _, r := range rules {
-			p.Rules = append(p.Rules, r.Text)
-		}
+		p.Rules = append(p.Rules, r.Text)
 	}
 	if cfg.Policy != nil {
-		if created && hasPolicyAppraisal(cfg.Kcmd) {
+		if created && cfg.Kcmd.SignedPolicyRequired(cfg.Profile) {
 			// The namespace appraises POLICY_CHECK from birth: the kernel
 			// refuses rule text, only a (signed) policy file is taken.
 			if cfg.PolicyPath == "" {
-				return nil, userror.New(config.AnnPolicyRules, "the namespace appraises its policy (ima_policy=secure_boot) and refuses inline rules",
+				return nil, userror.New(config.AnnPolicyRules, "the namespace appraises its own policy (POLICY_CHECK, from "+cfg.KcmdText+") and refuses inline rules",
 					"give a signed policy file with io.imans.policy")
 			}
 			p.Rules, p.PolicyPath = nil, cfg.PolicyPath
@@ -219,15 +228,6 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error)
 		p.Rules = nil
 	}
 	return p, nil
-}
-
-func hasPolicyAppraisal(k policy.Kcmd) bool {
-	for _, name := range k.Policies {
-		if name == "secure_boot" {
-			return true
-		}
-	}
-	return false
 }
 
 // createdByWrapper reads what the wrapper recorded for this container.

@@ -191,15 +191,13 @@ func (s *state) activate(n *namespace, activator *task) error {
 		if n.Kcmd.Appraise != "" {
 			n.Appraise = n.Kcmd.Appraise
 		}
-		for _, name := range n.Kcmd.Policies {
-			rules, err := policy.BuiltinRules(name, policy.DefaultProfile())
-			if err != nil {
-				s.logf("ima: policy %q not found", name)
-				continue
-			}
-			for _, r := range rules {
-				n.Rules = append(n.Rules, r.Text)
-			}
+		// ima_init_ns_policy: the built-ins in the kernel's order.
+		rules, err := policy.ExpandKcmd(policy.Kcmd{Policies: n.Kcmd.Policies}, policy.DefaultProfile())
+		if err != nil {
+			s.logf("ima: %v", err)
+		}
+		for _, r := range rules {
+			n.Rules = append(n.Rules, r.Text)
 		}
 	}
 	if n.Template == "" {
