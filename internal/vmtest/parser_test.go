@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 )
 
 const tok = "0123456789abcdef"
@@ -159,4 +160,24 @@ func FuzzConsoleParser(f *testing.F) {
 			t.Fatalf("%d files", len(p.files))
 		}
 	})
+}
+
+func TestGuestSlots(t *testing.T) {
+	t.Setenv("IMA_HOOK_VM_CACHE", t.TempDir())
+	t.Setenv("IMA_HOOK_VM_PARALLEL", "1")
+	release, err := acquireSlot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := acquireSlot(ctx); err == nil || !strings.Contains(err.Error(), "guest slot") {
+		t.Fatalf("second slot: err = %v, want a wait error", err)
+	}
+	release()
+	release2, err := acquireSlot(context.Background())
+	if err != nil {
+		t.Fatalf("slot not freed: %v", err)
+	}
+	release2()
 }

@@ -22,9 +22,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -156,6 +158,14 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		timeout = DefaultTimeout
 	}
 	timeout = time.Duration(float64(timeout) * timeoutFactor())
+	// Waiting for a guest slot does not count against the timeout: with
+	// `go test ./...` several packages boot guests at once, and TCG guests
+	// sharing a core each take several times longer.
+	release, err := acquireSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -239,4 +249,43 @@ func kernelCmdline(extra string) string {
 		return base + " " + s
 	}
 	return base
+}
+
+// maxGuests is how many guests may run at once on this machine, across
+// processes: $IMA_HOOK_VM_PARALLEL or the number of CPUs (a TCG guest keeps
+// one core busy).
+func maxGuests() int {
+	if s := os.Getenv("IMA_HOOK_VM_PARALLEL"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 && n <= 64 {
+			return n
+		}
+	}
+	return max(1, runtime.NumCPU())
+}
+
+// acquireSlot takes one of maxGuests() flock'ed slot files in CacheDir,
+// polling until ctx ends. The kernel drops the lock if the process dies.
+func acquireSlot(ctx context.Context) (func(), error) {
+	dir := CacheDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("vmtest: %w", err)
+	}
+	n := maxGuests()
+	for {
+		for i := 0; i < n; i++ {
+			f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf(".guest-slot-%d", i)), os.O_CREATE|os.O_RDWR, 0o644)
+			if err != nil {
+				return nil, fmt.Errorf("vmtest: guest slot: %w", err)
+			}
+			if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+				return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+			}
+			f.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("vmtest: waiting for a free guest slot (%d in use): %w", n, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
