@@ -17,7 +17,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 )
 
@@ -53,15 +52,23 @@ type Record struct {
 	AggregateIndex int64 `json:"aggregate_index"`
 }
 
-var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$`)
-
 // ValidID reports whether id is safe to use as a file name. Container ids
-// come from the runtime state; never trust them as paths.
+// come from the runtime state; never trust them as paths. (A byte loop, not
+// a regexp: compiling one costs every hook and wrapper run a millisecond.)
 func ValidID(id string) error {
-	if !validID.MatchString(id) {
-		return fmt.Errorf("container id %q is not a safe file name (want [A-Za-z0-9_.-], at most 256 characters)", id)
+	ok := len(id) > 0 && len(id) <= 256 && isAlnum(id[0])
+	for i := 1; ok && i < len(id); i++ {
+		c := id[i]
+		ok = isAlnum(c) || c == '_' || c == '.' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("container id %q is not a safe file name (want [A-Za-z0-9][A-Za-z0-9_.-]*, at most 256 characters)", id)
 	}
 	return nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // Store reads and writes records.
