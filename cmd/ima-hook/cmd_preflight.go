@@ -1,0 +1,14 @@
+package main
+
+import (
+	"os"
+
+	"github.com/ima-hook/ima-hook/pkg/preflight/preflightcmd"
+)
+
+// `ima-hook preflight`: the command itself is pkg/preflight/preflightcmd.
+func init() {
+	register(command{name: "preflight", summary: preflightcmd.Summary, run: func(args []string) int {
+		return preflightcmd.Run(args, os.Stdout, os.Stderr)
+	}})
+}
