@@ -132,6 +132,7 @@ ih_setup() {
 	mkdir -p "$IH_BUNDLES_DIR"
 	ih_write_admin_config
 	IH_ROOTFS=$(ih_busybox_rootfs)
+	ih_wrapper >/dev/null
 }
 
 # ih_teardown: call from teardown(). Deletes every container this test made
@@ -300,7 +301,9 @@ ih_wrapper() {
 	local bin=${1:-$IH_EMU_BIN} w=$IH_TEST_BIN/ima-runtime
 	[[ $bin == "$IH_EMU_BIN" ]] || w=$IH_TEST_BIN/ima-runtime-$(basename "$bin")
 	if [[ ! -x $w ]]; then
-		cat >"$w" <<-EOF
+		# Written aside and renamed: concurrent callers (the parallel suite)
+		# must never exec a half-written file (ETXTBSY).
+		cat >"$w.$BASHPID" <<-EOF
 			#!/bin/sh
 			# runtime wrapper for bats test $BATS_TEST_NUMBER
 			PATH=$IH_PATH
@@ -308,7 +311,8 @@ ih_wrapper() {
 			export PATH IMA_HOOK_EMU_DIR
 			exec $bin runtime --config $IH_CONFIG --runtime $IH_RUNC -- "\$@"
 		EOF
-		chmod +x "$w"
+		chmod +x "$w.$BASHPID"
+		mv -f "$w.$BASHPID" "$w"
 	fi
 	echo "$w"
 }
