@@ -133,166 +133,22 @@ func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, userror.Line(err))
 		return 2
 	}
-	var opt measure.RunOptions
-	var err error
-	if opt.Format, err = measure.ParseFormat(f.inputFormat); err != nil {
-		return fail(userror.Wrap(err, "--input-format", err.Error(), "use auto, binary or ascii"))
-	}
-	if opt.Read.Order, err = measure.ParseByteOrder(f.byteOrder); err != nil {
-		return fail(userror.Wrap(err, "--byte-order", err.Error(), "use auto, little or big"))
-	}
-	if f.nsByteOrder != "" {
-		if opt.Read.NSOrder, err = measure.ParseByteOrder(f.nsByteOrder); err != nil {
-			return fail(userror.Wrap(err, "--ns-byte-order", err.Error(), "use little or big"))
-		}
-	}
-	if f.maxEntry < 64 || f.maxEntry > 64<<20 {
-		return fail(userror.New("--max-entry-size", fmt.Sprintf("%d is out of range", f.maxEntry), "use 64 bytes to 64 MiB"))
-	}
-	opt.Read.Limits.MaxTemplateData = f.maxEntry
-	opt.Read.NSHeader = f.nsHeader
-	if opt.Output, err = measure.ParseOutput(f.format); err != nil {
-		return fail(userror.Wrap(err, "--format", err.Error(), "use ascii, json or none"))
+	opt, err := readOptions(f)
+	if err != nil {
+		return fail(err)
 	}
 	opt.Out = stdout
-
-	// The list.
-	var open func() (io.ReadCloser, error)
-	switch f.file {
-	case "":
-		opt.Source, open = hostList()
-		opt.Reopenable = true
-	case "-":
-		opt.Source = "stdin"
-		used := false
-		open = func() (io.ReadCloser, error) {
-			if used {
-				return nil, errors.New("stdin cannot be read twice")
-			}
-			used = true
-			return io.NopCloser(os.Stdin), nil
-		}
-	default:
-		opt.Source = f.file
-		open = fileOpener(f.file)
-		opt.Reopenable = true
-		path := f.file
-		nameFormat, nameBank := measure.FromFileName(path)
-		if opt.Format == measure.AutoFormat {
-			opt.Format = nameFormat
-		}
-		opt.Read.Bank = nameBank
-	}
+	open := listSource(f, &opt)
 	if f.bank != "" {
 		if opt.Read.Bank, err = measure.ParseAlg(f.bank); err != nil {
 			return fail(userror.Wrap(err, "--bank", err.Error(), "name the bank of the list's template digests"))
 		}
 	}
-
-	// The selection.
-	if f.container != "" && f.nsID != "" {
-		return fail(userror.New("--container", "given together with --ns", "use one of them"))
+	if open, err = selectEntries(f, &opt, open, stderr); err != nil {
+		return fail(err)
 	}
-	start := int64(-1)
-	var sel *measure.Selection
-	if f.container != "" || f.nsID != "" {
-		sel = &measure.Selection{Incarnation: f.incarnation}
-		if f.container != "" {
-			store := record.Store{RunDir: f.runDir, ArchiveDir: f.archiveDir}
-			rec, live, err := store.ReadAny(f.container)
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return fail(userror.Wrap(err, "--container "+f.container, "no record of this container in "+f.runDir+" or "+f.archiveDir,
-						"check the id (full container id, as the runtime knows it) and --run-dir/--archive-dir"))
-				}
-				return fail(userror.Wrap(err, "--container "+f.container, err.Error(), "check the record files"))
-			}
-			if rec.NS == 0 {
-				return fail(userror.New("--container "+f.container, "the container has no IMA namespace (record result: "+rec.Result+")",
-					"run it with the runtime wrapper and the io.imans.* annotations"))
-			}
-			sel.NS, sel.Container = rec.NS, f.container
-			// The record's index counts entries of the host list of the boot
-			// it was made in (the filter checks that the aggregate is there);
-			// --incarnation selects in other lists.
-			if !f.incarnationSet && rec.AggregateIndex >= 0 {
-				start = rec.AggregateIndex
-				sel.StartIndex = &start
-				sel.Incarnation = ""
-			}
-			// A stopped container of an earlier boot: the host list no
-			// longer has its entries, the view archived at poststop does.
-			view := filepath.Join(store.ArchiveDirOf(f.container), "ascii_runtime_measurements")
-			if !live && f.file == "" && start >= 0 && !aggregateAt(open, opt, start, rec.NS) && exists(view) {
-				if f.verify && !f.templateOnly {
-					return fail(userror.New("--container "+f.container, "the container ran in an earlier boot: the host list no longer has its entries, and its archived view cannot be replayed against this boot's PCRs",
-						"check the archived view with --verify --template-only"))
-				}
-				fmt.Fprintf(stderr, "ima-hook: measurements: container %s stopped in an earlier boot: reading the view archived at poststop, %s\n", f.container, view)
-				opt.Source, opt.Format, opt.Read.Bank = view, measure.ASCIIList, measure.AlgUnknown
-				open = fileOpener(view)
-				start, sel.StartIndex, sel.Incarnation = -1, nil, "all (archived view)"
-				f.incarnation = "all"
-			}
-		} else {
-			id, err := strconv.ParseUint(f.nsID, 10, 32)
-			if err != nil {
-				return fail(userror.New("--ns", fmt.Sprintf("%s is not a namespace id", userror.Quote(f.nsID)),
-					"give the decimal inode number, e.g. 4026532329 from ns_aggregate_4026532329 or readlink /proc/<pid>/ns/ima"))
-			}
-			sel.NS = uint32(id)
-		}
-		incarnation := 0
-		if start < 0 {
-			switch f.incarnation {
-			case "all":
-			case "last":
-				if !opt.Reopenable {
-					return fail(userror.New("--incarnation last", "needs a first pass over the list, which stdin cannot give",
-						"pass --incarnation all or N, or read the list from a file"))
-				}
-				idx, err := findAggregates(open, opt, sel.NS)
-				if err != nil {
-					return fail(err)
-				}
-				if len(idx) > 0 {
-					start = idx[len(idx)-1]
-					sel.StartIndex = &start
-				} else {
-					// No aggregate: a namespace's own view read from inside
-					// it, or a kernel that logs none. Take every entry.
-					sel.Incarnation = "all (no ns_aggregate entry)"
-				}
-			default:
-				n, err := strconv.Atoi(f.incarnation)
-				if err != nil || n < 1 {
-					return fail(userror.New("--incarnation", fmt.Sprintf("%s is not last, all or a number from 1", userror.Quote(f.incarnation)), "use last, all or N"))
-				}
-				incarnation = n
-			}
-		}
-		opt.Filter = measure.NewNSFilter(sel.NS, start, incarnation)
-		opt.Selection = sel
-	}
-
-	// Verification.
-	if f.verify || f.allowlist != "" {
-		opt.Verify = true
-		if opt.VerifyOptions.Variant, err = measure.ParseVariant(f.variant); err != nil {
-			return fail(userror.Wrap(err, "--variant", err.Error(), "use auto, per-bank or padded"))
-		}
-		if f.allowlist != "" {
-			if opt.VerifyOptions.Allowlist, err = measure.LoadAllowlist(f.allowlist); err != nil {
-				return fail(userror.Wrap(err, "--allowlist", err.Error(), "give a keylime runtime policy (JSON with digests and excludes)"))
-			}
-		}
-		if f.verify {
-			ref, err := loadReference(f)
-			if err != nil {
-				return fail(err)
-			}
-			opt.VerifyOptions.Reference = ref
-		}
+	if err := verifyOptions(f, &opt); err != nil {
+		return fail(err)
 	}
 
 	sum, err := measure.Run(open, opt)
@@ -307,11 +163,180 @@ func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
 		line, _ := json.Marshal(sum)
 		fmt.Fprintf(stdout, "%s\n", line)
 	}
-	printSummary(stderr, sum, opt, f)
+	printSummary(stderr, sum)
 	if !sum.Passed {
 		return 1
 	}
 	return 0
+}
+
+// readOptions turns the format flags into run options.
+func readOptions(f measurementsFlags) (measure.RunOptions, error) {
+	var opt measure.RunOptions
+	var err error
+	if opt.Format, err = measure.ParseFormat(f.inputFormat); err != nil {
+		return opt, userror.Wrap(err, "--input-format", err.Error(), "use auto, binary or ascii")
+	}
+	if opt.Read.Order, err = measure.ParseByteOrder(f.byteOrder); err != nil {
+		return opt, userror.Wrap(err, "--byte-order", err.Error(), "use auto, little or big")
+	}
+	if f.nsByteOrder != "" {
+		if opt.Read.NSOrder, err = measure.ParseByteOrder(f.nsByteOrder); err != nil {
+			return opt, userror.Wrap(err, "--ns-byte-order", err.Error(), "use little or big")
+		}
+	}
+	if f.maxEntry < 64 || f.maxEntry > 64<<20 {
+		return opt, userror.New("--max-entry-size", fmt.Sprintf("%d is out of range", f.maxEntry), "use 64 bytes to 64 MiB")
+	}
+	opt.Read.Limits.MaxTemplateData = f.maxEntry
+	opt.Read.NSHeader = f.nsHeader
+	if opt.Output, err = measure.ParseOutput(f.format); err != nil {
+		return opt, userror.Wrap(err, "--format", err.Error(), "use ascii, json or none")
+	}
+	return opt, nil
+}
+
+// listSource says where the list comes from; a file's name may tell its
+// format and bank.
+func listSource(f measurementsFlags, opt *measure.RunOptions) func() (io.ReadCloser, error) {
+	switch f.file {
+	case "":
+		var open func() (io.ReadCloser, error)
+		opt.Source, open = hostList()
+		opt.Reopenable = true
+		return open
+	case "-":
+		opt.Source = "stdin"
+		used := false
+		return func() (io.ReadCloser, error) {
+			if used {
+				return nil, errors.New("stdin cannot be read twice")
+			}
+			used = true
+			return io.NopCloser(os.Stdin), nil
+		}
+	}
+	opt.Source = f.file
+	opt.Reopenable = true
+	nameFormat, nameBank := measure.FromFileName(f.file)
+	if opt.Format == measure.AutoFormat {
+		opt.Format = nameFormat
+	}
+	opt.Read.Bank = nameBank
+	return fileOpener(f.file)
+}
+
+// selectEntries sets up the namespace filter of --container or --ns. It may
+// switch the source to a container's archived view.
+func selectEntries(f measurementsFlags, opt *measure.RunOptions, open func() (io.ReadCloser, error), stderr io.Writer) (func() (io.ReadCloser, error), error) {
+	if f.container != "" && f.nsID != "" {
+		return nil, userror.New("--container", "given together with --ns", "use one of them")
+	}
+	if f.container == "" && f.nsID == "" {
+		return open, nil
+	}
+	start := int64(-1)
+	sel := &measure.Selection{Incarnation: f.incarnation}
+	if f.container != "" {
+		store := record.Store{RunDir: f.runDir, ArchiveDir: f.archiveDir}
+		rec, live, err := store.ReadAny(f.container)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, userror.Wrap(err, "--container "+f.container, "no record of this container in "+f.runDir+" or "+f.archiveDir,
+					"check the id (full container id, as the runtime knows it) and --run-dir/--archive-dir")
+			}
+			return nil, userror.Wrap(err, "--container "+f.container, err.Error(), "check the record files")
+		}
+		if rec.NS == 0 {
+			return nil, userror.New("--container "+f.container, "the container has no IMA namespace (record result: "+rec.Result+")",
+				"run it with the runtime wrapper and the io.imans.* annotations")
+		}
+		sel.NS, sel.Container = rec.NS, f.container
+		// The record's index counts entries of the host list of the boot it
+		// was made in (the filter checks that the aggregate is there);
+		// --incarnation selects in other lists.
+		if !f.incarnationSet && rec.AggregateIndex >= 0 {
+			start = rec.AggregateIndex
+			sel.StartIndex = &start
+			sel.Incarnation = ""
+		}
+		// A stopped container of an earlier boot: the host list no longer
+		// has its entries, the view archived at poststop does.
+		view := filepath.Join(store.ArchiveDirOf(f.container), "ascii_runtime_measurements")
+		if !live && f.file == "" && start >= 0 && !aggregateAt(open, *opt, start, rec.NS) && exists(view) {
+			if f.verify && !f.templateOnly {
+				return nil, userror.New("--container "+f.container, "the container ran in an earlier boot: the host list no longer has its entries, and its archived view cannot be replayed against this boot's PCRs",
+					"check the archived view with --verify --template-only")
+			}
+			fmt.Fprintf(stderr, "ima-hook: measurements: container %s stopped in an earlier boot: reading the view archived at poststop, %s\n", f.container, view)
+			opt.Source, opt.Format, opt.Read.Bank = view, measure.ASCIIList, measure.AlgUnknown
+			open = fileOpener(view)
+			start, sel.StartIndex, sel.Incarnation = -1, nil, "all (archived view)"
+			f.incarnation = "all"
+		}
+	} else {
+		id, err := strconv.ParseUint(f.nsID, 10, 32)
+		if err != nil {
+			return nil, userror.New("--ns", fmt.Sprintf("%s is not a namespace id", userror.Quote(f.nsID)),
+				"give the decimal inode number, e.g. 4026532329 from ns_aggregate_4026532329 or readlink /proc/<pid>/ns/ima")
+		}
+		sel.NS = uint32(id)
+	}
+	incarnation := 0
+	if start < 0 {
+		switch f.incarnation {
+		case "all":
+		case "last":
+			if !opt.Reopenable {
+				return nil, userror.New("--incarnation last", "needs a first pass over the list, which stdin cannot give",
+					"pass --incarnation all or N, or read the list from a file")
+			}
+			idx, err := findAggregates(open, *opt, sel.NS)
+			if err != nil {
+				return nil, err
+			}
+			if len(idx) > 0 {
+				start = idx[len(idx)-1]
+				sel.StartIndex = &start
+			} else {
+				// No aggregate: a namespace's own view read from inside it,
+				// or a kernel that logs none. Take every entry.
+				sel.Incarnation = "all (no ns_aggregate entry)"
+			}
+		default:
+			n, err := strconv.Atoi(f.incarnation)
+			if err != nil || n < 1 {
+				return nil, userror.New("--incarnation", fmt.Sprintf("%s is not last, all or a number from 1", userror.Quote(f.incarnation)), "use last, all or N")
+			}
+			incarnation = n
+		}
+	}
+	opt.Filter = measure.NewNSFilter(sel.NS, start, incarnation)
+	opt.Selection = sel
+	return open, nil
+}
+
+// verifyOptions loads what --verify and --allowlist need.
+func verifyOptions(f measurementsFlags, opt *measure.RunOptions) error {
+	if !f.verify && f.allowlist == "" {
+		return nil
+	}
+	opt.Verify = true
+	var err error
+	if opt.VerifyOptions.Variant, err = measure.ParseVariant(f.variant); err != nil {
+		return userror.Wrap(err, "--variant", err.Error(), "use auto, per-bank or padded")
+	}
+	if f.allowlist != "" {
+		if opt.VerifyOptions.Allowlist, err = measure.LoadAllowlist(f.allowlist); err != nil {
+			return userror.Wrap(err, "--allowlist", err.Error(), "give a keylime runtime policy (JSON with digests and excludes)")
+		}
+	}
+	if f.verify {
+		if opt.VerifyOptions.Reference, err = loadReference(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // hostList opens the host's binary list through the kernel seam (the
@@ -428,7 +453,7 @@ func loadReference(f measurementsFlags) (*measure.PCRSet, error) {
 	return set, nil
 }
 
-func printSummary(w io.Writer, s *measure.Summary, opt measure.RunOptions, f measurementsFlags) {
+func printSummary(w io.Writer, s *measure.Summary) {
 	if s.Error != "" {
 		fmt.Fprintf(w, "ima-hook: %s: %s; the list is malformed or truncated (entries before it were read)\n", s.Source, s.Error)
 	}

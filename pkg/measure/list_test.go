@@ -468,3 +468,54 @@ func TestBootAggregateCheck(t *testing.T) {
 		t.Errorf("PCR 9 unknown: %s", rep.BootAggregate)
 	}
 }
+
+// Every built-in template and a custom format survive binary and ascii
+// round trips and verify.
+func TestAllTemplatesRoundTrip(t *testing.T) {
+	d := func(algo string, n int) []byte { return append([]byte(algo+":\x00"), bytes.Repeat([]byte{0x5a}, n)...) }
+	name := []byte("/usr/bin/x\x00")
+	le := binary.LittleEndian
+	cases := map[string][][]byte{
+		"ima":        {bytes.Repeat([]byte{1}, 20), []byte("/bin/sh")},
+		"ima-ng":     {d("sha256", 32), name},
+		"ima-sig":    {d("sha512", 64), name, {0x03, 0x02, 0x04, 0xaa, 0xbb}},
+		"ima-ngv2":   {d("ima:sha256", 32), name},
+		"ima-sigv2":  {d("verity:sha384", 48), name, {}},
+		"ima-buf":    {d("sha256", 32), []byte("kexec-cmdline\x00"), []byte("root=/dev/vda ro")},
+		"ima-modsig": {d("sha256", 32), name, {}, d("sha256", 32), {0x30, 0x82, 0x01}},
+		"evm-sig": {d("sha256", 32), name, {0x05, 0x02}, []byte("security.ima|security.selinux\x00"),
+			append(le.AppendUint32(nil, 2), le.AppendUint32(nil, 3)...), {0x03, 0x02, 'a', 'b', 'c'},
+			le.AppendUint32(nil, 0), le.AppendUint32(nil, 0), le.AppendUint16(nil, 0o100755)},
+		"ima-ns":             {d("sha1", 20), name, {0xe9, 0x01, 0x00, 0xf0}},
+		"d-ng|n-ng|ns|iuid":  {d("sha256", 32), name, {0xe9, 0x01, 0x00, 0xf0}, le.AppendUint32(nil, 1000)},
+		"d-ng|n-ng|buf|sig":  {d("sm3", 32), name, {1, 2, 3}, {}},
+		"d-ng|n-ng|xyz-next": {d("sha256", 32), name, {9, 9}},
+	}
+	for tmpl, data := range cases {
+		fields := make([]measure.Field, len(data))
+		for i, b := range data {
+			fields[i].Data = b
+		}
+		e, err := measure.NewEntry(10, tmpl, fields)
+		if err != nil {
+			t.Fatalf("%s: %v", tmpl, err)
+		}
+		bin := measure.AppendBinary(nil, e, measure.WriteOptions{})
+		line := measure.FormatASCII(e)
+		fromBin := readAll(t, measure.NewBinaryReader(bytes.NewReader(bin), measure.ReadOptions{}))
+		fromASCII := readAll(t, measure.NewASCIIReader(strings.NewReader(line), measure.ReadOptions{}))
+		if len(fromBin) != 1 || len(fromASCII) != 1 {
+			t.Fatalf("%s: %d/%d entries", tmpl, len(fromBin), len(fromASCII))
+		}
+		if got := measure.AppendBinary(nil, fromASCII[0], measure.WriteOptions{}); !bytes.Equal(got, bin) {
+			t.Errorf("%s: ascii line %q reads back as\n%x\nnot\n%x", tmpl, line, got, bin)
+		}
+		if got := measure.FormatASCII(fromBin[0]); got != line {
+			t.Errorf("%s: %q vs %q", tmpl, got, line)
+		}
+		rep, _ := verify(t, measure.NewASCIIReader(strings.NewReader(line), measure.ReadOptions{}), measure.VerifyOptions{})
+		if !rep.Passed {
+			t.Errorf("%s: %v", tmpl, rep.Failures)
+		}
+	}
+}

@@ -204,7 +204,7 @@ func runOnce(open func() (io.ReadCloser, error), opt RunOptions, write bool) (*S
 	var selErr error
 	sel := func(e *Entry) (bool, error) {
 		sum.Entries++
-		lastBank, lastOrder = e.Digests[0].Alg, e.Order()
+		lastBank, lastOrder = loggedAlg(e), e.Order()
 		if opt.Filter == nil {
 			return true, nil
 		}
@@ -224,7 +224,7 @@ func runOnce(open func() (io.ReadCloser, error), opt RunOptions, write bool) (*S
 		}
 		switch opt.Output {
 		case OutputASCII:
-			line = AppendASCII(line[:0], e, e.Digests[0].Alg)
+			line = AppendASCII(line[:0], e, loggedAlg(e))
 		case OutputJSON:
 			line = AppendJSON(line[:0], e, chk, allow)
 		}

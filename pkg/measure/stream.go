@@ -53,7 +53,7 @@ func (v *Verifier) Stream(r Reader, vis Visitor) error {
 			for b := range work {
 				for j := range b.entries {
 					e := &b.entries[j]
-					if l := e.Digests[0].Alg; l != last || algs == nil {
+					if l := loggedAlg(e); l != last || algs == nil {
 						algs, last = need(l), l
 					}
 					v.hash(e, algs, &b.hashes[j], &scratch)
@@ -149,11 +149,7 @@ func (v *Verifier) streamSequential(r Reader, vis Visitor) error {
 		if err != nil {
 			return err
 		}
-		logged := AlgUnknown
-		if len(e.Digests) > 0 {
-			logged = e.Digests[0].Alg
-		}
-		v.hash(e, v.needAlgs(logged), &v.h, &v.scratch)
+		v.hash(e, v.needAlgs(loggedAlg(e)), &v.h, &v.scratch)
 		if err := v.visit(e, &v.h, vis); err != nil {
 			return err
 		}

@@ -143,7 +143,6 @@ type Verifier struct {
 
 	bootSeen bool
 	hasRef   bool
-	sha1Idx  int // index in tracks of the SHA1 track, -1
 
 	h       dataHashes
 	chk     EntryCheck
@@ -169,7 +168,7 @@ func NewVerifier(opt VerifyOptions) (*Verifier, error) {
 			banks = DefaultBanks
 		}
 	}
-	v := &Verifier{opt: opt, sha1Idx: -1}
+	v := &Verifier{opt: opt}
 	v.rep.BootAggregate = "absent"
 	perBank := &mode{variant: VariantPerBank, lastMatch: -1}
 	padded := &mode{variant: VariantPadded, lastMatch: -1}
@@ -191,7 +190,6 @@ func NewVerifier(opt VerifyOptions) (*Verifier, error) {
 		}
 		if a == SHA1 {
 			t := newTrack(VariantPerBank)
-			v.sha1Idx = len(v.tracks) - 1
 			perBank.tracks = append(perBank.tracks, t)
 			padded.tracks = append(padded.tracks, t)
 			continue
@@ -300,11 +298,7 @@ func (v *Verifier) hash(e *Entry, algs []Alg, h *dataHashes, scratch *[]byte) {
 // Add checks and replays the next entry of the list. selected says whether
 // the entry is in the view being reported (the allowlist applies to those).
 func (v *Verifier) Add(e *Entry, selected bool) EntryCheck {
-	logged := AlgUnknown
-	if len(e.Digests) > 0 {
-		logged = e.Digests[0].Alg
-	}
-	v.hash(e, v.needAlgs(logged), &v.h, &v.scratch)
+	v.hash(e, v.needAlgs(loggedAlg(e)), &v.h, &v.scratch)
 	return v.addHashed(e, &v.h, selected)
 }
 
@@ -540,4 +534,12 @@ func (v *Verifier) Report() *Report {
 	}
 	r.Passed = r.FailureCount == 0
 	return r
+}
+
+// loggedAlg is the bank of the digest the list carries for e.
+func loggedAlg(e *Entry) Alg {
+	if len(e.Digests) == 0 {
+		return AlgUnknown
+	}
+	return e.Digests[0].Alg
 }
