@@ -362,3 +362,30 @@ func TestMeasurementsArchivedView(t *testing.T) {
 		t.Fatalf("template-only check of the archive: %d %q", code, errs)
 	}
 }
+
+// The real capture (pkg/measure/testdata/qemu, Debian 6.1 under qemu with
+// swtpm) through the command: binary and ascii lists verify against the
+// captured PCRs, violations included.
+func TestMeasurementsRealCapture(t *testing.T) {
+	dir := filepath.Join("..", "..", "pkg", "measure", "testdata", "qemu")
+	bins, _ := filepath.Glob(filepath.Join(dir, "*.binary_runtime_measurements"))
+	if len(bins) == 0 {
+		t.Skip("no real capture in pkg/measure/testdata/qemu (made by tests/vm/capture-measurements.sh)")
+	}
+	for _, bin := range bins {
+		name := strings.TrimSuffix(filepath.Base(bin), ".binary_runtime_measurements")
+		pcrs := []string{"--verify", "--pcrs", "sha1," + filepath.Join(dir, name+".pcrs-sha1"), "--pcrs", "sha256," + filepath.Join(dir, name+".pcrs-sha256")}
+		for _, list := range []string{bin, filepath.Join(dir, name+".ascii_runtime_measurements")} {
+			code, out, errs := run(append([]string{"--file", list, "--format", "json"}, pcrs...)...)
+			if code != 0 || !strings.Contains(errs, "boot_aggregate ok") {
+				t.Fatalf("%s: code %d: %s", list, code, errs)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			var sum measure.Summary
+			must(t, json.Unmarshal([]byte(lines[len(lines)-1]), &sum))
+			if !sum.Passed || sum.Verify.Covered != sum.Entries || int(sum.Entries) != len(lines)-1 {
+				t.Fatalf("%s: %+v", list, sum.Verify)
+			}
+		}
+	}
+}
