@@ -519,3 +519,13 @@ func TestAllTemplatesRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestReferenceWithoutThePCR(t *testing.T) {
+	g := generate(t, listgen.Spec{Entries: 60, Namespaces: 1, Seed: 15})
+	b := *g.res.PCRs.Bank(measure.SHA1)
+	b.Values[10] = nil
+	rep, _ := verify(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}), measure.VerifyOptions{Reference: &measure.PCRSet{Banks: []*measure.PCRBank{&b}}})
+	if rep.Passed || !strings.Contains(rep.Failures[len(rep.Failures)-1].Reason, "lacks this PCR") {
+		t.Fatalf("%v", rep.Failures)
+	}
+}

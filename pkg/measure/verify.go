@@ -525,7 +525,11 @@ func (v *Verifier) Report() *Report {
 		msg := "no prefix of the list reproduces the reference PCRs"
 		for _, p := range r.PCRs {
 			if p.Reference != nil && !p.Match && (best == nil || p.Alg == SHA1 || p.Variant == best.variant) {
-				msg += fmt.Sprintf("; PCR %d %s (%s): replay gives %s, reference %s", p.PCR, p.Alg, p.Variant, hex.EncodeToString(p.Computed), hex.EncodeToString(p.Reference))
+				ref := hex.EncodeToString(p.Reference)
+				if p.Reference == nil {
+					ref = "none (the PCR file lacks this PCR)"
+				}
+				msg += fmt.Sprintf("; PCR %d %s (%s): replay gives %s, reference %s", p.PCR, p.Alg, p.Variant, hex.EncodeToString(p.Computed), ref)
 				break
 			}
 		}
