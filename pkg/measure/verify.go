@@ -524,7 +524,7 @@ func (v *Verifier) Report() *Report {
 		r.FailureCount++
 		msg := "no prefix of the list reproduces the reference PCRs"
 		for _, p := range r.PCRs {
-			if p.Reference != nil && !p.Match && (best == nil || p.Alg == SHA1 || p.Variant == best.variant) {
+			if v.opt.Reference.Bank(p.Alg) != nil && !p.Match && (best == nil || p.Alg == SHA1 || p.Variant == best.variant) {
 				ref := hex.EncodeToString(p.Reference)
 				if p.Reference == nil {
 					ref = "none (the PCR file lacks this PCR)"
