@@ -127,7 +127,7 @@ func setXattr(t *testing.T, file string, v []byte) {
 
 // writeFile creates rootfs-relative file rel with content and mode, owned
 // by uid:gid.
-func writeFile(t *testing.T, root, rel string, data []byte, mode os.FileMode, uid, gid int) string {
+func writeFile(t testing.TB, root, rel string, data []byte, mode os.FileMode, uid, gid int) string {
 	t.Helper()
 	p := filepath.Join(root, rel)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -145,7 +145,7 @@ func writeFile(t *testing.T, root, rel string, data []byte, mode os.FileMode, ui
 	return p
 }
 
-func symlink(t *testing.T, root, rel, target string) {
+func symlink(t testing.TB, root, rel, target string) {
 	t.Helper()
 	p := filepath.Join(root, rel)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

@@ -78,7 +78,7 @@ func (r *rootFS) walk(name, cwd string, wantDir bool) (*resolved, error) {
 	if !strings.HasPrefix(name, "/") {
 		todo = append(todo, splitComponents(cwd)...)
 	}
-	todo = append(todo, splitComponents(name)...)
+	todo = append(todo, walkComponents(name)...)
 
 	// stack holds the directories walked so far: fds (O_PATH) and names.
 	type dir struct {
@@ -137,7 +137,7 @@ func (r *rootFS) walk(name, cwd string, wantDir bool) (*resolved, error) {
 			if err != nil {
 				return nil, &os.PathError{Op: "readlink", Path: joinStack(stack, comp, func(d dir) string { return d.name }), Err: err}
 			}
-			rest := splitComponents(target)
+			rest := walkComponents(target)
 			if len(rest)+len(todo) > maxPathComponents {
 				return nil, fmt.Errorf("%s: path too long after following symlinks", name)
 			}
@@ -204,6 +204,17 @@ func joinStack[T any](stack []T, comp string, name func(T) string) string {
 		p = path.Join(p, name(d))
 	}
 	return path.Join(p, comp)
+}
+
+// walkComponents is splitComponents for a path to walk: a trailing slash
+// keeps a final "." so that the last real component must be a directory,
+// as the kernel's lookup requires (a regular file then fails with ENOTDIR).
+func walkComponents(p string) []string {
+	c := splitComponents(p)
+	if strings.HasSuffix(p, "/") && len(c) > 0 {
+		c = append(c, ".")
+	}
+	return c
 }
 
 func splitComponents(p string) []string {
