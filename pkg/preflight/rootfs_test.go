@@ -22,7 +22,7 @@ func escapeTree(t testing.TB) (dir, root, outside string) {
 	root = filepath.Join(dir, "rootfs")
 	outside = writeFile(t, dir, "outside/secret", []byte("#!/bin/sh\nhost file\n"), 0o755, 0, 0)
 	writeFile(t, root, "bin/real", []byte("#!/bin/real\n"), 0o755, 0, 0)
-	symlink(t, root, "abs", outside)                                  // host absolute path
+	symlink(t, root, "abs", outside)                                   // host absolute path
 	symlink(t, root, "climb", "../outside/secret")                     // .. out of the top
 	symlink(t, root, "deep/climb", "../../../../../../outside/secret") // many ..
 	symlink(t, root, "dirlink", "/")                                   // the top itself
