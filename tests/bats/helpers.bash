@@ -303,7 +303,9 @@ ih_wrapper() {
 	if [[ ! -x $w ]]; then
 		# Written aside and renamed: concurrent callers (the parallel suite)
 		# must never exec a half-written file (ETXTBSY).
-		cat >"$w.$BASHPID" <<-EOF
+		local tmp
+		tmp=$(mktemp "$w.XXXXXX")
+		cat >"$tmp" <<-EOF
 			#!/bin/sh
 			# runtime wrapper for bats test $BATS_TEST_NUMBER
 			PATH=$IH_PATH
@@ -311,8 +313,8 @@ ih_wrapper() {
 			export PATH IMA_HOOK_EMU_DIR
 			exec $bin runtime --config $IH_CONFIG --runtime $IH_RUNC -- "\$@"
 		EOF
-		chmod +x "$w.$BASHPID"
-		mv -f "$w.$BASHPID" "$w"
+		chmod +x "$tmp"
+		mv -f "$tmp" "$w"
 	fi
 	echo "$w"
 }
