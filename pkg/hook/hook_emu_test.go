@@ -40,6 +40,7 @@ type env struct {
 	emu   *emukernel.Kernel
 	hook  *Hook
 	admin *config.Admin
+	procs []*exec.Cmd
 }
 
 func setup(t *testing.T) *env {
@@ -69,6 +70,14 @@ func setup(t *testing.T) *env {
 func (e *env) container(id, kcmd string, created bool) int {
 	e.t.Helper()
 	if created {
+		// As the wrapper does: the host list's length, then unshare.
+		count, err := e.emu.Counter(os.Getpid(), "runtime_measurements_count")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		sp := e.hook.Store.ListStartPath(id)
+		os.MkdirAll(filepath.Dir(sp), 0o700)
+		os.WriteFile(sp, []byte(strconv.FormatUint(count, 10)), 0o600)
 		nsid, err := e.emu.Unshare(os.Getpid())
 		if err != nil {
 			e.t.Fatal(err)
@@ -87,6 +96,7 @@ func (e *env) container(id, kcmd string, created bool) int {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	e.procs = append(e.procs, cmd)
 	// Learn its namespace while its parent (the "wrapper") is alive.
 	if _, _, err := e.emu.TaskNamespaces(cmd.Process.Pid); err != nil {
 		e.t.Fatal(err)
@@ -258,5 +268,53 @@ func TestParallelContainersQueueForThePolicyFile(t *testing.T) {
 			t.Errorf("namespace %d shared", rec.NS)
 		}
 		seen[rec.NS] = true
+	}
+}
+
+// The kernel reuses namespace ids: a container's archived view must be its
+// own namespace's, even when a later container got the same id before the
+// first one's poststop ran.
+func TestPoststopWithReusedNamespaceID(t *testing.T) {
+	e := setup(t)
+	ann := map[string]string{config.AnnEnable: "true", config.AnnPolicyRules: "measure func=BPRM_CHECK"}
+	a := e.container("ca", "", true)
+	if err := e.hook.CreateRuntime(state("ca", a, ann)); err != nil {
+		t.Fatal(err)
+	}
+	if added, err := e.emu.Measure(a, "/from-a", "sha256", strings.Repeat("aa", 32), false); err != nil || !added {
+		t.Fatalf("measure in a: %v %v", added, err)
+	}
+	recA, _ := e.hook.Store.ReadLive("ca")
+	// a dies; the "wrapper" (this process) lets go of the namespace.
+	e.procs[0].Process.Kill()
+	e.procs[0].Wait()
+	if err := e.emu.Setns(os.Getpid(), emukernel.InitialNS, true); err != nil {
+		t.Fatal(err)
+	}
+	b := e.container("cb", "", true)
+	if err := e.hook.CreateRuntime(state("cb", b, ann)); err != nil {
+		t.Fatal(err)
+	}
+	recB, _ := e.hook.Store.ReadLive("cb")
+	if recB.NS != recA.NS {
+		t.Fatalf("the emulator did not reuse id %d (got %d); the test needs reuse", recA.NS, recB.NS)
+	}
+	e.emu.Measure(b, "/from-b", "sha256", strings.Repeat("bb", 32), false)
+	if err := e.hook.Poststop(&specs.State{ID: "ca", Status: "stopped"}); err != nil {
+		t.Fatal(err)
+	}
+	view, err := os.ReadFile(filepath.Join(e.hook.Store.ArchiveDirOf("ca"), "ascii_runtime_measurements"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(view), "/from-a") || strings.Contains(string(view), "/from-b") {
+		t.Fatalf("a's archived view is not a's own:\n%s", view)
+	}
+	if strings.Contains(string(view), "\n\n") {
+		t.Fatalf("blank lines in the view:\n%s", view)
+	}
+	arch, _, _ := e.hook.Store.ReadAny("ca")
+	if arch.ListStart < 0 || arch.AggregateIndex < arch.ListStart {
+		t.Fatalf("record %+v", arch)
 	}
 }

@@ -23,6 +23,7 @@ const maxArchivedView = 64 << 20
 // best effort but every failure is still reported.
 func (h *Hook) Poststop(st *specs.State) error {
 	defer os.Remove(h.Store.PendingNSPath(st.ID))
+	defer os.Remove(h.Store.ListStartPath(st.ID))
 	rec, err := h.Store.ReadLive(st.ID)
 	if errors.Is(err, os.ErrNotExist) {
 		h.Log.Info(st.ID, "poststop: no IMA record; nothing to archive")
@@ -36,7 +37,7 @@ func (h *Hook) Poststop(st *specs.State) error {
 	var viewErr error
 	if rec.NS != 0 && rec.Result == "applied" {
 		var buf bytes.Buffer
-		idx, n, err := h.namespaceView(rec.NS, &buf)
+		idx, n, err := h.namespaceView(rec.NS, rec.ListStart, &buf)
 		switch {
 		case err != nil:
 			viewErr = err
@@ -57,19 +58,48 @@ func (h *Hook) Poststop(st *specs.State) error {
 }
 
 // namespaceView copies namespace id's entries of the host list to w in
-// ASCII form. The kernel reuses ids, so the namespace's entries are those
-// from the last ns_aggregate_<id> on: an earlier namespace with the same id
-// ended before this one began. It returns the aggregate's index.
-func (h *Hook) namespaceView(id uint32, w io.Writer) (aggIndex int64, n int, err error) {
-	f, err := h.Kernel.OpenMeasurements(true)
+// ASCII form. The kernel reuses ids, so the namespace's entries start at
+// its own ns_aggregate_<id>: the first one at or after listStart (the host
+// list's length when the wrapper created the namespace: any earlier
+// namespace with this id was activated before), or, when that is unknown,
+// the last one. It returns the aggregate's index and the entry count.
+func (h *Hook) namespaceView(id uint32, listStart int64, w io.Writer) (aggIndex int64, n int, err error) {
+	open := func() (io.ReadCloser, measure.Reader, error) {
+		f, err := h.Kernel.OpenMeasurements(true)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, measure.NewBinaryReader(f, measure.ReadOptions{}), nil
+	}
+	f, r, err := open()
+	if err != nil {
+		return -1, 0, err
+	}
+	aggs, err := measure.FindAggregates(r, id)
+	f.Close()
+	if err != nil {
+		return -1, 0, err
+	}
+	aggIndex = -1
+	for _, a := range aggs {
+		if listStart < 0 || a >= listStart {
+			aggIndex = a
+			if listStart >= 0 {
+				break
+			}
+		}
+	}
+	if aggIndex < 0 {
+		return -1, 0, fmt.Errorf("no %s entry in the host list at or after entry %d", measure.NSAggregateName(id), listStart)
+	}
+	f, r, err = open()
 	if err != nil {
 		return -1, 0, err
 	}
 	defer f.Close()
-	r := measure.NewBinaryReader(f, measure.ReadOptions{})
+	filter := measure.NewNSFilter(id, aggIndex, 0)
 	var lines []byte
-	aggIndex = -1
-	for i := int64(0); ; i++ {
+	for {
 		e, err := r.Next()
 		if err == io.EOF {
 			break
@@ -77,25 +107,21 @@ func (h *Hook) namespaceView(id uint32, w io.Writer) (aggIndex int64, n int, err
 		if err != nil {
 			return -1, 0, err
 		}
-		if agg, ok := e.NSAggregate(); ok && agg == id {
-			if nsid, ok := e.NSID(); !ok || nsid == id {
-				aggIndex, lines, n = i, lines[:0], 0
-			}
+		ok, err := filter.Match(e)
+		if err != nil {
+			return -1, 0, err
 		}
-		if aggIndex < 0 {
+		if !ok {
 			continue
 		}
-		if nsid, ok := e.NSID(); ok && nsid == id {
-			if len(lines) > maxArchivedView {
-				return -1, 0, fmt.Errorf("namespace %d's view exceeds %d bytes", id, maxArchivedView)
-			}
-			lines = measure.AppendASCII(lines, e, measure.SHA1)
-			lines = append(lines, '\n')
-			n++
+		if len(lines) > maxArchivedView {
+			return -1, 0, fmt.Errorf("namespace %d's view exceeds %d bytes", id, maxArchivedView)
 		}
+		lines = measure.AppendASCII(lines, e, measure.SHA1) // ends with '\n'
+		n++
 	}
-	if aggIndex < 0 {
-		return -1, 0, fmt.Errorf("no %s entry in the host list", measure.NSAggregateName(id))
+	if err := filter.Done(); err != nil {
+		return -1, 0, err
 	}
 	_, err = w.Write(lines)
 	return aggIndex, n, err

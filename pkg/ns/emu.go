@@ -77,6 +77,15 @@ func (e *emuKernel) Populate(pid int, req PopulateRequest) (PopulateResult, erro
 
 func (e *emuKernel) Spawn(req SpawnRequest) error {
 	self := os.Getpid()
+	if req.ListStartFile != "" {
+		n, err := e.k.Counter(self, "runtime_measurements_count")
+		if err != nil {
+			return err
+		}
+		if err := writeSmallFile(req.ListStartFile, strconv.FormatUint(n, 10)); err != nil {
+			return err
+		}
+	}
 	id, err := e.k.Unshare(self)
 	if err != nil {
 		return err

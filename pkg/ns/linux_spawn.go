@@ -71,6 +71,11 @@ func (k *linuxKernel) Spawn(req SpawnRequest) error {
 		Exec:    req.Argv,
 		Env:     req.Env,
 	}
+	if req.ListStartFile != "" {
+		if err := writeListStart(req.ListStartFile, filepath.Join(k.secfs, "runtime_measurements_count")); err != nil {
+			return fmt.Errorf("spawn: %w", err)
+		}
+	}
 	if req.NSIDFile != "" {
 		if err := os.MkdirAll(filepath.Dir(req.NSIDFile), 0o700); err != nil {
 			return fmt.Errorf("spawn: directory for the namespace id: %w", err)

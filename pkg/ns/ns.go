@@ -120,6 +120,11 @@ type SpawnRequest struct {
 	X509Path string // x509_for_children content (absolute host path), "" for none
 	// NSIDFile, when set, receives the new namespace id (decimal) before the fork.
 	NSIDFile string
+	// ListStartFile, when set, receives the host measurement count
+	// (runtime_measurements_count of the initial namespace) taken before the
+	// unshare: the new namespace's ns_aggregate entry comes at or after that
+	// index, and any earlier namespace with the same (reused) id before it.
+	ListStartFile string
 	// Argv and Env of the runtime to exec in the child; Argv[0] must be absolute.
 	Argv []string
 	Env  []string

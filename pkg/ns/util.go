@@ -19,6 +19,18 @@ func writeSmallFile(path, data string) error {
 	return os.Rename(tmp, path)
 }
 
+// writeListStart copies the host's measurement count (countFile) into path.
+// A kernel without the file (no IMA) gives no marker, not an error: the
+// wrapper then refuses or passes through for other reasons.
+func writeListStart(path, countFile string) error {
+	b, err := os.ReadFile(countFile)
+	if err != nil {
+		os.Remove(path)
+		return nil
+	}
+	return writeSmallFile(path, strings.TrimSpace(string(b)))
+}
+
 // joinArgv and splitArgv carry an argv through one environment variable
 // (JSON, so any argument survives).
 func joinArgv(argv []string) string {

@@ -50,6 +50,10 @@ type Record struct {
 	// AggregateIndex is the position of this namespace's ns_aggregate entry
 	// in the host list when known (-1 otherwise); filtering starts there.
 	AggregateIndex int64 `json:"aggregate_index"`
+	// ListStart is the host list's length just before the wrapper created
+	// the namespace (-1 unknown): the namespace's aggregate is the first
+	// ns_aggregate_<id> at or after it, whatever namespaces reused the id.
+	ListStart int64 `json:"list_start"`
 }
 
 // ValidID reports whether id is safe to use as a file name. Container ids
@@ -90,6 +94,12 @@ func (s Store) ArchiveDirOf(id string) string { return filepath.Join(s.ArchiveDi
 // it created for a container, for the hook to check.
 func (s Store) PendingNSPath(id string) string {
 	return filepath.Join(s.RunDir, "created", id+".nsid")
+}
+
+// ListStartPath is where the wrapper leaves the host list's length taken
+// just before it created the namespace.
+func (s Store) ListStartPath(id string) string {
+	return filepath.Join(s.RunDir, "created", id+".start")
 }
 
 // WriteLive writes r atomically (write to a temp file, then rename).

@@ -168,11 +168,12 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 	}
 	w.logf(inv.ID, "creating the IMA namespace (kcmd %q, x509 %q) and running %s %s", settings.Kcmd, settings.X509Path, w.Runtime, inv.Command)
 	err = w.Kernel.Spawn(ns.SpawnRequest{
-		Kcmd:     settings.Kcmd,
-		X509Path: settings.X509Path,
-		NSIDFile: w.Store.PendingNSPath(inv.ID),
-		Argv:     w.argv(inv),
-		Env:      w.Env,
+		Kcmd:          settings.Kcmd,
+		X509Path:      settings.X509Path,
+		NSIDFile:      w.Store.PendingNSPath(inv.ID),
+		ListStartFile: w.Store.ListStartPath(inv.ID),
+		Argv:          w.argv(inv),
+		Env:           w.Env,
 	})
 	return w.fail(inv.ID, userror.Wrap(err, "ima-runtime "+inv.Command, "cannot create the IMA namespace: "+err.Error(), "see the message above; nothing was created"))
 }
