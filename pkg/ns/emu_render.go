@@ -41,8 +41,7 @@ func RenderEmulated(w io.Writer, entries []emukernel.Entry, binary bool) error {
 		if binary {
 			buf = measure.AppendBinary(buf, me, measure.WriteOptions{})
 		} else {
-			buf = append(buf, measure.FormatASCII(me)...)
-			buf = append(buf, '\n')
+			buf = append(buf, measure.FormatASCII(me)...) // ends with a newline
 		}
 		if _, err := w.Write(buf); err != nil {
 			return err

@@ -512,3 +512,20 @@ func TestAddKeyTaggedForChildrenDomain(t *testing.T) {
 		t.Fatalf("key not in the pending namespace's domain: %+v", infos)
 	}
 }
+
+// [U] The ns_aggregate entry's template (ima_ns_add_boot_aggregate uses
+// ima_template_desc_current() of the activating task): the new namespace's
+// template, or the activator's (RFC 29/30) such as ima-ng. Both settings.
+func TestAggregateTemplateSwitch(t *testing.T) {
+	for _, tc := range []struct{ sw, want string }{{"", "ima-ns"}, {"ima-ng", "ima-ng"}} {
+		sw := DefaultSwitches()
+		sw.AggregateTemplate = tc.sw
+		k := newKernel(t, sw)
+		id, _ := k.Unshare(self())
+		c := child(t)
+		e, err := k.Entries(c)
+		if err != nil || len(e) != 1 || e[0].Template != tc.want || e[0].Name != fmt.Sprintf("ns_aggregate_%d", id) {
+			t.Fatalf("switch %q: %+v %v", tc.sw, e, err)
+		}
+	}
+}
