@@ -168,7 +168,7 @@ func testProfile() policy.Profile {
 }
 
 // rules parses custom rules after kcmd's built-ins, as the hook loads them.
-func rules(t *testing.T, kcmd, text string) []policy.Rule {
+func rules(t testing.TB, kcmd, text string) []policy.Rule {
 	t.Helper()
 	p := testProfile()
 	var k policy.Kcmd
