@@ -281,10 +281,18 @@ func humanBytes(n int64) string {
 // writes (the kernel replaces the built-ins at the first load, so the hook
 // writes them again in front; docs/configuration.md).
 func EffectiveRules(k policy.Kcmd, pol *policy.Policy, p policy.Profile) ([]policy.Rule, error) {
-	if pol == nil || len(pol.Rules) == 0 {
-		return policy.ExpandKcmd(k, p)
-	}
 	var out []policy.Rule
+	if pol == nil || len(pol.Rules) == 0 {
+		rules, err := policy.ExpandKcmd(k, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rules...)
+		for i := range out {
+			out[i].Index = i + 1
+		}
+		return out, nil
+	}
 	for _, name := range k.Policies {
 		rules, err := policy.BuiltinRules(name, p)
 		if errors.Is(err, policy.ErrFlagOnly) {
@@ -441,7 +449,9 @@ func shadowedBy(mounts []string, p string) string {
 
 // Summary is one line for the hook's error or warning: the first max
 // refused files of the entrypoint chain (or, when none, of the rootfs)
-// with their reasons, and the counts.
+// with their reasons, then the counts in brackets. It has no "; " of its
+// own, so it fits the problem part of an "ima-hook: subject: problem; fix"
+// line.
 func (r *Report) Summary(max int) string {
 	if max <= 0 {
 		max = 3
@@ -469,15 +479,15 @@ func (r *Report) Summary(max int) string {
 		fmt.Fprintf(&b, "%d of the %d files the entrypoint loads would be refused by IMA appraisal: ", len(refusedChain), len(r.Entrypoint))
 		list(refusedChain)
 	case len(refused) > 0:
-		b.WriteString("the entrypoint chain passes; rootfs files that would be refused when used: ")
+		b.WriteString("the entrypoint chain passes, but rootfs files would be refused when used: ")
 		list(refused)
 	default:
-		fmt.Fprintf(&b, "no file would be refused by IMA appraisal")
+		b.WriteString("no file would be refused by IMA appraisal")
 	}
-	fmt.Fprintf(&b, "; rootfs: %d files, %d refused, %d undecidable, %d pass, %d not appraised",
+	fmt.Fprintf(&b, " [rootfs: %d files, %d refused, %d undecidable, %d pass, %d not appraised",
 		len(r.Files), r.Counts[Refused], r.Counts[Undecidable], r.Counts[Pass], r.Counts[NotAppraised])
 	if und := countVerdict(r.Entrypoint, Undecidable); und > 0 {
-		fmt.Fprintf(&b, "; %d entrypoint chain files undecidable", und)
+		fmt.Fprintf(&b, "; entrypoint chain: %d undecidable", und)
 	}
 	if !r.Enforcing {
 		b.WriteString("; appraisal only logs (ima_appraise)")
@@ -486,8 +496,9 @@ func (r *Report) Summary(max int) string {
 		b.WriteString("; walk stopped: " + r.Truncated)
 	}
 	if r.Incomplete {
-		b.WriteString("; incomplete: time budget ran out")
+		b.WriteString("; incomplete: the time budget ran out")
 	}
+	b.WriteString("]")
 	return strings.NewReplacer("\n", " ", "\r", " ").Replace(b.String())
 }
 

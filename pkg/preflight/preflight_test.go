@@ -460,7 +460,7 @@ func TestSummaryAndBlocking(t *testing.T) {
 	}
 	spec.Process.Args = []string{"/opt/signed"}
 	rep = runPreflight(t, Options{Rootfs: root, Spec: spec, Certs: []*keys.Certificate{key.cert}, Rules: rules(t, "", "appraise func=BPRM_CHECK appraise_type=imasig")})
-	if len(rep.Blocking) != 0 || !strings.Contains(rep.Summary(2), "rootfs files that would be refused") {
+	if len(rep.Blocking) != 0 || !strings.Contains(rep.Summary(2), "rootfs files would be refused when used") {
 		t.Errorf("signed entrypoint: %d blocking, summary %q", len(rep.Blocking), rep.Summary(2))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -30,7 +31,9 @@ type walker struct {
 	truncated                string
 	notes                    []string
 	depthNoted, entriesNoted bool
+	dropped                  int
 	results                  []FileResult
+	shadowed                 []string
 	mu                       sync.Mutex
 	jobs                     chan *target
 }
@@ -53,12 +56,30 @@ func (w *walker) run(ctx context.Context) {
 	}
 	fd, err := unix.Openat(w.root.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		w.notes = append(w.notes, "cannot read the rootfs directory: "+err.Error())
+		w.note("cannot read the rootfs directory: %v", err)
 	} else {
 		w.dir(ctx, fd, "/", 0)
 	}
 	close(w.jobs)
 	wg.Wait()
+	if len(w.shadowed) > 0 {
+		w.notes = append(w.notes, "not examined, config.json mounts over them: "+strings.Join(w.shadowed, ", "))
+	}
+	if w.dropped > 0 {
+		w.notes = append(w.notes, fmt.Sprintf("... and %d more notes", w.dropped))
+	}
+}
+
+// maxNotes bounds the notes a hostile rootfs can produce (one per
+// unreadable entry otherwise).
+const maxNotes = 50
+
+func (w *walker) note(format string, a ...any) {
+	if len(w.notes) >= maxNotes {
+		w.dropped++
+		return
+	}
+	w.notes = append(w.notes, fmt.Sprintf(format, a...))
 }
 
 // dir visits one directory; it owns fd and closes it.
@@ -78,7 +99,7 @@ func (w *walker) dir(ctx context.Context, fd int, dirPath string, depth int) {
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				w.notes = append(w.notes, fmt.Sprintf("%s: reading the directory stopped: %v", dirPath, err))
+				w.note("%s: reading the directory stopped: %v", dirPath, err)
 			}
 			return
 		}
@@ -93,12 +114,12 @@ func (w *walker) entry(ctx context.Context, dirfd int, dirPath, name string, dep
 	}
 	p := path.Join(dirPath, name)
 	if m := shadowedBy(w.mounts, p); m != "" && p == m {
-		w.notes = append(w.notes, fmt.Sprintf("%s: not examined, config.json mounts over it", p))
+		w.shadowed = append(w.shadowed, p)
 		return
 	}
 	var st unix.Stat_t
 	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		w.notes = append(w.notes, fmt.Sprintf("%s: %v", p, err))
+		w.note("%s: %v", p, err)
 		return
 	}
 	switch st.Mode & unix.S_IFMT {
@@ -106,13 +127,13 @@ func (w *walker) entry(ctx context.Context, dirfd int, dirPath, name string, dep
 		if depth+1 > w.lim.MaxDepth {
 			if !w.depthNoted {
 				w.depthNoted = true
-				w.notes = append(w.notes, fmt.Sprintf("directories deeper than %d levels were not examined (first: %s)", w.lim.MaxDepth, p))
+				w.note("directories deeper than %d levels were not examined (first: %s)", w.lim.MaxDepth, p)
 			}
 			return
 		}
 		sub, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
-			w.notes = append(w.notes, fmt.Sprintf("%s: %v", p, err))
+			w.note("%s: %v", p, err)
 			return
 		}
 		w.dir(ctx, sub, p, depth+1)
@@ -134,7 +155,7 @@ func (w *walker) entry(ctx context.Context, dirfd int, dirPath, name string, dep
 		}
 		if fst.Dev != st.Dev || fst.Ino != st.Ino {
 			f.Close()
-			w.notes = append(w.notes, p+": replaced while the preflight ran; skipped")
+			w.note("%s: replaced while the preflight ran; skipped", p)
 			return
 		}
 		select {
