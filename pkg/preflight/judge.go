@@ -36,6 +36,8 @@ type judge struct {
 	bytes  atomic.Int64
 	hashed atomic.Int64
 	cache  sync.Map // inodeKey -> *contentResult
+	strs   sync.Map // interned strings
+	nstrs  atomic.Int64
 }
 
 func newJudge(ctx context.Context, rules []*compiledRule, certs []*keys.Certificate, fs FSInfo, lim Limits) *judge {
@@ -80,7 +82,7 @@ type target struct {
 func (t *target) xattr() (keys.Xattr, error) {
 	if !t.xDone {
 		t.xDone = true
-		raw, err := keys.ReadIMAXattrFile(t.f)
+		raw, err := readIMAXattr(t.f)
 		if err != nil {
 			t.xErr = err
 		} else {
@@ -88,6 +90,27 @@ func (t *target) xattr() (keys.Xattr, error) {
 		}
 	}
 	return t.x, t.xErr
+}
+
+var xattrBufs = sync.Pool{New: func() any { b := make([]byte, 1024); return &b }}
+
+// readIMAXattr is keys.ReadIMAXattrFile through a pooled buffer: the value
+// is copied out at its exact length, so a walk over 100k files does not
+// leave 100k kilobyte buffers to the garbage collector.
+func readIMAXattr(f *os.File) ([]byte, error) {
+	bp := xattrBufs.Get().(*[]byte)
+	defer xattrBufs.Put(bp)
+	n, err := unix.Fgetxattr(int(f.Fd()), keys.XattrName, *bp)
+	if errors.Is(err, unix.ERANGE) {
+		return keys.ReadIMAXattrFile(f) // values above 1 KiB: RSA-8192, future forms
+	}
+	switch {
+	case errors.Is(err, unix.ENODATA):
+		return nil, keys.ErrNoXattr
+	case err != nil:
+		return nil, &os.PathError{Op: "fgetxattr " + keys.XattrName, Path: f.Name(), Err: err}
+	}
+	return append([]byte(nil), (*bp)[:n]...), nil
 }
 
 // modsigMagic ends a file with an appended signature (MODULE_SIG_STRING).
@@ -237,7 +260,7 @@ type use struct {
 
 // judgeFile judges every use of an open file and fills a FileResult.
 func (j *judge) judgeFile(t *target, uses []use, id *identity) FileResult {
-	res := FileResult{Path: t.path, Size: t.st.Size, Mode: fmt.Sprintf("%04o", t.st.Mode&0o7777), UID: t.st.Uid, GID: t.st.Gid}
+	res := FileResult{Path: t.path, Size: t.st.Size, Mode: modeNames[t.st.Mode&0o7777], UID: t.st.Uid, GID: t.st.Gid}
 	if id.userns && id.mapsKnown {
 		u, _ := unmapID(id.uidMap, t.st.Uid)
 		res.CtrUID = &u
@@ -248,6 +271,10 @@ func (j *judge) judgeFile(t *target, uses []use, id *identity) FileResult {
 		res.Accesses = append(res.Accesses, j.combine(t, u.a, cands))
 	}
 	res.Verdict, res.Cause, res.Reason, res.Rule = fileVerdict(res.Accesses)
+	res.Reason = j.intern(res.Reason)
+	for i := range res.Accesses {
+		res.Accesses[i].Reason = j.intern(res.Accesses[i].Reason)
+	}
 	if t.xDone {
 		switch {
 		case errors.Is(t.xErr, keys.ErrNoXattr):
@@ -261,9 +288,38 @@ func (j *judge) judgeFile(t *target, uses []use, id *identity) FileResult {
 	return res
 }
 
+// ruleRef names c in a result; certain matches share one RuleRef per rule
+// (a large rootfs has many results and few rules).
 func ruleRef(c *compiledRule, undecided []string) *RuleRef {
+	if len(undecided) == 0 && c.ref != nil {
+		return c.ref
+	}
 	return &RuleRef{Index: c.rule.Index, Source: c.rule.Source, Line: c.rule.Line, Text: c.rule.Text, Undecided: undecided}
 }
+
+// maxInterned bounds the interned strings (reasons repeat across files;
+// digests and key ids make the rest unique).
+const maxInterned = 4096
+
+// intern returns a shared copy of s, so that the same reason on 100k files
+// is stored once.
+func (j *judge) intern(s string) string {
+	if v, ok := j.strs.Load(s); ok {
+		return v.(string)
+	}
+	if j.nstrs.Add(1) > maxInterned {
+		return s
+	}
+	v, _ := j.strs.LoadOrStore(s, s)
+	return v.(string)
+}
+
+var modeNames = func() (m [0o10000]string) {
+	for i := range m {
+		m[i] = fmt.Sprintf("%04o", i)
+	}
+	return m
+}()
 
 // combine turns the candidates of one access into its result. With one
 // certain candidate its outcome is the result; with alternatives, the

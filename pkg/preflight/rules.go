@@ -68,6 +68,7 @@ func (c *idCond) String() string { return c.key + string(c.op) + strconv.FormatU
 // compiledRule is a policy.Rule as ima_match_rules sees it.
 type compiledRule struct {
 	rule   policy.Rule
+	ref    *RuleRef // shared by every result this rule decides for certain
 	action string
 	fn     string
 
@@ -129,7 +130,8 @@ func compileRules(rules []policy.Rule, uidMap, gidMap []IDMap) ([]*compiledRule,
 		if r.Action != "appraise" && r.Action != "dont_appraise" {
 			continue
 		}
-		c := &compiledRule{rule: r, action: r.Action, fn: r.Func}
+		c := &compiledRule{rule: r, action: r.Action, fn: r.Func,
+			ref: &RuleRef{Index: r.Index, Source: r.Source, Line: r.Line, Text: r.Text}}
 		for _, t := range r.Tokens {
 			if err := c.apply(t, uidMap, gidMap); err != nil {
 				return nil, fmt.Errorf("rule %d (%s) col %d: %w", r.Index, r.Source, t.Col, err)
