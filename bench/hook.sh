@@ -40,6 +40,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+[[ -n ${KEEP:-} ]] && trap - EXIT
 
 # --- rootfs, policy, admin config, wrapper ---------------------------------
 rootfs=$work/rootfs
@@ -112,7 +113,7 @@ jq 'del(.hooks)' "$ns_bundle/config.json" >"$ns_bundle/c.json" && mv "$ns_bundle
 rss_hook=$work/bin/rss-hook
 cat >"$rss_hook" <<EOF
 #!/bin/sh
-exec /usr/bin/time -a -o $work/rss.kib -f "%M %e \$3" $emu "\$@"
+exec /usr/bin/time -a -o $work/rss.kib -f "%M %e \$3" $emu "\$@" 2>>$work/hook.stderr
 EOF
 chmod +x "$rss_hook"
 rss_bundle=$(make_bundle rss "$rss_hook")

@@ -210,3 +210,31 @@ teardown() { ih_teardown; }
 	[ "$status" -ne 0 ]
 	ih_expect_one_hook_line --stage
 }
+
+@test "runc: a reused namespace id archives only its own life (from its ns_aggregate on)" {
+	# The kernel hands a dead namespace's id to the next one (ns_alloc_inum);
+	# the host list keeps the old entries. Two containers one after the
+	# other get the same id; each archive must hold its own view, and
+	# poststop must not fail.
+	local i id
+	for i in 1 2 3; do
+		ih_write_policy "p$i.policy" "measure func=BPRM_CHECK mask=MAY_EXEC uid=$i" >/dev/null
+		b=$(ih_bundle "seq$i" /bin/echo STARTED)
+		ih_annotate "$b" io.imans.enable=true "io.imans.policy=$IH_POLICIES_DIR/p$i.policy"
+		ih_add_hooks "$b"
+		ih_run_container "seq$i" "$b"
+		[ "$status" -eq 0 ]
+		[[ $output != *poststop* ]] || ih_fail "poststop failed: $output"
+		[ "$(ih_count_hook_lines "$output")" -eq 0 ]
+		id=$(ih_cid "seq$i")
+		ih_expect_applied "$id" "$IH_POLICIES_DIR/p$i.policy"
+	done
+	ns1=$(ih_record_field "$(ih_cid seq1)" .ns_id)
+	ns3=$(ih_record_field "$(ih_cid seq3)" .ns_id)
+	[ "$ns1" = "$ns3" ] || skip "the emulated kernel did not reuse namespace ids ($ns1, $ns3)"
+	for i in 1 2 3; do
+		view=$IH_ARCHIVE_DIR/$(ih_cid "seq$i")/ascii_runtime_measurements
+		[ -f "$view" ] || ih_fail "seq$i: no archived measurement view"
+		[ "$(grep -c "ns_aggregate_$ns1" "$view")" -eq 1 ] || ih_fail "seq$i: view does not start at one ns_aggregate: $(cat "$view")"
+	done
+}
