@@ -16,6 +16,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -37,6 +38,9 @@ type Admin struct {
 	ArchiveDir              string   `toml:"archive_dir"`
 	Runtime                 string   `toml:"runtime"`
 	Log                     string   `toml:"log"`
+	// PreflightTimeout bounds the appraisal preflight at createRuntime
+	// (a Go duration such as "10s"); keep it below the hook's timeout.
+	PreflightTimeout string `toml:"preflight_timeout"`
 	Defaults                Defaults `toml:"defaults"`
 	Kernel                  Kernel   `toml:"kernel"`
 
@@ -52,6 +56,8 @@ type Defaults struct {
 	X509        string `toml:"x509"`
 	Policy      string `toml:"policy"`
 	PolicyRules string `toml:"policy_rules"`
+	// Preflight is off, warn or enforce (see io.imans.preflight).
+	Preflight string `toml:"preflight"`
 }
 
 // Kernel holds switches for what the kernel accepts.
@@ -68,6 +74,15 @@ type Kernel struct {
 	LSM    string `toml:"lsm"`
 }
 
+// PreflightBudget is the preflight's time budget.
+func (a *Admin) PreflightBudget() time.Duration {
+	d, err := time.ParseDuration(a.PreflightTimeout)
+	if err != nil || d <= 0 {
+		return 10 * time.Second
+	}
+	return d
+}
+
 // BuiltinAdmin is the configuration without any file.
 func BuiltinAdmin() *Admin {
 	return &Admin{
@@ -78,7 +93,8 @@ func BuiltinAdmin() *Admin {
 		ArchiveDir:              "/var/lib/ima-hook",
 		Runtime:                 "runc",
 		Log:                     "auto",
-		Defaults:                Defaults{Required: true, Kcmd: "ima_policy=tcb"},
+		PreflightTimeout:        "10s",
+		Defaults:                Defaults{Required: true, Kcmd: "ima_policy=tcb", Preflight: "off"},
 		Kernel:                  Kernel{Keyring: "auto"},
 	}
 }
@@ -136,6 +152,14 @@ func (a *Admin) check() error {
 	case "auto", ".ima", "_ima":
 	default:
 		return userror.New(a.where("kernel.keyring"), fmt.Sprintf("unknown keyring %q", a.Kernel.Keyring), `use "auto", ".ima" or "_ima"`)
+	}
+	if d, err := time.ParseDuration(a.PreflightTimeout); err != nil || d <= 0 {
+		return userror.New(a.where("preflight_timeout"), fmt.Sprintf("%q is not a positive duration", a.PreflightTimeout), `use a duration such as "10s"`)
+	}
+	switch a.Defaults.Preflight {
+	case "off", "warn", "enforce":
+	default:
+		return userror.New(a.where("defaults.preflight"), fmt.Sprintf("unknown preflight mode %q", a.Defaults.Preflight), `use "off", "warn" or "enforce"`)
 	}
 	switch a.Log {
 	case "auto", "journald", "syslog", "stderr":

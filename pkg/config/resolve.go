@@ -26,9 +26,10 @@ const (
 	AnnX509        = Prefix + "x509"
 	AnnPolicy      = Prefix + "policy"
 	AnnPolicyRules = Prefix + "policy-rules"
+	AnnPreflight   = Prefix + "preflight"
 )
 
-var known = []string{AnnEnable, AnnRequired, AnnKcmd, AnnX509, AnnPolicy, AnnPolicyRules}
+var known = []string{AnnEnable, AnnRequired, AnnKcmd, AnnX509, AnnPolicy, AnnPolicyRules, AnnPreflight}
 
 // Size bounds for files named by annotations.
 const (
@@ -59,6 +60,9 @@ type Config struct {
 	PolicySHA256 string
 	Keyring      string
 	Profile      policy.Profile
+	// Preflight is off, warn or enforce: whether the hook predicts which
+	// of the rootfs's files appraisal will refuse, and what it does then.
+	Preflight string
 	// Sources say where each setting came from (annotation key or admin
 	// setting), for records and messages.
 	Sources map[string]string
@@ -102,6 +106,14 @@ func Resolve(ann map[string]string, a *Admin) (*Config, error) {
 	reqText, reqSrc := pick(AnnRequired, "required", fmt.Sprint(a.Defaults.Required))
 	if c.Required, err = parseBool(reqSrc, reqText); err != nil {
 		return nil, err
+	}
+
+	pf, pfSrc := pick(AnnPreflight, "preflight", a.Defaults.Preflight)
+	switch pf {
+	case "off", "warn", "enforce":
+		c.Preflight = pf
+	default:
+		return nil, userror.New(pfSrc, fmt.Sprintf("%s is not a preflight mode", userror.Quote(pf)), `use "off", "warn" or "enforce"`)
 	}
 
 	if c.Profile, err = profile(a); err != nil {

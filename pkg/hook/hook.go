@@ -155,6 +155,9 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 	for _, w := range plan.Warnings {
 		h.Log.Info(st.ID, "%s", w)
 	}
+	if err := h.preflight(st, cfg, rec); err != nil {
+		return err
+	}
 	req := ns.PopulateRequest{PolicyRules: plan.Rules, PolicyPath: plan.PolicyPath, Keyring: cfg.Keyring, Expect: ctrNS}
 	if plan.AddKey {
 		req.KeyDER = cfg.Cert.DER
@@ -203,17 +206,17 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error)
 		}
 		p.AddKey = cfg.Cert != nil
 	}
-	builtins, err := policy.ExpandKcmd(cfg.Kcmd, cfg.Profile)
-	if err != nil {
-		return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
-	}
-	for _, r := range builtins {
-		// Architecture and build-time rules stay in front of any loaded
-		// policy (ima_update_policy keeps them), so they are not rewritten.
-		if r.Source == "arch" || r.Source == "build" {
-			continue
+	// Without a custom policy, a namespace the wrapper created already has
+	// its kcmd's rules; otherwise the built-ins are written again in front
+	// of the custom rules (policy.HookRules says why).
+	if cfg.Policy != nil || !created {
+		written, err := policy.HookRules(cfg.Kcmd, cfg.Policy, cfg.Profile)
+		if err != nil {
+			return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
 		}
-		p.Rules = append(p.Rules, r.Text)
+		for _, r := range written {
+			p.Rules = append(p.Rules, r.Text)
+		}
 	}
 	if cfg.Policy != nil {
 		if created && cfg.Kcmd.SignedPolicyRequired(cfg.Profile) {
@@ -224,15 +227,7 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error)
 					"give a signed policy file with io.imans.policy")
 			}
 			p.Rules, p.PolicyPath = nil, cfg.PolicyPath
-		} else {
-			for _, r := range cfg.Policy.Rules {
-				p.Rules = append(p.Rules, r.Text)
-			}
 		}
-	}
-	if created && cfg.Policy == nil {
-		// Nothing to add: the kcmd built-ins are already in force.
-		p.Rules = nil
 	}
 	return p, nil
 }

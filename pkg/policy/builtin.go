@@ -259,3 +259,41 @@ func Effective(k Kcmd, pol *Policy, p Profile) ([]Rule, error) {
 	out = append(out, BuildRules(p)...)
 	return append(out, pol.Rules...), nil
 }
+
+// HookRules are the rules ima-hook writes into a namespace created with
+// kcmd k when it loads the custom policy pol (nil: none). The kernel
+// replaces a namespace's built-in rules at the first load
+// (ima_update_policy), so the kcmd's built-ins are written again in front
+// of pol, in the kernel's order; architecture and build-time rules stay in
+// force by themselves and are not written. Without pol nothing needs
+// writing into a namespace that was created with k.
+func HookRules(k Kcmd, pol *Policy, p Profile) ([]Rule, error) {
+	builtins, err := ExpandKcmd(k, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []Rule
+	for _, r := range builtins {
+		if r.Source == "arch" || r.Source == "build" {
+			continue
+		}
+		out = append(out, r)
+	}
+	if pol != nil {
+		out = append(out, pol.Rules...)
+	}
+	return out, nil
+}
+
+// InForce are the rules a namespace created with kcmd k has once ima-hook
+// loaded pol (nil: none) into it, in the order the kernel matches them.
+func InForce(k Kcmd, pol *Policy, p Profile) ([]Rule, error) {
+	if pol == nil || len(pol.Rules) == 0 {
+		return ExpandKcmd(k, p)
+	}
+	written, err := HookRules(k, pol, p)
+	if err != nil {
+		return nil, err
+	}
+	return append(ArchRules(p), written...), nil
+}

@@ -42,6 +42,7 @@ type Record struct {
 	Template    string    `json:"template,omitempty"`
 	Required    bool      `json:"required"`
 	Result      string    `json:"result"` // "applied", "skipped: <why>", "failed: <why>"
+	Preflight   string    `json:"preflight,omitempty"` // the appraisal preflight's one-line summary
 	Measurement uint64    `json:"measurement_count"`
 	Violations  uint64    `json:"violations"`
 	Aggregate   bool      `json:"ns_aggregate_present"`
