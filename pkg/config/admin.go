@@ -30,19 +30,19 @@ const maxAdminSize = 1 << 20
 
 // Admin is the administrator's configuration.
 type Admin struct {
-	Mandatory               bool     `toml:"mandatory"`
-	AllowAnnotationOverride bool     `toml:"allow_annotation_override"`
-	KeysDir                 string   `toml:"keys_dir"`
-	PoliciesDir             string   `toml:"policies_dir"`
-	RunDir                  string   `toml:"run_dir"`
-	ArchiveDir              string   `toml:"archive_dir"`
-	Runtime                 string   `toml:"runtime"`
-	Log                     string   `toml:"log"`
+	Mandatory               bool   `toml:"mandatory"`
+	AllowAnnotationOverride bool   `toml:"allow_annotation_override"`
+	KeysDir                 string `toml:"keys_dir"`
+	PoliciesDir             string `toml:"policies_dir"`
+	RunDir                  string `toml:"run_dir"`
+	ArchiveDir              string `toml:"archive_dir"`
+	Runtime                 string `toml:"runtime"`
+	Log                     string `toml:"log"`
 	// PreflightTimeout bounds the appraisal preflight at createRuntime
 	// (a Go duration such as "10s"); keep it below the hook's timeout.
-	PreflightTimeout string `toml:"preflight_timeout"`
-	Defaults                Defaults `toml:"defaults"`
-	Kernel                  Kernel   `toml:"kernel"`
+	PreflightTimeout string   `toml:"preflight_timeout"`
+	Defaults         Defaults `toml:"defaults"`
+	Kernel           Kernel   `toml:"kernel"`
 
 	// Source is the file this came from, or "" for built-in defaults.
 	Source string `toml:"-"`

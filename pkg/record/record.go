@@ -41,7 +41,7 @@ type Record struct {
 	Kcmd        string    `json:"kcmd,omitempty"`
 	Template    string    `json:"template,omitempty"`
 	Required    bool      `json:"required"`
-	Result      string    `json:"result"` // "applied", "skipped: <why>", "failed: <why>"
+	Result      string    `json:"result"`              // "applied", "skipped: <why>", "failed: <why>"
 	Preflight   string    `json:"preflight,omitempty"` // the appraisal preflight's one-line summary
 	Measurement uint64    `json:"measurement_count"`
 	Violations  uint64    `json:"violations"`
