@@ -145,6 +145,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"policy is a dir", on(AnnPolicy, filepath.Join(f.admin.PoliciesDir, "adir")), []string{"io.imans.policy"}},
 		{"both policies", on(AnnPolicy, bad, AnnPolicyRules, "measure func=BPRM_CHECK"), []string{"io.imans.policy", "only one"}},
 		{"empty policy", on(AnnPolicyRules, "# nothing\n\n"), []string{"io.imans.policy-rules", "no rules"}},
+		{"bad preflight", on(AnnPreflight, "strict"), []string{"io.imans.preflight", "off"}},
 		{"annotation too long", on(AnnPolicyRules, strings.Repeat("a", MaxAnnotation+1)), []string{"io.imans.policy-rules", "bytes"}},
 	}
 	for _, tc := range cases {
@@ -222,6 +223,8 @@ keyring = "_ima"
 		"relative.toml": "keys_dir = \"keys\"\n",
 		"keyring.toml":  "[kernel]\nkeyring = \"%user\"\n",
 		"log.toml":      "log = \"kafka\"\n",
+		"budget.toml":   "preflight_timeout = \"soon\"\n",
+		"mode.toml":     "[defaults]\npreflight = \"maybe\"\n",
 	} {
 		if _, err := LoadAdmin(write(name, text)); err == nil {
 			t.Errorf("%s accepted", name)
