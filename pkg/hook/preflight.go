@@ -11,7 +11,6 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/keys"
 	"github.com/ima-hook/ima-hook/pkg/oci"
-	"github.com/ima-hook/ima-hook/pkg/policy"
 	"github.com/ima-hook/ima-hook/pkg/preflight"
 	"github.com/ima-hook/ima-hook/pkg/record"
 )
@@ -36,7 +35,7 @@ func (h *Hook) preflight(st *specs.State, cfg *config.Config, rec *record.Record
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(st.Bundle, rootfs)
 	}
-	rules, err := policy.InForce(cfg.Kcmd, cfg.Policy, cfg.Profile)
+	rules, err := preflight.EffectiveRules(cfg.Kcmd, cfg.Policy, cfg.Profile)
 	if err != nil {
 		return userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
 	}

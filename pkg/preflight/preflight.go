@@ -274,36 +274,15 @@ func humanBytes(n int64) string {
 }
 
 // EffectiveRules are the rules in force in a namespace created with kcmd k
-// once the hook has loaded pol (may be nil), in kernel order: without a
-// custom policy the kcmd's built-ins as the kernel installs them
-// (policy.ExpandKcmd); with one, the built-ins of each ima_policy= name in
-// the order given followed by the custom rules, which is what the hook
-// writes (the kernel replaces the built-ins at the first load, so the hook
-// writes them again in front; docs/configuration.md).
+// once the hook has loaded pol (may be nil), in kernel order, numbered from
+// 1: policy.InForce, the same source the hook's plan uses, so preflight
+// judges exactly the rules the hook writes.
 func EffectiveRules(k policy.Kcmd, pol *policy.Policy, p policy.Profile) ([]policy.Rule, error) {
-	var out []policy.Rule
-	if pol == nil || len(pol.Rules) == 0 {
-		rules, err := policy.ExpandKcmd(k, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rules...)
-		for i := range out {
-			out[i].Index = i + 1
-		}
-		return out, nil
+	rules, err := policy.InForce(k, pol, p)
+	if err != nil {
+		return nil, err
 	}
-	for _, name := range k.Policies {
-		rules, err := policy.BuiltinRules(name, p)
-		if errors.Is(err, policy.ErrFlagOnly) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rules...)
-	}
-	out = append(out, pol.Rules...)
+	out := append([]policy.Rule(nil), rules...)
 	for i := range out {
 		out[i].Index = i + 1
 	}
