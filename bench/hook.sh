@@ -192,7 +192,10 @@ printf '    wrapper, unannotated pass-through %s\n' "$(stat_line "$work/pass.ms"
 printf '    wrapper + namespace, no hooks     %s\n' "$(stat_line "$work/ns.ms")"
 printf '    hook processes (GNU time, %s runs) createRuntime median %s ms, poststop median %s ms\n' "$RSS_RUNS" "$(stage_ms createRuntime)" "$(stage_ms poststop)"
 echo "  ratio of medians                   $ratio (goal <= $GOAL)"
-echo "  hook peak RSS                      $rss KiB (max of $(wc -l <"$work/rss.kib") hook calls)"
+echo "  hook peak RSS                      $rss KiB (max of $(grep -c "^[0-9]" "$work/rss.kib") hook calls)"
+if grep -q 'non-zero status' "$work/rss.kib"; then
+	echo "  warning: $(grep -c 'non-zero status' "$work/rss.kib") hook calls exited non-zero: $(sort -u "$work/hook.stderr" | head -n 3)"
+fi
 if awk -v r="$ratio" -v g="$GOAL" 'BEGIN {exit !(r <= g)}'; then
 	echo "  goal met"
 else
