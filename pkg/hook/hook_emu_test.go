@@ -318,3 +318,30 @@ func TestPoststopWithReusedNamespaceID(t *testing.T) {
 		t.Fatalf("record %+v", arch)
 	}
 }
+
+// Under `runc run` through the wrapper, runc and its poststop hook still
+// live in the container's namespace: the hook then reads that namespace's
+// own view, which is the archive.
+func TestPoststopFromInsideTheNamespace(t *testing.T) {
+	e := setup(t)
+	pid := e.container("cin", "", true)
+	if err := e.hook.CreateRuntime(state("cin", pid, map[string]string{config.AnnEnable: "true", config.AnnPolicyRules: "measure func=BPRM_CHECK"})); err != nil {
+		t.Fatal(err)
+	}
+	e.emu.Measure(pid, "/inside", "sha256", strings.Repeat("cc", 32), false)
+	nsid, _, _ := e.emu.TaskNamespaces(pid)
+	if err := e.emu.Setns(os.Getpid(), nsid, true); err != nil {
+		t.Fatal(err)
+	}
+	err := e.hook.Poststop(&specs.State{ID: "cin", Status: "stopped"})
+	if serr := e.emu.Setns(os.Getpid(), emukernel.InitialNS, true); serr != nil {
+		t.Fatal(serr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, _ := os.ReadFile(filepath.Join(e.hook.Store.ArchiveDirOf("cin"), "ascii_runtime_measurements"))
+	if !strings.Contains(string(view), ns.AggregateName(ns.NSID(nsid))) || !strings.Contains(string(view), "/inside") {
+		t.Fatalf("view %q", view)
+	}
+}

@@ -64,6 +64,23 @@ func (h *Hook) Poststop(st *specs.State) error {
 // namespace with this id was activated before), or, when that is unknown,
 // the last one. It returns the aggregate's index and the entry count.
 func (h *Hook) namespaceView(id uint32, listStart int64, w io.Writer) (aggIndex int64, n int, err error) {
+	// Under `runc run` through the wrapper, runc itself, and so this
+	// poststop hook, still lives in the container's namespace: the list it
+	// reads is then that namespace's own view (ima_measurements_show shows
+	// a non-initial namespace only its entries since its activation), which
+	// is exactly what is archived.
+	self, err := h.Kernel.NamespaceOf(os.Getpid())
+	if err != nil {
+		return -1, 0, err
+	}
+	if host, err := h.Kernel.NamespaceOf(1); err != nil {
+		return -1, 0, err
+	} else if self != host {
+		if uint32(self) != id {
+			return -1, 0, fmt.Errorf("poststop runs in IMA namespace %d, neither the host's nor the container's (%d)", self, id)
+		}
+		return -1, 0, h.ownView(w, &n)
+	}
 	open := func() (io.ReadCloser, measure.Reader, error) {
 		f, err := h.Kernel.OpenMeasurements(true)
 		if err != nil {
@@ -125,4 +142,31 @@ func (h *Hook) namespaceView(id uint32, listStart int64, w io.Writer) (aggIndex 
 	}
 	_, err = w.Write(lines)
 	return aggIndex, n, err
+}
+
+// ownView copies the caller's own namespace view.
+func (h *Hook) ownView(w io.Writer, n *int) error {
+	f, err := h.Kernel.OpenMeasurements(true)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := measure.NewBinaryReader(f, measure.ReadOptions{})
+	var lines []byte
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if len(lines) > maxArchivedView {
+			return fmt.Errorf("the namespace's view exceeds %d bytes", maxArchivedView)
+		}
+		lines = measure.AppendASCII(lines, e, measure.SHA1)
+		*n++
+	}
+	_, err = w.Write(lines)
+	return err
 }
