@@ -205,12 +205,13 @@ func (s *emuSecfs) writePolicy(rules []string, path string) (int, error) {
 			written = 1
 		}
 	} else {
+		writes := make([]string, len(rules))
 		for i, r := range rules {
-			if werr = s.k.WritePolicy(s.pid, r+"\n"); werr != nil {
-				werr = fmt.Errorf("rule %d %s: %w", i+1, userror.Quote(r), werr)
-				break
-			}
-			written++
+			writes[i] = r + "\n"
+		}
+		written, werr = s.k.WritePolicies(s.pid, writes)
+		if werr != nil {
+			werr = fmt.Errorf("rule %d %s: %w", written+1, userror.Quote(rules[written]), werr)
 		}
 	}
 	cerr := s.k.ClosePolicy(s.pid)

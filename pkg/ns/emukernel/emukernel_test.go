@@ -529,3 +529,23 @@ func TestAggregateTemplateSwitch(t *testing.T) {
 		}
 	}
 }
+
+// WritePolicies judges each write as ima_write_policy would, stops at the
+// first refused one, and the refused write spoils the session.
+func TestWritePoliciesStopsAtFirstRefusal(t *testing.T) {
+	k := newKernel(t, DefaultSwitches())
+	k.Unshare(self())
+	a := child(t)
+	if err := k.OpenPolicy(a); err != nil {
+		t.Fatal(err)
+	}
+	n, err := k.WritePolicies(a, []string{"measure func=BPRM_CHECK\n", "measure func=BOGUS\n", "measure func=FILE_CHECK\n"})
+	wantErrno(t, err, unix.EINVAL)
+	if n != 1 {
+		t.Fatalf("%d writes succeeded, want 1", n)
+	}
+	k.ClosePolicy(a)
+	if got, _ := k.Rules(a); len(got) != 0 {
+		t.Fatalf("spoiled session installed rules: %v", got)
+	}
+}
