@@ -345,3 +345,47 @@ func TestPoststopFromInsideTheNamespace(t *testing.T) {
 		t.Fatalf("view %q", view)
 	}
 }
+
+// BenchmarkCreateRuntime50Rules: one container's createRuntime against the
+// emulated kernel with a 50-rule policy (bench/hook.sh measures the whole
+// container start around it).
+func BenchmarkCreateRuntime50Rules(b *testing.B) {
+	var rules []string
+	for i := 0; i < 50; i++ {
+		rules = append(rules, "measure func=FILE_CHECK mask=MAY_READ uid="+strconv.Itoa(1000+i))
+	}
+	ann := map[string]string{config.AnnEnable: "true", config.AnnPolicyRules: strings.Join(rules, "\n")}
+	dir := b.TempDir()
+	b.Setenv(ns.EmuDirEnv, filepath.Join(dir, "emu"))
+	emu, err := ns.Emulator()
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := config.BuiltinAdmin()
+	a.RunDir, a.ArchiveDir = filepath.Join(dir, "run"), filepath.Join(dir, "lib")
+	log := logx.Open("file", a.RunDir)
+	defer log.Close()
+	h := New(ns.Default(), a, log)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		id := "b" + strconv.Itoa(i)
+		if _, err := emu.Unshare(os.Getpid()); err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command("sleep", "60")
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		emu.TaskNamespaces(cmd.Process.Pid)
+		b.StartTimer()
+		if err := h.CreateRuntime(state(id, cmd.Process.Pid, ann)); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cmd.Process.Kill()
+		cmd.Wait()
+		emu.Setns(os.Getpid(), emukernel.InitialNS, true)
+		b.StartTimer()
+	}
+}
