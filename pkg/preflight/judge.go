@@ -260,7 +260,7 @@ type use struct {
 
 // judgeFile judges every use of an open file and fills a FileResult.
 func (j *judge) judgeFile(t *target, uses []use, id *identity) FileResult {
-	res := FileResult{Path: t.path, Size: t.st.Size, Mode: modeNames[t.st.Mode&0o7777], UID: t.st.Uid, GID: t.st.Gid}
+	res := FileResult{Path: t.path, Size: t.st.Size, Mode: modeNames()[t.st.Mode&0o7777], UID: t.st.Uid, GID: t.st.Gid}
 	if id.userns && id.mapsKnown {
 		u, _ := unmapID(id.uidMap, t.st.Uid)
 		res.CtrUID = &u
@@ -314,12 +314,15 @@ func (j *judge) intern(s string) string {
 	return v.(string)
 }
 
-var modeNames = func() (m [0o10000]string) {
+// modeNames are built on first use, not at init: every ima-hook process
+// (hook, wrapper) would otherwise pay for 4096 Sprintf calls at start-up.
+var modeNames = sync.OnceValue(func() *[0o10000]string {
+	var m [0o10000]string
 	for i := range m {
 		m[i] = fmt.Sprintf("%04o", i)
 	}
-	return m
-}()
+	return &m
+})
 
 // combine turns the candidates of one access into its result. With one
 // certain candidate its outcome is the result; with alternatives, the

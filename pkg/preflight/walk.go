@@ -149,7 +149,7 @@ func (w *walker) entry(ctx context.Context, dirfd int, dirPath, name string, dep
 		if err != nil {
 			w.mu.Lock()
 			w.results = append(w.results, FileResult{Path: p, Verdict: Undecidable, Reason: "cannot open: " + err.Error(),
-				Size: st.Size, Mode: modeNames[st.Mode&0o7777], UID: st.Uid, GID: st.Gid})
+				Size: st.Size, Mode: modeNames()[st.Mode&0o7777], UID: st.Uid, GID: st.Gid})
 			w.mu.Unlock()
 			return
 		}
