@@ -389,3 +389,29 @@ func BenchmarkCreateRuntime50Rules(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// Under the wrapper the hook is born into the container's namespace: it
+// populates it from where it is, without the re-exec that enters it.
+func TestPopulateFromInsideTheNamespace(t *testing.T) {
+	e := setup(t)
+	pid := e.container("cpi", "", true)
+	nsid, _, _ := e.emu.TaskNamespaces(pid)
+	if err := e.emu.Setns(os.Getpid(), nsid, true); err != nil {
+		t.Fatal(err)
+	}
+	err := e.hook.CreateRuntime(state("cpi", pid, map[string]string{config.AnnEnable: "true", config.AnnPolicyRules: "measure func=BPRM_CHECK uid=7"}))
+	if serr := e.emu.Setns(os.Getpid(), emukernel.InitialNS, true); serr != nil {
+		t.Fatal(serr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, _ := e.emu.Rules(pid)
+	if len(rules) == 0 || rules[len(rules)-1] != "measure func=BPRM_CHECK uid=7" {
+		t.Fatalf("rules %q", rules)
+	}
+	rec, _ := e.hook.Store.ReadLive("cpi")
+	if rec.Result != "applied" || rec.NS != nsid {
+		t.Fatalf("record %+v", rec)
+	}
+}

@@ -67,6 +67,16 @@ func (e *emuKernel) NamespaceOf(pid int) (NSID, error) {
 }
 
 func (e *emuKernel) Populate(pid int, req PopulateRequest) (PopulateResult, error) {
+	// As on the real kernel: a hook born into the container's namespace
+	// (under the wrapper) populates it from where it is.
+	target, _, err := e.k.TaskNamespaces(pid)
+	if err != nil {
+		return PopulateResult{}, err
+	}
+	self := os.Getpid()
+	if active, children, err := e.k.TaskNamespaces(self); err == nil && active == target && children == target && target != emukernel.InitialNS {
+		return populateHere(&emuSecfs{k: e.k, pid: self}, req)
+	}
 	cmd, err := nsenter.Command(nsenter.Plan{Stage: stageEmuPopulate})
 	if err != nil {
 		return PopulateResult{}, err

@@ -37,12 +37,31 @@ func (k *linuxKernel) Populate(pid int, req PopulateRequest) (PopulateResult, er
 	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
 		return PopulateResult{}, fmt.Errorf("container init %d exited before its namespace could be populated: %w", pid, err)
 	}
+	if alreadyInside(nsFile) {
+		// Under the runtime wrapper the hook is born into the container's
+		// namespace (runc is): the securityfs files already act on it
+		// (get_current_ns), so there is nothing to enter.
+		return populateHere(&linuxSecfs{dir: k.secfs}, req)
+	}
 	cmd, err := nsenter.Command(nsenter.Plan{SetnsFD: 3, Stage: stagePopulate})
 	if err != nil {
 		return PopulateResult{}, err
 	}
 	cmd.ExtraFiles = []*os.File{nsFile} // fd 3 in the child
 	return runPopulateStage(cmd, req)
+}
+
+// alreadyInside reports whether this process's active and for_children
+// IMA namespaces are both the one nsFile refers to.
+func alreadyInside(nsFile *os.File) bool {
+	var target, self, children unix.Stat_t
+	if unix.Fstat(int(nsFile.Fd()), &target) != nil ||
+		unix.Stat("/proc/self/ns/ima", &self) != nil ||
+		unix.Stat("/proc/self/ns/ima_for_children", &children) != nil {
+		return false
+	}
+	same := func(a, b *unix.Stat_t) bool { return a.Dev == b.Dev && a.Ino == b.Ino }
+	return same(&target, &self) && same(&target, &children)
 }
 
 // RunStage runs the Go side of a re-executed stage; main calls it when
