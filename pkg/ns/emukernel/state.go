@@ -17,6 +17,7 @@
 package emukernel
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,7 +167,7 @@ func (k *Kernel) tx(fn func(*state) error) error {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		return err
 	}
-	s, err := k.load()
+	s, raw, err := k.load()
 	if err != nil {
 		return err
 	}
@@ -178,12 +179,12 @@ func (k *Kernel) tx(fn func(*state) error) error {
 		if !errors.As(err, &kept) {
 			return err
 		}
-		if serr := k.save(s); serr != nil {
+		if serr := k.save(s, raw); serr != nil {
 			return serr
 		}
 		return kept.err
 	}
-	return k.save(s)
+	return k.save(s, raw)
 }
 
 // keptError is an error after which the state change must still be saved
@@ -195,17 +196,18 @@ func (e *keptError) Unwrap() error { return e.err }
 
 func keep(err error) error { return &keptError{err: err} }
 
-func (k *Kernel) load() (*state, error) {
+// load returns the state and the bytes it was read from.
+func (k *Kernel) load() (*state, []byte, error) {
 	s := &state{Tasks: map[string]*task{}, NS: map[string]*namespace{}}
 	b, err := os.ReadFile(filepath.Join(k.dir, "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
+		return s, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := json.Unmarshal(b, s); err != nil {
-		return nil, fmt.Errorf("emulator state %s: %w", k.dir, err)
+		return nil, nil, fmt.Errorf("emulator state %s: %w", k.dir, err)
 	}
 	if s.Tasks == nil {
 		s.Tasks = map[string]*task{}
@@ -213,13 +215,17 @@ func (k *Kernel) load() (*state, error) {
 	if s.NS == nil {
 		s.NS = map[string]*namespace{}
 	}
-	return s, nil
+	return s, b, nil
 }
 
-func (k *Kernel) save(s *state) error {
+// save writes s unless it is unchanged from old (most operations only read).
+func (k *Kernel) save(s *state, old []byte) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
+	}
+	if old != nil && bytes.Equal(b, old) {
+		return nil
 	}
 	tmp := filepath.Join(k.dir, ".state.json.tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
