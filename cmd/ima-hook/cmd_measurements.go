@@ -260,6 +260,23 @@ func selectEntries(f measurementsFlags, opt *measure.RunOptions, open func() (io
 			sel.StartIndex = &start
 			sel.Incarnation = ""
 		}
+		// A live container created by the wrapper: its namespace's aggregate
+		// is the first ns_aggregate_<id> at or after the list length the
+		// wrapper noted before creating it (later namespaces may reuse the id).
+		if !f.incarnationSet && start < 0 && live && rec.Start() >= 0 && opt.Reopenable {
+			idx, err := findAggregates(open, *opt, rec.NS)
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range idx {
+				if a >= rec.Start() {
+					start = a
+					sel.StartIndex = &start
+					sel.Incarnation = ""
+					break
+				}
+			}
+		}
 		// A stopped container of an earlier boot: the host list no longer
 		// has its entries, the view archived at poststop does.
 		view := filepath.Join(store.ArchiveDirOf(f.container), "ascii_runtime_measurements")

@@ -389,3 +389,28 @@ func TestMeasurementsRealCapture(t *testing.T) {
 		}
 	}
 }
+
+// A live record made by the wrapper carries the host list's length before
+// the namespace was created: --container then picks the first aggregate of
+// the id at or after it, not the last one (a later namespace reused the id).
+func TestMeasurementsContainerListStart(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 2000, Namespaces: 4, Seed: 3})
+	first, reuser := lf.res.Namespaces[0], lf.res.Namespaces[3]
+	if first.ID != reuser.ID {
+		t.Fatalf("generator did not reuse the id: %d %d", first.ID, reuser.ID)
+	}
+	store := record.Store{RunDir: filepath.Join(lf.dir, "run"), ArchiveDir: filepath.Join(lf.dir, "lib")}
+	before := first.AggregateIndex // the list length the wrapper saw: the aggregate came right after
+	must(t, store.WriteLive(record.Record{ContainerID: "old", NS: first.ID, AggregateIndex: -1, ListStart: &before, Result: "applied"}))
+	dirs := []string{"--run-dir", store.RunDir, "--archive-dir", store.ArchiveDir}
+	code, out, errs := run(append([]string{"--file", lf.bin, "--container", "old"}, dirs...)...)
+	if code != 0 || strings.Count(out, "\n") != first.Entries {
+		t.Fatalf("code %d, %d lines, want the first namespace's %d: %s", code, strings.Count(out, "\n"), first.Entries, errs)
+	}
+	// Without the note the last namespace with the id is shown.
+	must(t, store.WriteLive(record.Record{ContainerID: "unknown", NS: first.ID, AggregateIndex: -1, Result: "applied"}))
+	code, out, _ = run(append([]string{"--file", lf.bin, "--container", "unknown"}, dirs...)...)
+	if code != 0 || strings.Count(out, "\n") != reuser.Entries {
+		t.Fatalf("code %d, %d lines, want the last namespace's %d", code, strings.Count(out, "\n"), reuser.Entries)
+	}
+}

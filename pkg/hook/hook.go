@@ -75,7 +75,7 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 		return nil
 	}
 	rec := record.Record{ContainerID: st.ID, Bundle: st.Bundle, Required: cfg.Required, Kcmd: cfg.KcmdText,
-		PolicySHA: cfg.PolicySHA256, KeyPath: cfg.X509Path, Time: h.Now().UTC(), AggregateIndex: -1, ListStart: -1}
+		PolicySHA: cfg.PolicySHA256, KeyPath: cfg.X509Path, Time: h.Now().UTC(), AggregateIndex: -1}
 	if cfg.Cert != nil {
 		rec.KeyID = fmt.Sprintf("%08x", cfg.Cert.KeyID)
 		h.Log.Info(st.ID, "appraisal key %s has IMA key id %s", cfg.X509Path, rec.KeyID)
@@ -147,7 +147,7 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 	if plan.CreatedByWrapper {
 		if b, err := os.ReadFile(h.Store.ListStartPath(st.ID)); err == nil {
 			if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n >= 0 {
-				rec.ListStart = n
+				rec.ListStart = &n
 			}
 		}
 	}

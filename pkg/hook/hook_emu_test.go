@@ -314,7 +314,7 @@ func TestPoststopWithReusedNamespaceID(t *testing.T) {
 		t.Fatalf("blank lines in the view:\n%s", view)
 	}
 	arch, _, _ := e.hook.Store.ReadAny("ca")
-	if arch.ListStart < 0 || arch.AggregateIndex < arch.ListStart {
+	if arch.Start() < 0 || arch.AggregateIndex < arch.Start() {
 		t.Fatalf("record %+v", arch)
 	}
 }

@@ -37,7 +37,7 @@ func (h *Hook) Poststop(st *specs.State) error {
 	var viewErr error
 	if rec.NS != 0 && rec.Result == "applied" {
 		var buf bytes.Buffer
-		idx, n, err := h.namespaceView(rec.NS, rec.ListStart, &buf)
+		idx, n, err := h.namespaceView(rec.NS, rec.Start(), &buf)
 		switch {
 		case err != nil:
 			viewErr = err

@@ -52,9 +52,17 @@ type Record struct {
 	// in the host list when known (-1 otherwise); filtering starts there.
 	AggregateIndex int64 `json:"aggregate_index"`
 	// ListStart is the host list's length just before the wrapper created
-	// the namespace (-1 unknown): the namespace's aggregate is the first
+	// the namespace (nil: unknown): the namespace's aggregate is the first
 	// ns_aggregate_<id> at or after it, whatever namespaces reused the id.
-	ListStart int64 `json:"list_start"`
+	ListStart *int64 `json:"list_start,omitempty"`
+}
+
+// Start returns ListStart, or -1 when it is unknown.
+func (r Record) Start() int64 {
+	if r.ListStart == nil {
+		return -1
+	}
+	return *r.ListStart
 }
 
 // ValidID reports whether id is safe to use as a file name. Container ids
