@@ -97,6 +97,9 @@ show_state() { # ID PID
 	"$emu" emu rules --pid "$pid" | indent
 	say "the namespace's measurement list (what a reader inside it sees):"
 	"$emu" emu list --pid "$pid" | sed '/^$/d' | indent
+	say "ima-hook measurements --container ${id:0:12}... --verify --template-only (the host list, filtered by its record):"
+	"$emu" measurements --container "$id" --run-dir "$work/run" --archive-dir "$work/archive" \
+		--verify --template-only 2>&1 | indent
 }
 
 bold "ima-hook demo (emulated IMA-namespace kernel; this kernel: $(uname -r))"
