@@ -32,23 +32,14 @@ runc=$(command -v runc)
 [[ -x $emu ]] || { echo "bench/hook.sh: $emu missing; run make build-emu" >&2; exit 1; }
 [[ -x /usr/bin/time ]] || { echo "bench/hook.sh: GNU time missing (apt-get install time)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/ima-hook-bench.XXXXXX)
-cleanup() {
-	for id in $("$runc" --root "$work/runc" list -q 2>/dev/null); do
-		"$runc" --root "$work/runc" delete --force "$id" >/dev/null 2>&1 || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. "$repo/scripts/lib.sh"
+ih_workdir bench
 [[ -n ${KEEP:-} ]] && trap - EXIT
 
 # --- rootfs, policy, admin config, wrapper ---------------------------------
 rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,etc}
-cp /bin/busybox "$rootfs/bin/busybox"
-for a in sh true; do ln -s busybox "$rootfs/bin/$a"; done
-
-mkdir -p "$work"/{keys,policies,run,archive,emu}
+ih_busybox_rootfs "$rootfs" sh true
+mkdir -p "$work/emu"
 for ((i = 0; i < RULES; i++)); do
 	case $((i % 5)) in
 	0) echo "measure func=BPRM_CHECK uid=$i" ;;
@@ -60,14 +51,7 @@ for ((i = 0; i < RULES; i++)); do
 done >"$work/policies/bench.policy"
 
 cfg=$work/ima-hook.toml
-cat >"$cfg" <<EOF
-keys_dir = "$work/keys"
-policies_dir = "$work/policies"
-run_dir = "$work/run"
-archive_dir = "$work/archive"
-runtime = "$runc"
-log = "auto"
-EOF
+ih_admin_config "$cfg" "$runc"
 
 export IMA_HOOK_EMU_DIR=$work/emu
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -30,30 +30,15 @@ runc=$(command -v runc)
 [[ $EUID -eq 0 ]] || { echo "bench/wrapper.sh: needs root" >&2; exit 1; }
 [[ -x $bin ]] || { echo "bench/wrapper.sh: $bin missing; run make build-timens" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/ima-hook-bench-wrapper.XXXXXX)
-cleanup() {
-	for id in $("$runc" --root "$work/runc" list -q 2>/dev/null); do
-		"$runc" --root "$work/runc" delete --force "$id" >/dev/null 2>&1 || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. "$repo/scripts/lib.sh"
+ih_workdir bench-wrapper
 
 rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,etc}
-cp /bin/busybox "$rootfs/bin/busybox"
-for a in sh true; do ln -s busybox "$rootfs/bin/$a"; done
-mkdir -p "$work"/{keys,policies,run,archive,bin,spec}
+ih_busybox_rootfs "$rootfs" sh true
+mkdir -p "$work/spec"
 
 cfg=$work/ima-hook.toml
-cat >"$cfg" <<EOF
-keys_dir = "$work/keys"
-policies_dir = "$work/policies"
-run_dir = "$work/run"
-archive_dir = "$work/archive"
-runtime = "$runc"
-log = "auto"
-EOF
+ih_admin_config "$cfg" "$runc"
 
 (cd "$work/spec" && "$runc" spec)
 make_bundle() { # NAME ANNOTATIONS-JSON

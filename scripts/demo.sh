@@ -17,16 +17,12 @@ podman=$(command -v podman)
 [[ $EUID -eq 0 ]] || { echo "demo: run as root" >&2; exit 1; }
 [[ -x $emu ]] || { echo "demo: $emu missing; run make build-emu" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/ima-hook-demo.XXXXXX)
+. "$repo/scripts/lib.sh"
 cids=()
-cleanup() {
+ih_cleanup_extra() {
 	for id in "${cids[@]}"; do "$podman" rm -f "$id" >/dev/null 2>&1 || true; done
-	for id in $("$runc" --root "$work/runc" list -q 2>/dev/null); do
-		"$runc" --root "$work/runc" delete --force "$id" >/dev/null 2>&1 || true
-	done
-	rm -rf "$work"
 }
-trap cleanup EXIT
+ih_workdir demo
 
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say() { printf '   %s\n' "$*"; }
@@ -34,22 +30,11 @@ indent() { sed 's/^/   | /'; }
 
 # --- set-up ----------------------------------------------------------------
 rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,etc,run}
-cp /bin/busybox "$rootfs/bin/busybox"
-for a in $(/bin/busybox --list); do [[ $a == busybox ]] || ln -sf busybox "$rootfs/bin/$a"; done
-: >"$rootfs/etc/hosts"
-: >"$rootfs/etc/resolv.conf"
+ih_busybox_rootfs "$rootfs"
 
-mkdir -p "$work"/{keys,policies,run,archive,emu,bin,hooks.d,private}
+mkdir -p "$work"/{emu,hooks.d,private}
 cfg=$work/ima-hook.toml
-cat >"$cfg" <<EOF
-keys_dir = "$work/keys"
-policies_dir = "$work/policies"
-run_dir = "$work/run"
-archive_dir = "$work/archive"
-runtime = "$runc"
-log = "auto"
-EOF
+ih_admin_config "$cfg" "$runc"
 export IMA_HOOK_EMU_DIR=$work/emu
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
