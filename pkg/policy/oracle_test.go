@@ -210,6 +210,19 @@ func compare(corpus []corpusRule, kernel func(i int) (string, bool), p Profile) 
 	return a
 }
 
+// compareExact checks the kernel-exact mode (Profile.KernelExact): there
+// the validator must give the kernel's own verdict for every rule, the ones
+// the default mode refuses on purpose included.
+func compareExact(corpus []corpusRule, kernel func(i int) (string, bool), p Profile) agreement {
+	p.KernelExact = true
+	plain := make([]corpusRule, len(corpus))
+	for i, c := range corpus {
+		c.Stricter = ""
+		plain[i] = c
+	}
+	return compare(plain, kernel, p)
+}
+
 func (a agreement) report(t *testing.T, what string) {
 	t.Logf("%s: %d rules: %d verdicts agree, %d refused on purpose (marked stricter, kernel takes them), %d disagree",
 		what, a.total, a.agree, a.stricter, len(a.problems))
@@ -240,8 +253,10 @@ func TestOracleRecorded(t *testing.T) {
 		}
 	}
 	p := oracleProfile(t, config, rec.LSM, rec.AAProfs)
-	a := compare(corpus, func(i int) (string, bool) { v, ok := rec.Verdict[i]; return v, ok }, p)
+	verdict := func(i int) (string, bool) { v, ok := rec.Verdict[i]; return v, ok }
+	a := compare(corpus, verdict, p)
 	a.report(t, "recorded verdicts of "+rec.Kernel)
+	compareExact(corpus, verdict, p).report(t, "kernel-exact mode, recorded verdicts of "+rec.Kernel)
 	poisonCheck(t, corpus, func(i int) string { return rec.Verdict[i] })
 }
 
@@ -366,8 +381,10 @@ ls /sys/kernel/security/ima/ > /tmp/after; export_file /tmp/after after`
 
 	trimmed := trimConfig(fullConfig)
 	p := oracleProfile(t, trimmed, lsm, aa)
-	a := compare(corpus, func(i int) (string, bool) { v, ok := kernel[i]; return v, ok }, p)
+	verdict := func(i int) (string, bool) { v, ok := kernel[i]; return v, ok }
+	a := compare(corpus, verdict, p)
 	a.report(t, "live kernel "+strings.TrimSpace(string(res.Files["rel"])))
+	compareExact(corpus, verdict, p).report(t, "kernel-exact mode, live kernel "+strings.TrimSpace(string(res.Files["rel"])))
 	poisonCheck(t, corpus, func(i int) string { return kernel[i] })
 
 	if os.Getenv("IMA_HOOK_ORACLE_UPDATE") != "" {

@@ -129,9 +129,19 @@ func checkLine(line string, lineNo, index int, p *Profile) (Rule, *RuleError) {
 	mkErr := func(col int, tok, msg string, stricter bool) *RuleError {
 		return &RuleError{Line: lineNo, Col: col, Index: index, Token: tok, Msg: msg, Stricter: stricter}
 	}
+	if p.KernelExact {
+		// ima_parse_rule works on a C string, and one write() carries at
+		// most PAGE_SIZE-1 bytes.
+		if i := strings.IndexByte(line, 0); i >= 0 {
+			line = line[:i]
+		}
+		if len(line) > MaxRuleBytes+1 {
+			line = line[:MaxRuleBytes+1] // PAGE_SIZE-1
+		}
+	}
 	// Control characters first: the kernel treats them as part of a token,
 	// so a value with a stray carriage return is taken but never matches.
-	for i := 0; i < len(line); i++ {
+	for i := 0; i < len(line) && !p.KernelExact; i++ {
 		c := line[i]
 		if c == '\t' || (c >= 0x20 && c != 0x7f) {
 			continue
@@ -160,7 +170,7 @@ func checkLine(line string, lineNo, index int, p *Profile) (Rule, *RuleError) {
 		for j < len(line) && line[j] != ' ' && line[j] != '\t' {
 			j++
 		}
-		if len(toks) == lim.MaxTokens {
+		if len(toks) == lim.MaxTokens && !p.KernelExact {
 			return r, mkErr(i+1, line[i:j], fmt.Sprintf("more than %d tokens in one rule", lim.MaxTokens), true)
 		}
 		toks = append(toks, Token{Text: line[i:j], Col: i + 1})
@@ -168,7 +178,7 @@ func checkLine(line string, lineNo, index int, p *Profile) (Rule, *RuleError) {
 	}
 	r.Col = toks[0].Col
 	r.Text = normalize(line, toks)
-	if len(r.Text) > MaxRuleBytes {
+	if len(r.Text) > MaxRuleBytes && !p.KernelExact {
 		col := toks[0].Col
 		for _, t := range toks {
 			if t.Col-toks[0].Col+len(t.Text) > MaxRuleBytes {
@@ -184,7 +194,7 @@ func checkLine(line string, lineNo, index int, p *Profile) (Rule, *RuleError) {
 	}
 	rr, f := checkRule(toks, p)
 	rr.Line, rr.Index, rr.Col, rr.Text, rr.Tokens = lineNo, index, r.Col, r.Text, toks
-	if f != nil {
+	if f != nil && !(p.KernelExact && f.stricter) {
 		col, tok := r.Col, ""
 		if f.tok >= 0 && f.tok < len(toks) {
 			col, tok = toks[f.tok].Col, toks[f.tok].Text

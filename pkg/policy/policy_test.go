@@ -398,3 +398,28 @@ func TestCheckRuleRefusesNonRules(t *testing.T) {
 		}
 	}
 }
+
+// KernelExact gives the kernel's verdict for each write: it drops what
+// follows a NUL, takes PAGE_SIZE-1 bytes, keeps control bytes in tokens,
+// and makes none of the validator's stricter refusals.
+func TestKernelExactMode(t *testing.T) {
+	p := DefaultProfile()
+	strict, exact := p, p
+	exact.KernelExact = true
+	for _, rule := range []string{
+		"measure\x00 func=BOGUS",
+		"measure func=FILE_CHECK fsname=ext4\r",
+		"measure func=FILE_CHECK fsname=" + strings.Repeat("a", 5000),
+	} {
+		if _, err := CheckRule(rule, strict); err == nil || !err.Stricter {
+			t.Errorf("%q: default mode must refuse it as stricter, got %v", rule[:20], err)
+		}
+		if _, err := CheckRule(rule, exact); err != nil {
+			t.Errorf("%q: kernel-exact mode must take it as the kernel does: %v", rule[:20], err)
+		}
+	}
+	// A real error stays an error in both modes.
+	if _, err := CheckRule("measure func=BOGUS", exact); err == nil {
+		t.Error("kernel-exact accepted an unknown func")
+	}
+}

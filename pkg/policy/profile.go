@@ -181,6 +181,15 @@ var DefaultLimits = Limits{MaxBytes: 1 << 20, MaxRules: 2048, MaxTokens: 64}
 // Profile is what a kernel accepts: its build options, its active LSMs and
 // whether rules are being written into a non-initial IMA namespace.
 type Profile struct {
+	// KernelExact judges each rule exactly as the kernel does when the rule
+	// and its newline are written in one write(): the parser sees a C
+	// string (everything after a NUL is dropped), ima_write_policy takes at
+	// most PAGE_SIZE-1 bytes, and the validator's own stricter refusals
+	// (RuleError.Stricter: control bytes, token and length bounds, rules
+	// the namespace never triggers) are not made. For comparing with a
+	// kernel; the hook never sets it.
+	KernelExact bool `json:"kernel_exact,omitempty"`
+
 	// Version is the kernel release (from the config header); it selects
 	// Features in ProfileFromConfig.
 	Version  KernelVersion `json:"version"`

@@ -79,6 +79,7 @@ type policyOpts struct {
 	lsm           string
 	namespace     bool
 	allowTemplate bool
+	kernelExact   bool
 	features      []string
 	showProfile   bool
 }
@@ -91,6 +92,7 @@ func policyFlags(o *policyOpts) *pflag.FlagSet {
 	fs.StringVar(&o.kernelConfig, "kernel-config", "", "describe the kernel built with this config `FILE` instead of the running one")
 	fs.StringVar(&o.lsm, "lsm", "", "active LSMs, comma-separated `LIST` as in /sys/kernel/security/lsm (with --kernel-config; default: from the config)")
 	fs.BoolVar(&o.namespace, "namespace", false, "rules go into a non-initial IMA namespace (default: when the kernel has CONFIG_IMA_NS)")
+	fs.BoolVar(&o.kernelExact, "kernel-exact", false, "give the kernel's own verdict for each rule written in one write(), without ima-hook's stricter refusals (control bytes, NUL, over-long rules); the hook never loads such rules")
 	fs.BoolVar(&o.allowTemplate, "allow-kcmd-template", false, "the kernel's kcmd_for_children takes ima_template= (IMA-namespace RFC patch 30)")
 	fs.StringArrayVar(&o.features, "feature", nil, "switch a grammar feature `NAME=on|off` (repeatable; "+strings.Join(policy.FeatureNames(), ", ")+")")
 	fs.BoolVar(&o.showProfile, "show-profile", false, "print the kernel profile the rules are checked against (JSON) and exit")
@@ -290,6 +292,7 @@ func checkProfile(o *policyOpts, nsSet bool, stderr io.Writer) (policy.Profile, 
 	if nsSet {
 		p.Namespace.Enabled = o.namespace
 	}
+	p.KernelExact = o.kernelExact
 	name = fmt.Sprintf("%s (kernel %s", name, p.Version)
 	if p.Namespace.Enabled {
 		name += ", namespace mode"
