@@ -116,7 +116,10 @@ func (s Store) WriteLive(r Record) error {
 	if err := ValidID(r.ContainerID); err != nil {
 		return err
 	}
-	return writeJSONAtomic(s.LivePath(r.ContainerID), r)
+	// The live record is volatile by design (/run is a tmpfs and the
+	// container does not outlive a reboot): atomic, but not fsync'ed, which
+	// would cost every container start a disk flush.
+	return writeJSONAtomic(s.LivePath(r.ContainerID), r, false)
 }
 
 // ReadLive reads the live record of id.
@@ -151,14 +154,14 @@ func (s Store) Archive(r Record, measurements io.Reader) error {
 		return err
 	}
 	if measurements != nil {
-		if err := writeAtomic(filepath.Join(dir, "ascii_runtime_measurements"), func(w io.Writer) error {
+		if err := writeAtomic(filepath.Join(dir, "ascii_runtime_measurements"), true, func(w io.Writer) error {
 			_, err := io.Copy(w, measurements)
 			return err
 		}); err != nil {
 			return err
 		}
 	}
-	if err := writeJSONAtomic(filepath.Join(dir, "record.json"), r); err != nil {
+	if err := writeJSONAtomic(filepath.Join(dir, "record.json"), r, true); err != nil {
 		return err
 	}
 	err := os.Remove(s.LivePath(r.ContainerID))
@@ -168,15 +171,17 @@ func (s Store) Archive(r Record, measurements io.Reader) error {
 	return err
 }
 
-func writeJSONAtomic(path string, v any) error {
-	return writeAtomic(path, func(w io.Writer) error {
+func writeJSONAtomic(path string, v any, durable bool) error {
+	return writeAtomic(path, durable, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	})
 }
 
-func writeAtomic(path string, fill func(io.Writer) error) error {
+// writeAtomic writes through a temp file and a rename, so readers see the
+// old or the new file, never half of one; durable also flushes it to disk.
+func writeAtomic(path string, durable bool, fill func(io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
@@ -189,9 +194,11 @@ func writeAtomic(path string, fill func(io.Writer) error) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
