@@ -79,20 +79,14 @@ func (h *Hook) namespaceView(id uint32, listStart int64, w io.Writer) (aggIndex 
 		if uint32(self) != id {
 			return -1, 0, fmt.Errorf("poststop runs in IMA namespace %d, neither the host's nor the container's (%d)", self, id)
 		}
-		return -1, 0, h.ownView(w, &n)
+		n, err := h.copyView(w, nil)
+		return -1, n, err
 	}
-	open := func() (io.ReadCloser, measure.Reader, error) {
-		f, err := h.Kernel.OpenMeasurements(true)
-		if err != nil {
-			return nil, nil, err
-		}
-		return f, measure.NewBinaryReader(f, measure.ReadOptions{}), nil
-	}
-	f, r, err := open()
+	f, err := h.Kernel.OpenMeasurements(true)
 	if err != nil {
 		return -1, 0, err
 	}
-	aggs, err := measure.FindAggregates(r, id)
+	aggs, err := measure.FindAggregates(measure.NewBinaryReader(f, measure.ReadOptions{}), id)
 	f.Close()
 	if err != nil {
 		return -1, 0, err
@@ -109,64 +103,51 @@ func (h *Hook) namespaceView(id uint32, listStart int64, w io.Writer) (aggIndex 
 	if aggIndex < 0 {
 		return -1, 0, fmt.Errorf("no %s entry in the host list at or after entry %d", measure.NSAggregateName(id), listStart)
 	}
-	f, r, err = open()
-	if err != nil {
-		return -1, 0, err
-	}
-	defer f.Close()
 	filter := measure.NewNSFilter(id, aggIndex, 0)
-	var lines []byte
-	for {
-		e, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return -1, 0, err
-		}
-		ok, err := filter.Match(e)
-		if err != nil {
-			return -1, 0, err
-		}
-		if !ok {
-			continue
-		}
-		if len(lines) > maxArchivedView {
-			return -1, 0, fmt.Errorf("namespace %d's view exceeds %d bytes", id, maxArchivedView)
-		}
-		lines = measure.AppendASCII(lines, e, measure.SHA1) // ends with '\n'
-		n++
+	if n, err = h.copyView(w, filter.Match); err != nil {
+		return -1, 0, err
 	}
 	if err := filter.Done(); err != nil {
 		return -1, 0, err
 	}
-	_, err = w.Write(lines)
-	return aggIndex, n, err
+	return aggIndex, n, nil
 }
 
-// ownView copies the caller's own namespace view.
-func (h *Hook) ownView(w io.Writer, n *int) error {
+// copyView writes the entries of the list the caller reads (the host's,
+// or its own namespace's) that match selects (nil: all) to w as ASCII
+// lines, bounded by maxArchivedView, and returns how many.
+func (h *Hook) copyView(w io.Writer, match func(*measure.Entry) (bool, error)) (int, error) {
 	f, err := h.Kernel.OpenMeasurements(true)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
 	r := measure.NewBinaryReader(f, measure.ReadOptions{})
 	var lines []byte
+	n := 0
 	for {
 		e, err := r.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return err
+			return 0, err
+		}
+		if match != nil {
+			ok, err := match(e)
+			if err != nil {
+				return 0, err
+			}
+			if !ok {
+				continue
+			}
 		}
 		if len(lines) > maxArchivedView {
-			return fmt.Errorf("the namespace's view exceeds %d bytes", maxArchivedView)
+			return 0, fmt.Errorf("the namespace's view exceeds %d bytes", maxArchivedView)
 		}
-		lines = measure.AppendASCII(lines, e, measure.SHA1)
-		*n++
+		lines = measure.AppendASCII(lines, e, measure.SHA1) // ends with '\n'
+		n++
 	}
 	_, err = w.Write(lines)
-	return err
+	return n, err
 }
