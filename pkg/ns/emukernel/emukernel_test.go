@@ -549,3 +549,73 @@ func TestWritePoliciesStopsAtFirstRefusal(t *testing.T) {
 		t.Fatalf("spoiled session installed rules: %v", got)
 	}
 }
+
+// The emulator's own storage (not a kernel rule): the global list and the
+// kernel log live in append-only files that a later process reads back,
+// the list's length in the state must match its file, and a namespace
+// whose last task died is freed (free_ima_ns / the imans workqueue) by the
+// next operation that depends on it, even though read-only operations skip
+// the liveness scan.
+func TestStorageAcrossProcessesAndLazyCollection(t *testing.T) {
+	dir := t.TempDir()
+	k, err := Open(dir, DefaultSwitches())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := k.Unshare(self())
+	if err := k.WriteForChildren(self(), "kcmd_for_children", []byte("ima_policy=tcb")); err != nil {
+		t.Fatal(err)
+	}
+	c := child(t)
+	if _, _, err := k.TaskNamespaces(c); err != nil { // activates: logs ns_aggregate
+		t.Fatal(err)
+	}
+	if _, err := k.Measure(c, "/bin/x", "sha256", strings.Repeat("ab", 32), false); err != nil {
+		t.Fatal(err)
+	}
+	// A second handle, as another process would open it.
+	k2, err := Open(dir, DefaultSwitches())
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, err := k2.Entries(c)
+	if err != nil || len(view) != 2 || view[1].Name != "/bin/x" {
+		t.Fatalf("view through a new handle: %+v, %v", view, err)
+	}
+	if n, err := k2.Counter(c, "runtime_measurements_count"); err != nil || n != 2 {
+		t.Fatalf("count %d, %v; want 2", n, err)
+	}
+	// Only the child keeps the namespace alive once the test process's
+	// for_children is reset.
+	if err := k2.Setns(self(), InitialNS, true); err != nil {
+		t.Fatal(err)
+	}
+	kill(t, c)
+	// A read by a live task does not need the dead one collected ...
+	if n, err := k2.Counter(self(), "runtime_measurements_count"); err != nil || n != 2 {
+		t.Fatalf("host count %d, %v; want 2", n, err)
+	}
+	// ... but the listing does, and logs the destruction.
+	infos, err := k2.Namespaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range infos {
+		if in.ID == id && in.Active {
+			t.Fatalf("namespace %d still listed after its last task died: %+v", id, infos)
+		}
+	}
+	log, err := k.Log()
+	if err != nil || !strings.Contains(strings.Join(log, "\n"), fmt.Sprintf("namespace %d destroyed", id)) {
+		t.Fatalf("kernel log %q, %v", log, err)
+	}
+	// A list file that lost an entry is reported, not silently used.
+	b, _ := os.ReadFile(filepath.Join(dir, entriesFile))
+	lines := strings.SplitAfter(string(b), "\n")
+	if err := os.WriteFile(filepath.Join(dir, entriesFile), []byte(lines[0]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Entries(self()); err == nil || !strings.Contains(err.Error(), "state says 2") {
+		t.Fatalf("truncated list file: got %v", err)
+	}
+}

@@ -23,7 +23,7 @@ func opErr(op string, errno unix.Errno, why string) error {
 // parent's ima_ns_for_children (imans_on_fork), and its first birth
 // activates a pending namespace.
 func (s *state) lookup(pid int) (*task, error) {
-	start, ppid, err := procStat(pid)
+	start, ppid, err := s.procStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("no process %d: %w", pid, err)
 	}
@@ -39,7 +39,7 @@ func (s *state) lookup(pid int) (*task, error) {
 	born := InitialNS
 	var parent *task
 	for p := ppid; p > 0; {
-		st, pp, err := procStat(p)
+		st, pp, err := s.procStat(p)
 		if err != nil {
 			break
 		}
@@ -90,6 +90,7 @@ func (k *Kernel) TaskNamespaces(pid int) (active, forChildren NSID, err error) {
 func (k *Kernel) Unshare(pid int) (NSID, error) {
 	var id NSID
 	err := k.tx(func(s *state) error {
+		s.collect() // ids of freed namespaces are reused, and they no longer count
 		t, err := s.lookup(pid)
 		if err != nil {
 			return err
@@ -204,19 +205,19 @@ func (s *state) activate(n *namespace, activator *task) error {
 		n.Template = s.Switches.DefaultTemplate
 	}
 	n.Frozen = true
-	n.FirstEntry = len(s.Entries)
+	n.FirstEntry = s.EntryCount
 	aggTemplate := n.Template
 	if s.Switches.AggregateTemplate != "" {
 		aggTemplate = s.Switches.AggregateTemplate
 	}
-	s.Entries = append(s.Entries, Entry{PCR: 10, Template: aggTemplate, Algo: "sha1",
+	s.appendEntry(Entry{PCR: 10, Template: aggTemplate, Algo: "sha1",
 		Digest: strings.Repeat("0", 40), Name: fmt.Sprintf("ns_aggregate_%d", n.ID), NS: n.ID})
 	if n.X509Path != "" {
 		if err := s.loadX509(n, n.X509Path, "x509_for_children"); err != nil {
 			s.logf("IMA ns x509 cert. loading failed, appraisal will fail: %v", err)
 			if s.Switches.X509FailAborts {
 				n.Frozen = false
-				s.Entries = s.Entries[:n.FirstEntry]
+				s.dropLastEntry()
 				return opErr("activate", unix.EINVAL, "x509 load failed: "+err.Error())
 			}
 		}

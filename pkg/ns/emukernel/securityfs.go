@@ -4,9 +4,12 @@ package emukernel
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -36,6 +39,7 @@ func (s *state) activeNS(pid int) (*task, *namespace, error) {
 // CONFIG_IMA_WRITE_POLICY has loaded a policy.
 func (k *Kernel) OpenPolicy(pid int) error {
 	return k.tx(func(s *state) error {
+		s.collect() // a writer that died closed the file
 		t, n, err := s.activeNS(pid)
 		if err != nil {
 			return err
@@ -117,7 +121,7 @@ func (s *state) writePolicy(pid int, data string) error {
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
 			continue
 		}
-		p, errs := policy.Parse(line, policy.DefaultProfile())
+		p, errs := policy.Parse(line, emuProfile())
 		if len(errs) > 0 {
 			n.StageFailed = true
 			s.logf("ima: invalid-policy: %v", errs[0])
@@ -205,11 +209,15 @@ func (s *state) view(pid int) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	all, err := s.allEntries()
+	if err != nil {
+		return nil, err
+	}
 	if n == nil {
-		return s.Entries, nil
+		return all, nil
 	}
 	var out []Entry
-	for _, e := range s.Entries[n.FirstEntry:] {
+	for _, e := range all[n.FirstEntry:] {
 		if e.NS == n.ID {
 			out = append(out, e)
 		}
@@ -227,15 +235,22 @@ func (k *Kernel) Counter(pid int, name string) (uint64, error) {
 		}
 		switch name {
 		case "runtime_measurements_count":
-			view, err := s.view(pid)
-			v = uint64(len(view))
-			return err
+			if n != nil {
+				v = uint64(n.Count)
+			} else {
+				v = uint64(s.EntryCount)
+			}
+			return nil
 		case "violations":
 			if n != nil {
 				v = n.Violations
 				return nil
 			}
-			for _, e := range s.Entries {
+			all, err := s.allEntries()
+			if err != nil {
+				return err
+			}
+			for _, e := range all {
 				if e.Violation && e.NS == InitialNS {
 					v++
 				}
@@ -292,7 +307,7 @@ func (k *Kernel) Measure(pid int, name, algo, digestHex string, violation bool) 
 			}
 		}
 		if violation {
-			s.Entries = append(s.Entries, Entry{PCR: 10, Template: template, Algo: algo,
+			s.appendEntry(Entry{PCR: 10, Template: template, Algo: algo,
 				Digest: strings.Repeat("0", len(digestHex)), Name: name, NS: id, Violation: true})
 			if n != nil {
 				n.Violations++
@@ -300,12 +315,16 @@ func (k *Kernel) Measure(pid int, name, algo, digestHex string, violation bool) 
 			added = true
 			return nil
 		}
-		for _, e := range s.Entries {
+		all, err := s.allEntries()
+		if err != nil {
+			return err
+		}
+		for _, e := range all {
 			if e.NS == id && e.Name == name && e.Digest == digestHex && !e.Violation {
 				return nil
 			}
 		}
-		s.Entries = append(s.Entries, Entry{PCR: 10, Template: template, Algo: algo, Digest: digestHex, Name: name, NS: id})
+		s.appendEntry(Entry{PCR: 10, Template: template, Algo: algo, Digest: digestHex, Name: name, NS: id})
 		added = true
 		return nil
 	})
@@ -336,6 +355,7 @@ type NamespaceInfo struct {
 func (k *Kernel) Namespaces() ([]NamespaceInfo, error) {
 	var out []NamespaceInfo
 	err := k.tx(func(s *state) error {
+		s.collect()
 		for _, n := range s.NS {
 			info := NamespaceInfo{ID: n.ID, Active: n.Frozen, Template: n.Template, Appraise: n.Appraise,
 				Rules: append([]string(nil), n.Rules...), X509Path: n.X509Path}
@@ -352,6 +372,27 @@ func (k *Kernel) Namespaces() ([]NamespaceInfo, error) {
 // Log returns the emulated kernel log.
 func (k *Kernel) Log() ([]string, error) {
 	var out []string
-	err := k.tx(func(s *state) error { out = append(out, s.Log...); return nil })
+	err := k.tx(func(s *state) error {
+		s.collect()
+		b, err := os.ReadFile(filepath.Join(k.dir, logFile))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		// The collection above may have logged too; save appends that
+		// after this function, so it is added here.
+		lines := append(strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"), s.logged...)
+		if len(b) == 0 {
+			lines = s.logged
+		}
+		if len(lines) > 200 {
+			lines = lines[len(lines)-200:]
+		}
+		out = append(out, lines...)
+		return nil
+	})
 	return out, err
 }
+
+// emuProfile is the kernel profile rules are judged by, built once per
+// process: a policy load calls the parser once per write.
+var emuProfile = sync.OnceValue(policy.DefaultProfile)

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -103,6 +104,8 @@ type namespace struct {
 	// FirstEntry is the global index of this namespace's ns_aggregate: its
 	// view starts there (an earlier namespace may have had the same id).
 	FirstEntry int `json:"first_entry"`
+	// Count is the length of its view (runtime_measurements_count).
+	Count int `json:"count"`
 	// Staged policy of the open writer, and whether every write parsed.
 	Staged      []string `json:"staged,omitempty"`
 	StageFailed bool     `json:"stage_failed,omitempty"`
@@ -123,11 +126,97 @@ type state struct {
 	Switches   Switches              `json:"switches"`
 	Tasks      map[string]*task      `json:"tasks"`
 	NS         map[string]*namespace `json:"namespaces"`
-	Entries    []Entry               `json:"entries"`
+	EntryCount int                   `json:"entry_count"`           // length of the global list (entries file)
 	PolicyBusy string                `json:"policy_busy,omitempty"` // task key of the open writer
 	PolicyGone bool                  `json:"policy_gone,omitempty"`
 	NextSerial int32                 `json:"next_serial"`
-	Log        []string              `json:"log,omitempty"` // kernel log lines (pr_info/pr_err)
+
+	// stats caches /proc/<pid>/stat reads for one transaction: a 50-rule
+	// policy load looks its writer up once per write, and each read is a
+	// /proc round trip. A process that dies during the transaction is
+	// treated as dying right after it.
+	stats map[int]procInfo
+
+	// The global measurement list lives in its own append-only file and is
+	// read only by the operations that look at entries: it grows with
+	// every namespace ever activated, and most operations do not need it.
+	dir           string
+	entries       []Entry // the whole list once loaded, else only this transaction's appends
+	entriesLoaded bool
+	appended      []Entry  // appended in this transaction, written by save
+	logged        []string // kernel log lines (pr_info/pr_err) of this transaction, appended to logFile by save
+}
+
+const logFile = "kernel.log"
+
+const entriesFile = "entries.jsonl"
+
+// allEntries returns the global measurement list.
+func (s *state) allEntries() ([]Entry, error) {
+	if s.entriesLoaded {
+		return s.entries, nil
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir, entriesFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var list []Entry
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		var e Entry
+		if err := dec.Decode(&e); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("emulator entries %s: %w", s.dir, err)
+		}
+		list = append(list, e)
+	}
+	if len(list) != s.EntryCount-len(s.appended) {
+		return nil, fmt.Errorf("emulator entries %s: %d entries on file, state says %d", s.dir, len(list), s.EntryCount-len(s.appended))
+	}
+	s.entries = append(list, s.appended...)
+	s.entriesLoaded = true
+	return s.entries, nil
+}
+
+// appendEntry adds e to the global list and to its namespace's count.
+func (s *state) appendEntry(e Entry) {
+	s.entries = append(s.entries, e)
+	s.appended = append(s.appended, e)
+	s.EntryCount++
+	if n := s.ns(e.NS); n != nil {
+		n.Count++
+	}
+}
+
+// dropLastEntry undoes appendEntry within the same transaction.
+func (s *state) dropLastEntry() {
+	e := s.appended[len(s.appended)-1]
+	s.appended = s.appended[:len(s.appended)-1]
+	s.entries = s.entries[:len(s.entries)-1]
+	s.EntryCount--
+	if n := s.ns(e.NS); n != nil {
+		n.Count--
+	}
+}
+
+type procInfo struct {
+	start uint64
+	ppid  int
+	err   error
+}
+
+// procStat is procStat through the transaction's cache.
+func (s *state) procStat(pid int) (uint64, int, error) {
+	if p, ok := s.stats[pid]; ok {
+		return p.start, p.ppid, p.err
+	}
+	start, ppid, err := procStat(pid)
+	if s.stats == nil {
+		s.stats = map[int]procInfo{}
+	}
+	s.stats[pid] = procInfo{start, ppid, err}
+	return start, ppid, err
 }
 
 // Kernel is a handle on an emulator state directory.
@@ -156,8 +245,13 @@ func Open(dir string, sw Switches) (*Kernel, error) {
 func (k *Kernel) Dir() string { return k.dir }
 
 // tx runs fn on the state under an exclusive lock and saves it if fn
-// succeeded. Dead tasks and namespaces nobody references are collected
-// first, as the kernel frees them when their last reference drops.
+// succeeded and changed it. Dead tasks and namespaces nobody references are
+// collected (the kernel frees them when their last reference drops) before
+// every save, and up front by the operations whose outcome depends on it
+// (Unshare reuses ids, OpenPolicy frees a dead writer's busy bit, the
+// listings): checking every recorded task's liveness costs a /proc read
+// each, and most operations are reads by a live task, which a dead task or
+// an unreachable namespace cannot affect.
 func (k *Kernel) tx(fn func(*state) error) error {
 	lock, err := os.OpenFile(filepath.Join(k.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -171,7 +265,6 @@ func (k *Kernel) tx(fn func(*state) error) error {
 	if err != nil {
 		return err
 	}
-	s.collect()
 	if err := fn(s); err != nil {
 		// Failed operations change nothing, except the ones that the kernel
 		// also leaves a trace of (handled by returning a *kept error).
@@ -198,7 +291,7 @@ func keep(err error) error { return &keptError{err: err} }
 
 // load returns the state and the bytes it was read from.
 func (k *Kernel) load() (*state, []byte, error) {
-	s := &state{Tasks: map[string]*task{}, NS: map[string]*namespace{}}
+	s := &state{Tasks: map[string]*task{}, NS: map[string]*namespace{}, dir: k.dir}
 	b, err := os.ReadFile(filepath.Join(k.dir, "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil, nil
@@ -218,7 +311,8 @@ func (k *Kernel) load() (*state, []byte, error) {
 	return s, b, nil
 }
 
-// save writes s unless it is unchanged from old (most operations only read).
+// save writes s unless it is unchanged from old (most operations only read),
+// collecting dead tasks and free namespaces first.
 func (k *Kernel) save(s *state, old []byte) error {
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -227,11 +321,45 @@ func (k *Kernel) save(s *state, old []byte) error {
 	if old != nil && bytes.Equal(b, old) {
 		return nil
 	}
-	tmp := filepath.Join(k.dir, ".state.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if s.collect() {
+		if b, err = json.Marshal(s); err != nil {
+			return err
+		}
+	}
+	if len(s.logged) > 0 {
+		if err := appendFile(filepath.Join(k.dir, logFile), []byte(strings.Join(s.logged, "\n")+"\n")); err != nil {
+			return err
+		}
+	}
+	if len(s.appended) > 0 {
+		var lines bytes.Buffer
+		enc := json.NewEncoder(&lines)
+		for _, e := range s.appended {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		if err := appendFile(filepath.Join(k.dir, entriesFile), lines.Bytes()); err != nil {
+			return err
+		}
+	}
+	// Rewritten in place, not through a temporary file and rename: every
+	// reader holds the lock, so no one sees a half-written file, and on
+	// ext4 a rename over an existing file forces the new blocks out
+	// (auto_da_alloc), which made each state change cost ten times more.
+	f, err := os.OpenFile(filepath.Join(k.dir, "state.json"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(k.dir, "state.json"))
+	if _, err := f.WriteAt(b, 0); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Truncate(int64(len(b))); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func nsKey(id NSID) string { return strconv.FormatUint(uint64(id), 10) }
@@ -239,19 +367,19 @@ func nsKey(id NSID) string { return strconv.FormatUint(uint64(id), 10) }
 func (s *state) ns(id NSID) *namespace { return s.NS[nsKey(id)] }
 
 func (s *state) logf(format string, args ...any) {
-	s.Log = append(s.Log, fmt.Sprintf(format, args...))
-	if len(s.Log) > 200 {
-		s.Log = s.Log[len(s.Log)-200:]
-	}
+	s.logged = append(s.logged, strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " "))
 }
 
 // collect drops tasks that died and frees namespaces no task references
 // (free_ima_ns for pending ones; the imans workqueue destroys active ones,
 // releasing the inum and the key domain; their entries stay in the list).
-func (s *state) collect() {
+//
+// It reports whether it changed anything.
+func (s *state) collect() (changed bool) {
 	for key, t := range s.Tasks {
-		if st, _, err := procStat(t.Pid); err != nil || st != t.Start {
+		if st, _, err := s.procStat(t.Pid); err != nil || st != t.Start {
 			delete(s.Tasks, key)
+			changed = true
 		}
 	}
 	used := map[NSID]bool{}
@@ -265,14 +393,17 @@ func (s *state) collect() {
 				s.logf("ima: namespace %d destroyed", n.ID)
 			}
 			delete(s.NS, key)
+			changed = true
 		}
 	}
 	if s.PolicyBusy != "" {
 		if _, ok := s.Tasks[s.PolicyBusy]; !ok {
 			// The writer died: its file was closed by exit.
 			s.PolicyBusy = ""
+			changed = true
 		}
 	}
+	return changed
 }
 
 // allocID is ns_alloc_inum: the lowest free id of the dynamic range, so ids
@@ -313,4 +444,16 @@ func procStat(pid int) (start uint64, ppid int, err error) {
 
 func taskKey(pid int, start uint64) string {
 	return strconv.Itoa(pid) + ":" + strconv.FormatUint(start, 10)
+}
+
+func appendFile(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
