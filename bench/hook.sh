@@ -56,13 +56,9 @@ ih_admin_config "$cfg" "$runc"
 export IMA_HOOK_EMU_DIR=$work/emu
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-wrapper=$work/bin/ima-runtime
-mkdir -p "$work/bin"
-cat >"$wrapper" <<EOF
-#!/bin/sh
-exec $emu runtime --config $cfg --runtime $runc -- "\$@"
-EOF
-chmod +x "$wrapper"
+# The wrapper is called directly (not through a shell script), so that a
+# shell's start is not counted as ima-hook's.
+wrapper=("$emu" runtime --config "$cfg" --runtime "$runc" --)
 
 # --- bundles ---------------------------------------------------------------
 spec_dir=$work/spec
@@ -92,6 +88,12 @@ hook_bundle=$(make_bundle hook "$emu")
 pass_bundle=$(make_bundle pass -)
 ns_bundle=$(make_bundle ns "$emu")
 jq 'del(.hooks)' "$ns_bundle/config.json" >"$ns_bundle/c.json" && mv "$ns_bundle/c.json" "$ns_bundle/config.json"
+# The floor of any hook: the same two stages running /bin/true, on the
+# baseline bundle through plain runc. What runc itself spends on starting
+# and waiting for two hook processes, whatever they do.
+noop_bundle=$(make_bundle noop -)
+jq '.hooks = {createRuntime: [{path: "/bin/true", args: ["true"]}], poststop: [{path: "/bin/true", args: ["true"]}]}' \
+	"$noop_bundle/config.json" >"$noop_bundle/c.json" && mv "$noop_bundle/c.json" "$noop_bundle/config.json"
 
 # The RSS probe: the same hook behind GNU time, one file per stage call.
 rss_hook=$work/bin/rss-hook
@@ -111,17 +113,22 @@ run_base() {
 }
 run_hook() {
 	n=$((n + 1))
-	"$wrapper" --root "$work/runc" run --bundle "${1:-$hook_bundle}" "bench-hook-$n" </dev/null >/dev/null 2>"$work/err" ||
+	"${wrapper[@]}" --root "$work/runc" run --bundle "${1:-$hook_bundle}" "bench-hook-$n" </dev/null >/dev/null 2>"$work/err" ||
 		{ echo "ima-hook run failed: $(cat "$work/err")" >&2; exit 1; }
+}
+run_noop() {
+	n=$((n + 1))
+	"$runc" --root "$work/runc" run --bundle "$noop_bundle" "bench-noop-$n" </dev/null >/dev/null 2>"$work/err" ||
+		{ echo "no-op hook run failed: $(cat "$work/err")" >&2; exit 1; }
 }
 run_pass() {
 	n=$((n + 1))
-	"$wrapper" --root "$work/runc" run --bundle "$pass_bundle" "bench-pass-$n" </dev/null >/dev/null 2>"$work/err" ||
+	"${wrapper[@]}" --root "$work/runc" run --bundle "$pass_bundle" "bench-pass-$n" </dev/null >/dev/null 2>"$work/err" ||
 		{ echo "wrapper pass-through run failed: $(cat "$work/err")" >&2; exit 1; }
 }
 run_ns() {
 	n=$((n + 1))
-	"$wrapper" --root "$work/runc" run --bundle "$ns_bundle" "bench-ns-$n" </dev/null >/dev/null 2>"$work/err" ||
+	"${wrapper[@]}" --root "$work/runc" run --bundle "$ns_bundle" "bench-ns-$n" </dev/null >/dev/null 2>"$work/err" ||
 		{ echo "wrapper namespace-only run failed: $(cat "$work/err")" >&2; exit 1; }
 }
 timed() { # FUNC -> elapsed ms with 0.01 precision on stdout
@@ -142,7 +149,7 @@ for ((i = 0; i < WARMUP; i++)); do run_base; run_hook; done
 
 # Interleaved: each round runs every variant once, the order rotating, so
 # a slow phase of the machine hits all variants alike.
-variants=(base hook pass ns)
+variants=(base hook pass ns noop)
 for v in "${variants[@]}"; do : >"$work/$v.ms"; done
 for ((i = 0; i < RUNS; i++)); do
 	for ((j = 0; j < ${#variants[@]}; j++)); do
@@ -174,8 +181,11 @@ printf '  added per container start          %.2f ms\n' "$(awk -v h="$mh" -v b="
 echo "  breakdown (same rounds):"
 printf '    wrapper, unannotated pass-through %s\n' "$(stat_line "$work/pass.ms")"
 printf '    wrapper + namespace, no hooks     %s\n' "$(stat_line "$work/ns.ms")"
+printf '    floor: /bin/true as both hooks   %s\n' "$(stat_line "$work/noop.ms")"
 printf '    hook processes (GNU time, %s runs) createRuntime median %s ms, poststop median %s ms\n' "$RSS_RUNS" "$(stage_ms createRuntime)" "$(stage_ms poststop)"
 echo "  ratio of medians                   $ratio (goal <= $GOAL)"
+echo "  ratios of medians, breakdown:      hooks alone (vs wrapper + namespace) $(awk -v h="$mh" -v b="$(median "$work/ns.ms")" 'BEGIN {printf "%.3f", h/b}')," \
+	"floor of any hook pair (no-op vs baseline) $(awk -v h="$(median "$work/noop.ms")" -v b="$mb" 'BEGIN {printf "%.3f", h/b}')"
 echo "  hook peak RSS                      $rss KiB (max of $(grep -c "^[0-9]" "$work/rss.kib") hook calls)"
 if grep -q 'non-zero status' "$work/rss.kib"; then
 	echo "  warning: $(grep -c 'non-zero status' "$work/rss.kib") hook calls exited non-zero: $(sort -u "$work/hook.stderr" | head -n 3)"
