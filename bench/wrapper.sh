@@ -12,12 +12,18 @@
 #   pass-through: the bundle without the annotation through the same wrapper
 #                 (read config.json, decide, exec runc).
 #
+#   floors:       the same start through three stand-ins built from
+#                 bench/floor/: an exec-only C wrapper, the ABI's minimum in
+#                 C (unshare, fork, wait), and an exec-only Go program. They
+#                 show what any wrapper, any wrapper on this ABI, and any
+#                 wrapper in Go costs on this machine.
+#
 # RUNS (default 30) runs of each, interleaved in rotating order so drift of
 # the machine hits all alike, after WARMUP (default 3) untimed runs each.
 # Prints the medians and the ratios of medians against the baseline (goal
 # for wrapper-ns <= 1.05).
 #
-# Needs root, runc, jq, busybox-static and `make build-timens`.
+# Needs root, runc, jq, busybox-static, gcc, go and `make build-timens`.
 set -euo pipefail
 
 RUNS=${RUNS:-30}
@@ -48,6 +54,16 @@ make_bundle() { # NAME ANNOTATIONS-JSON
 		| .root = {path: $root, readonly: true} | .annotations = $ann' "$work/spec/config.json" >"$b/config.json"
 	echo "$b"
 }
+# Floors measured in the same rounds: an exec-only C wrapper (any wrapper
+# at all), the ABI's minimum in C (unshare, fork the runtime into the
+# namespace, wait), and a Go program that only execs the runtime (any
+# wrapper in Go). All static, like ima-hook.
+cc=${CC:-gcc}
+command -v "$cc" >/dev/null || { echo "bench/wrapper.sh: needs a C compiler ($cc)" >&2; exit 1; }
+"$cc" -O2 -static -o "$work/bin/exec-floor" "$repo/bench/floor/exec.c"
+"$cc" -O2 -static -o "$work/bin/unshare-floor" "$repo/bench/floor/unshare.c"
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$work/bin/goexec-floor" ./bench/floor/goexec)
+
 plain=$(make_bundle plain '{}')
 enabled=$(make_bundle enabled '{"io.imans.enable": "true"}')
 
@@ -57,6 +73,8 @@ start() { # WHO BUNDLE
 	local id=bench-$1-$n
 	if [[ $1 == base ]]; then
 		"$runc" --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
+	elif [[ $1 == *-floor ]]; then
+		"$work/bin/$1" "$runc" --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
 	else
 		"$bin" runtime --config "$cfg" --runtime "$runc" -- --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
 	fi || { echo "bench/wrapper.sh: $1 run failed: $(cat "$work/err")" >&2; exit 1; }
@@ -64,6 +82,9 @@ start() { # WHO BUNDLE
 run_base() { start base "$plain"; }
 run_ns() { start ns "$enabled"; }
 run_pass() { start pass "$plain"; }
+run_fexec() { start exec-floor "$plain"; }
+run_funshare() { start unshare-floor "$plain"; }
+run_fgo() { start goexec-floor "$plain"; }
 timed() { # FUNC -> elapsed in 1/100 ms
 	local t0 t1
 	t0=$(date +%s%N)
@@ -76,14 +97,12 @@ timed() { # FUNC -> elapsed in 1/100 ms
 run_ns
 [[ -s $work/run/created/bench-ns-$n.nsid ]] || { echo "bench/wrapper.sh: no namespace was created" >&2; exit 1; }
 
-for ((i = 0; i < WARMUP; i++)); do run_base; run_ns; run_pass; done
-: >"$work/base.ms"
-: >"$work/ns.ms"
-: >"$work/pass.ms"
-order=(base ns pass)
+order=(base ns pass fexec funshare fgo)
+for ((i = 0; i < WARMUP; i++)); do for w in "${order[@]}"; do "run_$w"; done; done
+for w in "${order[@]}"; do : >"$work/$w.ms"; done
 for ((i = 0; i < RUNS; i++)); do
-	for ((j = 0; j < 3; j++)); do
-		w=${order[$(((i + j) % 3))]}
+	for ((j = 0; j < ${#order[@]}; j++)); do
+		w=${order[$(((i + j) % ${#order[@]}))]}
 		timed "run_$w" >>"$work/$w.ms"
 	done
 done
@@ -106,6 +125,11 @@ printf '  wrapper, new namespace             %s\n' "$(stat_line "$work/ns.ms")"
 printf '  wrapper, pass-through              %s\n' "$(stat_line "$work/pass.ms")"
 printf '  added per start (namespace)        %.2f ms\n' "$(awk -v x="$mn" -v b="$mb" 'BEGIN {print (x-b)/100}')"
 printf '  added per start (pass-through)     %.2f ms\n' "$(awk -v x="$mp" -v b="$mb" 'BEGIN {print (x-b)/100}')"
+ratio() { awk -v x="$(median "$work/$1.ms")" -v b="$mb" 'BEGIN {printf "%.3f", x/b}'; }
+echo "  floors, same rounds (bench/floor/):"
+printf '    exec-only C wrapper              %s   ratio %s\n' "$(stat_line "$work/fexec.ms")" "$(ratio fexec)"
+printf '    unshare+fork+wait in C (ABI min) %s   ratio %s\n' "$(stat_line "$work/funshare.ms")" "$(ratio funshare)"
+printf '    exec-only Go program             %s   ratio %s\n' "$(stat_line "$work/fgo.ms")" "$(ratio fgo)"
 echo "  ratio of medians, namespace        $rn (goal <= $GOAL)"
 echo "  ratio of medians, pass-through     $rp"
 if awk -v r="$rn" -v g="$GOAL" 'BEGIN {exit !(r <= g)}'; then
