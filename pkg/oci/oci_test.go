@@ -1,10 +1,14 @@
 package oci
 
 import (
+	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestReadState(t *testing.T) {
@@ -54,6 +58,34 @@ func FuzzReadState(f *testing.F) {
 		st, err := ReadState(strings.NewReader(string(b)))
 		if err == nil && (st.Pid < 0 || st.ID == "") {
 			t.Fatalf("accepted bad state %+v", st)
+		}
+	})
+}
+
+// The annotations-only read agrees with the full decode wherever the full
+// decode succeeds, and its errors always carry a position or the cause.
+func FuzzReadConfigAnnotations(f *testing.F) {
+	f.Add([]byte(`{"ociVersion":"1.0.2","annotations":{"io.imans.enable":"true"},"process":{"args":["/bin/true"]}}`))
+	f.Add([]byte(`{"annotations":{"a":1}}`))
+	f.Add([]byte("{\n\n,"))
+	f.Add([]byte(`{"annotations":null,"annotations":{"x":"y"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), "config.json")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ann, err := ReadConfigAnnotations(p)
+		var full specs.Spec
+		if ferr := json.Unmarshal(b, &full); ferr == nil {
+			if err != nil {
+				t.Fatalf("full decode succeeded, annotations-only failed: %v", err)
+			}
+			if !maps.Equal(ann, full.Annotations) {
+				t.Fatalf("annotations %v, full decode %v", ann, full.Annotations)
+			}
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "not a valid OCI config: ") {
+			t.Fatalf("error without context: %v", err)
 		}
 	})
 }

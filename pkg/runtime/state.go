@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -69,27 +67,6 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return b.Buffer.Write(p)
-}
-
-// readSpec reads a bundle config file bounded like the hook does.
-func readSpec(path string) (*specs.Spec, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, oci.MaxConfigSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > oci.MaxConfigSize {
-		return nil, fmt.Errorf("larger than %d bytes", oci.MaxConfigSize)
-	}
-	var spec specs.Spec
-	if err := json.Unmarshal(b, &spec); err != nil {
-		return nil, fmt.Errorf("not a valid OCI config: %s", jsonErr(err, b))
-	}
-	return &spec, nil
 }
 
 // jsonErr names the byte offset (and line) of a JSON error.

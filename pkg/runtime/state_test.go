@@ -54,17 +54,24 @@ func TestRuntimeStateErrors(t *testing.T) {
 	}
 }
 
-func TestReadSpecErrorsCarryPositions(t *testing.T) {
+func TestBundleAnnotationErrorsCarryPositions(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "config.json")
 	os.WriteFile(p, []byte("{\n  \"annotations\": {\"a\": 1}\n}"), 0o644)
-	_, err := readSpec(p)
+	_, _, err := readBundleAnnotations(dir, "")
 	if err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("%v, want the line of the error", err)
 	}
 	os.WriteFile(p, []byte("{\n\n,"), 0o644)
-	_, err = readSpec(p)
+	_, _, err = readBundleAnnotations(dir, "")
 	if err == nil || !strings.Contains(err.Error(), "byte 4, line 3") {
 		t.Errorf("%v, want byte and line", err)
+	}
+	// Only the annotations are decoded; a wrong type elsewhere is the
+	// runtime's to report.
+	os.WriteFile(p, []byte(`{"process": 7, "annotations": {"io.imans.enable": "true"}}`), 0o644)
+	ann, _, err := readBundleAnnotations(dir, "")
+	if err != nil || ann["io.imans.enable"] != "true" {
+		t.Errorf("annotations %v, %v", ann, err)
 	}
 }

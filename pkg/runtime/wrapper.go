@@ -12,6 +12,7 @@ import (
 
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/oci"
 	"github.com/ima-hook/ima-hook/pkg/record"
 )
 
@@ -126,11 +127,11 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		}
 		bundle = wd
 	}
-	spec, cfgPath, err := readBundleConfig(bundle, inv.Config)
+	ann, cfgPath, err := readBundleAnnotations(bundle, inv.Config)
 	if err != nil {
 		return w.fail(inv.ID, userror.Wrap(err, cfgPath, err.Error(), "check --bundle and the bundle's config file"))
 	}
-	settings, err := w.Resolve(spec.Annotations)
+	settings, err := w.Resolve(ann)
 	if err != nil {
 		return w.fail(inv.ID, err)
 	}
@@ -193,8 +194,8 @@ func (w *Wrapper) exec(inv *Invocation, perr error) int {
 	}
 	ann := st.Annotations
 	if len(ann) == 0 && st.Bundle != "" {
-		if spec, _, err := readBundleConfig(st.Bundle, ""); err == nil {
-			ann = spec.Annotations
+		if a, _, err := readBundleAnnotations(st.Bundle, ""); err == nil {
+			ann = a
 		} else {
 			return w.fail(inv.ID, userror.Wrap(err, st.Bundle, "cannot read the container's config to decide on its IMA namespace: "+err.Error(), "check the bundle"))
 		}
@@ -221,9 +222,10 @@ func (w *Wrapper) exec(inv *Invocation, perr error) int {
 		"check that the container is running; nothing was executed"))
 }
 
-// readBundleConfig reads the bundle's config file (config.json, or crun's
-// --config name relative to the bundle) with the hook's bounds.
-func readBundleConfig(bundle, name string) (*specs.Spec, string, error) {
+// readBundleAnnotations reads the annotations of the bundle's config file
+// (config.json, or crun's --config name relative to the bundle) with the
+// hook's bounds.
+func readBundleAnnotations(bundle, name string) (map[string]string, string, error) {
 	if name == "" {
 		name = "config.json"
 	}
@@ -231,6 +233,6 @@ func readBundleConfig(bundle, name string) (*specs.Spec, string, error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(bundle, name)
 	}
-	spec, err := readSpec(path)
-	return spec, path, err
+	ann, err := oci.ReadConfigAnnotations(path)
+	return ann, path, err
 }
