@@ -9,9 +9,10 @@
 #
 # RUNS (default 30) runs of each, interleaved (A B C D, B C D A, ...) so
 # drift of the machine hits all alike, after WARMUP (default 3) untimed runs
-# each. Two more variants break the cost down: the wrapper passing an
-# unannotated bundle through, and the wrapper creating the namespace with
-# no hooks.
+# each. Three more variants break the cost down: the wrapper passing an
+# unannotated bundle through, the wrapper creating the namespace with no
+# hooks, and plain runc with /bin/true as both hooks (what runc spends on
+# any pair of hook processes: the floor of any hook).
 # Prints both medians, the ratio of medians (goal <= 1.05) and the hook's
 # peak RSS, measured with GNU time in separate, untimed runs.
 #
@@ -171,7 +172,6 @@ mb=$(median "$work/base.ms")
 mh=$(median "$work/hook.ms")
 ratio=$(awk -v h="$mh" -v b="$mb" 'BEGIN {printf "%.3f", h/b}')
 rss=$(sort -n "$work/rss.kib" | tail -n1 | cut -d' ' -f1)
-stage_ms() { awk -v st="$1" '$3 == st {print $2 * 1000}' "$work/rss.kib" | sort -n | awk '{a[NR]=$1} END {if (NR) printf "%.0f", a[int((NR+1)/2)]; else printf "?"}'; }
 
 echo "runc run busybox /bin/true, $RUNS runs each, interleaved; emulated kernel, $RULES-rule policy"
 echo "  runc $("$runc" --version | head -n1 | awk '{print $3}'), $(nproc) cores, kernel $(uname -r)"
@@ -182,7 +182,6 @@ echo "  breakdown (same rounds):"
 printf '    wrapper, unannotated pass-through %s\n' "$(stat_line "$work/pass.ms")"
 printf '    wrapper + namespace, no hooks     %s\n' "$(stat_line "$work/ns.ms")"
 printf '    floor: /bin/true as both hooks   %s\n' "$(stat_line "$work/noop.ms")"
-printf '    hook processes (GNU time, %s runs) createRuntime median %s ms, poststop median %s ms\n' "$RSS_RUNS" "$(stage_ms createRuntime)" "$(stage_ms poststop)"
 echo "  ratio of medians                   $ratio (goal <= $GOAL)"
 echo "  ratios of medians, breakdown:      hooks alone (vs wrapper + namespace) $(awk -v h="$mh" -v b="$(median "$work/ns.ms")" 'BEGIN {printf "%.3f", h/b}')," \
 	"floor of any hook pair (no-op vs baseline) $(awk -v h="$(median "$work/noop.ms")" -v b="$mb" 'BEGIN {printf "%.3f", h/b}')"

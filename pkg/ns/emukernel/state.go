@@ -231,6 +231,11 @@ func Open(dir string, sw Switches) (*Kernel, error) {
 		return nil, err
 	}
 	k := &Kernel{dir: dir}
+	if st, err := os.Stat(filepath.Join(dir, "state.json")); err == nil && st.Size() > 0 {
+		// Initialised by an earlier process (state is only ever saved
+		// whole, under the lock): no transaction needed to open it.
+		return k, nil
+	}
 	err := k.tx(func(s *state) error {
 		if s.NextSerial == 0 {
 			s.Switches = sw
