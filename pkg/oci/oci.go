@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -53,7 +54,24 @@ func ReadState(r io.Reader) (*specs.State, error) {
 
 // ReadConfig reads <bundle>/config.json.
 func ReadConfig(bundle string) (*specs.Spec, error) {
-	f, err := os.Open(filepath.Join(bundle, "config.json"))
+	b, err := readConfigFile(filepath.Join(bundle, "config.json"))
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, err // names the file already; os.IsNotExist still works
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s/config.json: %w", bundle, err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, fmt.Errorf("%s/config.json: %w", bundle, err)
+	}
+	return &spec, nil
+}
+
+// readConfigFile reads a config file of at most MaxConfigSize bytes.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -63,13 +81,9 @@ func ReadConfig(bundle string) (*specs.Spec, error) {
 		return nil, err
 	}
 	if len(b) > MaxConfigSize {
-		return nil, fmt.Errorf("%s/config.json is larger than %d bytes", bundle, MaxConfigSize)
+		return nil, fmt.Errorf("larger than %d bytes", MaxConfigSize)
 	}
-	var spec specs.Spec
-	if err := json.Unmarshal(b, &spec); err != nil {
-		return nil, fmt.Errorf("%s/config.json: %w", bundle, err)
-	}
-	return &spec, nil
+	return b, nil
 }
 
 // Annotations returns the container's annotations: the state's, or the
@@ -96,17 +110,9 @@ func Annotations(st *specs.State) (map[string]string, error) {
 // most of a millisecond in a fresh process, paid on every container start
 // by the wrapper and the hook.
 func ReadConfigAnnotations(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	b, err := readConfigFile(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxConfigSize {
-		return nil, fmt.Errorf("larger than %d bytes", MaxConfigSize)
 	}
 	var only struct {
 		Annotations map[string]string `json:"annotations"`
@@ -127,20 +133,26 @@ type ConfigError struct {
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 func (e *ConfigError) Error() string {
+	return "not a valid OCI config: " + DescribeJSONError(e.Err, e.Data)
+}
+
+// DescribeJSONError is err with the byte offset and line in b where
+// decoding b failed, when encoding/json says where.
+func DescribeJSONError(err error, b []byte) string {
 	var off int64 = -1
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
-	case errors.As(e.Err, &se):
+	case errors.As(err, &se):
 		off = se.Offset
-	case errors.As(e.Err, &te):
+	case errors.As(err, &te):
 		off = te.Offset
 	}
 	if off < 0 {
-		return "not a valid OCI config: " + e.Err.Error()
+		return err.Error()
 	}
-	if off > int64(len(e.Data)) {
-		off = int64(len(e.Data))
+	if off > int64(len(b)) {
+		off = int64(len(b))
 	}
-	return fmt.Sprintf("not a valid OCI config: %v (byte %d, line %d)", e.Err, off, bytes.Count(e.Data[:off], []byte("\n"))+1)
+	return fmt.Sprintf("%v (byte %d, line %d)", err, off, bytes.Count(b[:off], []byte("\n"))+1)
 }

@@ -52,7 +52,7 @@ func InjectHooks(path string, h HookSpec) (bool, error) {
 	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return false, fmt.Errorf("not a JSON object: %s", jsonErr(err, b))
+		return false, fmt.Errorf("not a JSON object: %s", oci.DescribeJSONError(err, b))
 	}
 	hooks := map[string]json.RawMessage{}
 	if raw, ok := doc["hooks"]; ok && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {

@@ -3,8 +3,6 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -67,24 +65,4 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return b.Buffer.Write(p)
-}
-
-// jsonErr names the byte offset (and line) of a JSON error.
-func jsonErr(err error, b []byte) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%v (byte %d, line %d)", se, se.Offset, lineOf(b, se.Offset))
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("%v (byte %d, line %d)", te, te.Offset, lineOf(b, te.Offset))
-	}
-	return err.Error()
-}
-
-func lineOf(b []byte, off int64) int {
-	if off > int64(len(b)) {
-		off = int64(len(b))
-	}
-	return bytes.Count(b[:off], []byte("\n")) + 1
 }
