@@ -54,7 +54,7 @@ func ReadState(r io.Reader) (*specs.State, error) {
 
 // ReadConfig reads <bundle>/config.json.
 func ReadConfig(bundle string) (*specs.Spec, error) {
-	b, err := readConfigFile(filepath.Join(bundle, "config.json"))
+	b, err := ReadConfigFile(filepath.Join(bundle, "config.json"))
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return nil, err // names the file already; os.IsNotExist still works
@@ -69,8 +69,9 @@ func ReadConfig(bundle string) (*specs.Spec, error) {
 	return &spec, nil
 }
 
-// readConfigFile reads a config file of at most MaxConfigSize bytes.
-func readConfigFile(path string) ([]byte, error) {
+// ReadConfigFile reads a config file of at most MaxConfigSize bytes, never
+// more into memory.
+func ReadConfigFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -110,7 +111,7 @@ func Annotations(st *specs.State) (map[string]string, error) {
 // most of a millisecond in a fresh process, paid on every container start
 // by the wrapper and the hook.
 func ReadConfigAnnotations(path string) (map[string]string, error) {
-	b, err := readConfigFile(path)
+	b, err := ReadConfigFile(path)
 	if err != nil {
 		return nil, err
 	}

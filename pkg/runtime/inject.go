@@ -43,12 +43,9 @@ var hookStages = []string{"createRuntime", "poststop"}
 // as it was (the file is edited as raw JSON, so fields newer than our
 // runtime-spec types survive); the file is replaced atomically.
 func InjectHooks(path string, h HookSpec) (bool, error) {
-	b, err := os.ReadFile(path)
+	b, err := oci.ReadConfigFile(path)
 	if err != nil {
 		return false, err
-	}
-	if len(b) > oci.MaxConfigSize {
-		return false, fmt.Errorf("larger than %d bytes", oci.MaxConfigSize)
 	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(b, &doc); err != nil {
