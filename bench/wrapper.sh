@@ -115,8 +115,9 @@ stat_line() {
 mb=$(median "$work/base.ms")
 mn=$(median "$work/ns.ms")
 mp=$(median "$work/pass.ms")
-rn=$(awk -v x="$mn" -v b="$mb" 'BEGIN {printf "%.3f", x/b}')
-rp=$(awk -v x="$mp" -v b="$mb" 'BEGIN {printf "%.3f", x/b}')
+ratio() { awk -v x="$(median "$work/$1.ms")" -v b="$mb" 'BEGIN {printf "%.3f", x/b}'; } # VARIANT
+rn=$(ratio ns)
+rp=$(ratio pass)
 
 echo "runc run busybox /bin/true through the runtime wrapper, $RUNS runs each, interleaved"
 echo "  runc $("$runc" --version | head -n1 | awk '{print $3}'), $(nproc) cores, kernel $(uname -r)"
@@ -125,7 +126,6 @@ printf '  wrapper, new namespace             %s\n' "$(stat_line "$work/ns.ms")"
 printf '  wrapper, pass-through              %s\n' "$(stat_line "$work/pass.ms")"
 printf '  added per start (namespace)        %.2f ms\n' "$(awk -v x="$mn" -v b="$mb" 'BEGIN {print (x-b)/100}')"
 printf '  added per start (pass-through)     %.2f ms\n' "$(awk -v x="$mp" -v b="$mb" 'BEGIN {print (x-b)/100}')"
-ratio() { awk -v x="$(median "$work/$1.ms")" -v b="$mb" 'BEGIN {printf "%.3f", x/b}'; }
 echo "  floors, same rounds (bench/floor/):"
 printf '    exec-only C wrapper              %s   ratio %s\n' "$(stat_line "$work/fexec.ms")" "$(ratio fexec)"
 printf '    unshare+fork+wait in C (ABI min) %s   ratio %s\n' "$(stat_line "$work/funshare.ms")" "$(ratio funshare)"

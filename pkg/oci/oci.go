@@ -54,13 +54,10 @@ func ReadState(r io.Reader) (*specs.State, error) {
 
 // ReadConfig reads <bundle>/config.json.
 func ReadConfig(bundle string) (*specs.Spec, error) {
-	b, err := ReadConfigFile(filepath.Join(bundle, "config.json"))
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return nil, err // names the file already; os.IsNotExist still works
-	}
+	path := filepath.Join(bundle, "config.json")
+	b, err := ReadConfigFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s/config.json: %w", bundle, err)
+		return nil, withPath(path, err)
 	}
 	var spec specs.Spec
 	if err := json.Unmarshal(b, &spec); err != nil {
@@ -94,14 +91,25 @@ func Annotations(st *specs.State) (map[string]string, error) {
 	if len(st.Annotations) > 0 || st.Bundle == "" {
 		return st.Annotations, nil
 	}
-	ann, err := ReadConfigAnnotations(filepath.Join(st.Bundle, "config.json"))
+	path := filepath.Join(st.Bundle, "config.json")
+	ann, err := ReadConfigAnnotations(path)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("%s/config.json: %w", st.Bundle, err)
+		return nil, withPath(path, err)
 	}
 	return ann, nil
+}
+
+// withPath names path in err unless err is an *fs.PathError, which names
+// it already (and must stay unwrapped for os.IsNotExist).
+func withPath(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }
 
 // ReadConfigAnnotations reads only the annotations of the config file at

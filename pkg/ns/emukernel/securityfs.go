@@ -378,12 +378,13 @@ func (k *Kernel) Log() ([]string, error) {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
+		var lines []string
+		if len(b) > 0 {
+			lines = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		}
 		// The collection above may have logged too; save appends that
 		// after this function, so it is added here.
-		lines := append(strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"), s.logged...)
-		if len(b) == 0 {
-			lines = s.logged
-		}
+		lines = append(lines, s.logged...)
 		if len(lines) > 200 {
 			lines = lines[len(lines)-200:]
 		}
