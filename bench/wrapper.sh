@@ -12,11 +12,15 @@
 #   pass-through: the bundle without the annotation through the same wrapper
 #                 (read config.json, decide, exec runc).
 #
-#   floors:       the same start through three stand-ins built from
+#   floors:       the same start through four stand-ins built from
 #                 bench/floor/: an exec-only C wrapper, the ABI's minimum in
-#                 C (unshare, fork, wait), and an exec-only Go program. They
-#                 show what any wrapper, any wrapper on this ABI, and any
-#                 wrapper in Go costs on this machine.
+#                 C (unshare, fork, wait), an exec-only Go program, and the
+#                 minimum of any wrapper that meets issue 3 (a Go process
+#                 must validate before the runtime is born: C forks a Go
+#                 child that validates nothing, then unshares and forks the
+#                 runtime). They show what any wrapper, any wrapper on this
+#                 ABI, any wrapper in Go and any Go-validated wrapper on this
+#                 ABI cost on this machine.
 #
 # RUNS (default 30) runs of each, interleaved in rotating order so drift of
 # the machine hits all alike, after WARMUP (default 3) untimed runs each.
@@ -63,6 +67,7 @@ command -v "$cc" >/dev/null || { echo "bench/wrapper.sh: needs a C compiler ($cc
 "$cc" -O2 -static -o "$work/bin/exec-floor" "$repo/bench/floor/exec.c"
 "$cc" -O2 -static -o "$work/bin/unshare-floor" "$repo/bench/floor/unshare.c"
 (cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$work/bin/goexec-floor" ./bench/floor/goexec)
+(cd "$repo" && CGO_ENABLED=1 go build -trimpath -ldflags '-extldflags=-static' -o "$work/bin/govalidate-floor" ./bench/floor/govalidate) 2> >(grep -v 'statically linked applications requires at runtime' >&2)
 
 plain=$(make_bundle plain '{}')
 enabled=$(make_bundle enabled '{"io.imans.enable": "true"}')
@@ -85,6 +90,7 @@ run_pass() { start pass "$plain"; }
 run_fexec() { start exec-floor "$plain"; }
 run_funshare() { start unshare-floor "$plain"; }
 run_fgo() { start goexec-floor "$plain"; }
+run_fval() { start govalidate-floor "$plain"; }
 timed() { # FUNC -> elapsed in 1/100 ms
 	local t0 t1
 	t0=$(date +%s%N)
@@ -97,7 +103,7 @@ timed() { # FUNC -> elapsed in 1/100 ms
 run_ns
 [[ -s $work/run/created/bench-ns-$n.nsid ]] || { echo "bench/wrapper.sh: no namespace was created" >&2; exit 1; }
 
-order=(base ns pass fexec funshare fgo)
+order=(base ns pass fexec funshare fgo fval)
 for ((i = 0; i < WARMUP; i++)); do for w in "${order[@]}"; do "run_$w"; done; done
 for w in "${order[@]}"; do : >"$work/$w.ms"; done
 for ((i = 0; i < RUNS; i++)); do
@@ -130,6 +136,7 @@ echo "  floors, same rounds (bench/floor/):"
 printf '    exec-only C wrapper              %s   ratio %s\n' "$(stat_line "$work/fexec.ms")" "$(ratio fexec)"
 printf '    unshare+fork+wait in C (ABI min) %s   ratio %s\n' "$(stat_line "$work/funshare.ms")" "$(ratio funshare)"
 printf '    exec-only Go program             %s   ratio %s\n' "$(stat_line "$work/fgo.ms")" "$(ratio fgo)"
+printf '    Go-validated, C-first (issue min) %s   ratio %s\n' "$(stat_line "$work/fval.ms")" "$(ratio fval)"
 echo "  ratio of medians, namespace        $rn (goal <= $GOAL)"
 echo "  ratio of medians, pass-through     $rp"
 if awk -v r="$rn" -v g="$GOAL" 'BEGIN {exit !(r <= g)}'; then
