@@ -87,6 +87,14 @@ func runRuntime(args []string) int {
 
 	inv, _ := runtime.Parse(rtArgs)
 	wantsUs := inv.Command == "create" || inv.Command == "run" || inv.Command == "exec"
+	// refuse reports a failure before the wrapper runs: stderr, and the
+	// runtime's --log file, the only place containerd and Docker look.
+	refuse := func(err error) int {
+		line := userror.Line(err)
+		fmt.Fprintln(os.Stderr, line)
+		_ = runtime.LogRefusal(inv, line) // best effort: stderr has it
+		return 1
+	}
 
 	admin, err := config.LoadAdmin(cfgPath)
 	if err != nil {
@@ -94,15 +102,13 @@ func runRuntime(args []string) int {
 		// config must not keep an explicitly named runtime from deleting or
 		// killing containers.
 		if wantsUs || runtimeFlag == "" {
-			fmt.Fprintln(os.Stderr, userror.Line(err))
-			return 1
+			return refuse(err)
 		}
 		admin = config.BuiltinAdmin()
 	}
 	rt, err := resolveRuntime(runtimeFlag, admin)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, userror.Line(err))
-		return 1
+		return refuse(err)
 	}
 
 	var logger *logx.Logger
@@ -135,8 +141,7 @@ func runRuntime(args []string) int {
 	if inject {
 		spec, err := hookSpec(cfgPath)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, userror.Line(err))
-			return 1
+			return refuse(err)
 		}
 		w.Inject = spec
 	}

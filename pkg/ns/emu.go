@@ -118,10 +118,12 @@ func (e *emuKernel) Spawn(req SpawnRequest) error {
 	// The re-exec keeps our pid and start time, so the emulator still
 	// knows us as the unsharer; the C stage forks and execs the runtime,
 	// which is then born into the pending namespace.
-	return nsenter.Exec(nsenter.Plan{Fork: true, Exec: req.Argv, Env: req.Env})
+	return nsenter.Exec(nsenter.Plan{Fork: true, Exec: req.Argv, Env: req.Env,
+		ErrorLog: req.ErrorLog.Path, ErrorLogJSON: req.ErrorLog.JSON})
 }
 
-func (e *emuKernel) JoinAndExec(pid int, argv, env []string) error {
+func (e *emuKernel) JoinAndExec(pid int, req ExecRequest) error {
+	argv, env := req.Argv, req.Env
 	target, err := e.NamespaceOf(pid)
 	if err != nil {
 		return err

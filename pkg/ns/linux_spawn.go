@@ -70,6 +70,9 @@ func (k *linuxKernel) Spawn(req SpawnRequest) error {
 		Fork:    true,
 		Exec:    req.Argv,
 		Env:     req.Env,
+
+		ErrorLog:     req.ErrorLog.Path,
+		ErrorLogJSON: req.ErrorLog.JSON,
 	}
 	if req.ListStartFile != "" {
 		if err := writeListStart(req.ListStartFile, filepath.Join(k.secfs, "runtime_measurements_count")); err != nil {
@@ -96,7 +99,7 @@ func (k *linuxKernel) Spawn(req SpawnRequest) error {
 // execs argv in the C stage: imans_install refuses a multi-threaded caller
 // (EUSERS). Joining changes both ima_ns and ima_ns_for_children, so the
 // runtime may start threads again.
-func (k *linuxKernel) JoinAndExec(pid int, argv, env []string) error {
+func (k *linuxKernel) JoinAndExec(pid int, req ExecRequest) error {
 	if pid <= 0 {
 		return fmt.Errorf("join: invalid pid %d", pid)
 	}
@@ -119,7 +122,8 @@ func (k *linuxKernel) JoinAndExec(pid int, argv, env []string) error {
 			return fmt.Errorf("join: process %d exited while its namespace was opened: %w", pid, err)
 		}
 	}
-	err = nsenter.Exec(nsenter.Plan{SetnsFD: int(f.Fd()), Exec: argv, Env: env})
+	err = nsenter.Exec(nsenter.Plan{SetnsFD: int(f.Fd()), Exec: req.Argv, Env: req.Env,
+		ErrorLog: req.ErrorLog.Path, ErrorLogJSON: req.ErrorLog.JSON})
 	runtime.KeepAlive(f)
 	return err
 }

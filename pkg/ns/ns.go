@@ -128,6 +128,24 @@ type SpawnRequest struct {
 	// Argv and Env of the runtime to exec in the child; Argv[0] must be absolute.
 	Argv []string
 	Env  []string
+	// ErrorLog also receives the line of a failed single-threaded step.
+	ErrorLog RuntimeLog
+}
+
+// ExecRequest is the wrapper's exec: the runtime to run once joined.
+type ExecRequest struct {
+	Argv     []string // Argv[0] must be absolute
+	Env      []string
+	ErrorLog RuntimeLog
+}
+
+// RuntimeLog is the runtime's own log file (its global --log and
+// --log-format), where a failure of the wrapper is reported too: containerd
+// and Docker show the user the last error entry of that file, not the
+// runtime's stderr. The zero value means none.
+type RuntimeLog struct {
+	Path string // absolute
+	JSON bool   // --log-format json (else logrus text)
 }
 
 // Kernel is the seam. Implementations: linux (release) and the emulator
@@ -144,9 +162,9 @@ type Kernel interface {
 	// Spawn performs req and then behaves like the runtime it ran: it does
 	// not return on success (the process exits with the runtime's status).
 	Spawn(req SpawnRequest) error
-	// JoinAndExec enters the active IMA namespace of pid and execs argv; it
-	// does not return on success.
-	JoinAndExec(pid int, argv, env []string) error
+	// JoinAndExec enters the active IMA namespace of pid and execs
+	// req.Argv; it does not return on success.
+	JoinAndExec(pid int, req ExecRequest) error
 	// OpenMeasurements opens the measurement list as seen from the caller's
 	// namespace (the host sees every namespace's entries).
 	OpenMeasurements(binary bool) (io.ReadCloser, error)

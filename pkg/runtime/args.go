@@ -20,7 +20,13 @@ type Invocation struct {
 	Global   []string // Args[:CmdIndex]: the global flags, reused for `state`
 	Bundle   string   // --bundle/-b of create and run, "" when not given (= cwd)
 	Config   string   // crun's --config/-f (config file name), "" when not given
-	ID       string   // first positional argument after the subcommand
+	// Log and LogFormat are the global --log and --log-format: where the
+	// runtime writes its errors. containerd and Docker (go-runc) show the
+	// user only the last error in that file, not the runtime's stderr, so
+	// the wrapper writes its refusals there too (runtimelog.go).
+	Log       string
+	LogFormat string
+	ID        string // first positional argument after the subcommand
 	// Unknown lists flags the parser does not know that were given without
 	// "=value": whether they took the next argument cannot be told, so the
 	// ID (and Bundle) may be wrong. The wrapper refuses to act on such a line
@@ -110,7 +116,14 @@ func Parse(args []string) (*Invocation, error) {
 	ps := &parser{args: args}
 	defer func() { inv.Unknown = ps.unknown }()
 	// Global flags up to the first non-flag: the subcommand.
-	i, err := ps.flags(0, globalFlags, nil)
+	i, err := ps.flags(0, globalFlags, func(name, value string) {
+		switch name {
+		case "log":
+			inv.Log = value
+		case "log-format":
+			inv.LogFormat = value
+		}
+	})
 	if err != nil {
 		return inv, err
 	}

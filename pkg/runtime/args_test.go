@@ -94,6 +94,27 @@ func TestParseRealInvocations(t *testing.T) {
 	}
 }
 
+// The runtime's own log, where go-runc (containerd, Docker) looks for the
+// reason of a failure.
+func TestParseRuntimeLog(t *testing.T) {
+	for line, want := range map[string][2]string{
+		"--root /r --log /run/x/log.json --log-format json create --bundle /b ctr": {"/run/x/log.json", "json"},
+		"-log=/l -log-format=text run ctr":                                         {"/l", "text"},
+		"--log /l exec ctr sh":                                                     {"/l", ""},
+		"create --bundle /b ctr":                                                   {"", ""},
+		// After the subcommand these are not the runtime's global flags.
+		"exec ctr sh --log /x": {"", ""},
+	} {
+		inv, err := Parse(strings.Fields(line))
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if got := [2]string{inv.Log, inv.LogFormat}; got != want {
+			t.Errorf("%s: log %q, want %q", line, got, want)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for line, want := range map[string]string{
 		"--root":          `runtime argument 1 ("--root"): missing value`,

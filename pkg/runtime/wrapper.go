@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -55,6 +56,10 @@ type Wrapper struct {
 	Exec func(path string, argv, env []string) error
 	// State runs `<runtime> <global flags> state <id>` (runtimeState).
 	State func(runtime string, global []string, id string, env []string) (*specs.State, error)
+
+	// log is the runtime's --log of the command being handled: refusals go
+	// there too (runtimelog.go).
+	log ns.RuntimeLog
 }
 
 // kernelSupport is implemented by kernels that know what Spawn needs (the
@@ -74,10 +79,16 @@ func (w *Wrapper) logf(id, format string, args ...any) {
 	}
 }
 
-// fail prints the one stderr line and returns the exit status.
+// fail prints the one stderr line, puts it into the runtime's log file
+// (where containerd and Docker look for the reason) and returns the exit
+// status.
 func (w *Wrapper) fail(id string, err error) int {
-	fmt.Fprintln(w.Stderr, userror.Line(err))
-	w.logf(id, "refused: %s", userror.Line(err))
+	line := userror.Line(err)
+	fmt.Fprintln(w.Stderr, line)
+	if lerr := appendRuntimeLog(w.log, line, time.Now()); lerr != nil {
+		w.logf(id, "cannot add the refusal to the runtime log %s: %v", w.log.Path, lerr)
+	}
+	w.logf(id, "refused: %s", line)
 	return 1
 }
 
@@ -85,6 +96,7 @@ func (w *Wrapper) fail(id string, err error) int {
 // exec (a refusal, or a failed exec); the status is the process's.
 func (w *Wrapper) Run(args []string) int {
 	inv, perr := Parse(args)
+	w.log = runtimeLog(inv)
 	switch inv.Command {
 	case "create", "run":
 		return w.create(inv, perr)
@@ -175,6 +187,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		ListStartFile: w.Store.ListStartPath(inv.ID),
 		Argv:          w.argv(inv),
 		Env:           w.Env,
+		ErrorLog:      w.log,
 	})
 	return w.fail(inv.ID, userror.Wrap(err, "ima-runtime "+inv.Command, "cannot create the IMA namespace: "+err.Error(), "see the message above; nothing was created"))
 }
@@ -217,7 +230,7 @@ func (w *Wrapper) exec(inv *Invocation, perr error) int {
 			"start the container first"))
 	}
 	w.logf(inv.ID, "exec: joining the namespace of pid %d", st.Pid)
-	err = w.Kernel.JoinAndExec(st.Pid, w.argv(inv), w.Env)
+	err = w.Kernel.JoinAndExec(st.Pid, ns.ExecRequest{Argv: w.argv(inv), Env: w.Env, ErrorLog: w.log})
 	return w.fail(inv.ID, userror.Wrap(err, "ima-runtime exec", "cannot join the container's IMA namespace: "+err.Error(),
 		"check that the container is running; nothing was executed"))
 }

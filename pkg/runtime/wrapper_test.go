@@ -22,6 +22,7 @@ type fakeKernel struct {
 	missing string
 	spawned *ns.SpawnRequest
 	joined  int
+	joinLog ns.RuntimeLog
 	argv    []string
 }
 
@@ -35,8 +36,8 @@ func (k *fakeKernel) Populate(int, ns.PopulateRequest) (ns.PopulateResult, error
 	return ns.PopulateResult{}, errors.ErrUnsupported
 }
 func (k *fakeKernel) Spawn(req ns.SpawnRequest) error { k.spawned = &req; return errReplaced }
-func (k *fakeKernel) JoinAndExec(pid int, argv, env []string) error {
-	k.joined, k.argv = pid, argv
+func (k *fakeKernel) JoinAndExec(pid int, req ns.ExecRequest) error {
+	k.joined, k.argv, k.joinLog = pid, req.Argv, req.ErrorLog
 	return errReplaced
 }
 

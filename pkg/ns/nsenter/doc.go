@@ -47,6 +47,7 @@
 //	_IMA_HOOK_NSENTER_FORK=1                     step 5
 //	_IMA_HOOK_NSENTER_EXEC=1                     argv is "<label> <program> <args>..."
 //	_IMA_HOOK_NSENTER_STAGE=<[A-Za-z0-9_-]{1,64}> return to Go in this stage
+//	_IMA_HOOK_NSENTER_ERRLOG=<json|text>:<abs path> also log a failure there
 //
 // Paths are at most 4096 bytes. Data is hex so any byte survives the
 // environment; the 4095-byte bound is the *_for_children writers' (count >=
@@ -61,4 +62,7 @@
 //	ima-hook: <step>: <strerror> (errno N); <hint>
 //
 // and exits with a code naming the step (ExitSetns ... ExitExecNotFound).
+// With ERRLOG the same line is appended to the runtime's --log file as an
+// error entry in the runtime's format (logrus JSON or text): containerd and
+// Docker report the last such entry and never show the runtime's stderr.
 package nsenter

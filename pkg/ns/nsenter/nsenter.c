@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nsenter.h"
@@ -182,6 +183,15 @@ int nsenter_parse(char **env, struct nsenter_plan *p, char *err, size_t errlen)
 				return set_err(err, errlen, "%s: want [A-Za-z0-9_-]", NSENTER_ENV_STAGE);
 		memcpy(p->stage, v, len + 1);
 	}
+	if ((v = env_value(env, NSENTER_ENV_ERRLOG))) {
+		// <json|text>:<absolute path>
+		if (strncmp(v, "json:", 5) == 0)
+			p->errlog_json = 1;
+		else if (strncmp(v, "text:", 5) != 0)
+			return set_err(err, errlen, "%s: want json:<path> or text:<path>", NSENTER_ENV_ERRLOG);
+		if (copy_path(v + 5, p->errlog, NSENTER_ENV_ERRLOG, err, errlen))
+			return -1;
+	}
 	return 0;
 }
 
@@ -239,11 +249,72 @@ static const char *hint(int step, int e, const struct nsenter_plan *p)
 	return "see the kernel's documentation of this call";
 }
 
+// quote appends s to out as the inside of a JSON (and logrus text) string:
+// quote, backslash and control bytes escaped. Returns the new length, or
+// -1 when out is too small.
+static int quote(char *out, size_t cap, size_t n, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+		size_t k;
+		if (c == '"' || c == '\\')
+			k = (size_t)snprintf(esc, sizeof(esc), "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			k = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
+		else
+			esc[0] = (char)c, k = 1;
+		if (n + k >= cap)
+			return -1;
+		memcpy(out + n, esc, k);
+		n += k;
+	}
+	out[n] = 0;
+	return (int)n;
+}
+
+// log_error appends msg as one error entry to the runtime's --log file, in
+// the format the runtime writes there (runc uses logrus: JSON or text).
+// containerd and Docker (go-runc) show the user the last error entry of
+// that file and drop the runtime's stderr. Best effort: stderr has the line.
+static void log_error(const struct nsenter_plan *p, const char *msg)
+{
+	char line[NSENTER_MAX_PATH * 2 + 1024], ts[40];
+	struct timespec now;
+	struct tm tm;
+	int n;
+
+	if (!p || !p->errlog[0])
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	n = (int)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, sizeof(ts) - (size_t)n, ".%09ldZ", now.tv_nsec);
+	n = snprintf(line, sizeof(line), p->errlog_json ? "{\"level\":\"error\",\"msg\":\"" : "time=\"%s\" level=error msg=\"", ts);
+	n = quote(line, sizeof(line) - 64, (size_t)n, msg);
+	if (n < 0)
+		return;
+	if (p->errlog_json)
+		snprintf(line + n, sizeof(line) - (size_t)n, "\",\"time\":\"%s\"}\n", ts);
+	else
+		snprintf(line + n, sizeof(line) - (size_t)n, "\"\n");
+	// O_NOFOLLOW and the mode runc itself creates it with.
+	int fd = open(p->errlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return;
+	ssize_t ignored = write(fd, line, strlen(line));
+	(void)ignored;
+	close(fd);
+}
+
 static void die(int step, const char *what, int e, const struct nsenter_plan *p)
 {
+	char msg[NSENTER_MAX_PATH * 2 + 512];
 	// One line, like every ima-hook failure. dprintf does not buffer, so the
 	// line is out before _exit.
-	dprintf(2, "ima-hook: %s: %s (errno %d); %s\n", what, strerror(e), e, hint(step, e, p));
+	snprintf(msg, sizeof(msg), "ima-hook: %s: %s (errno %d); %s", what, strerror(e), e, hint(step, e, p));
+	dprintf(2, "%s\n", msg);
+	log_error(p, msg);
 	_exit(step);
 }
 

@@ -85,6 +85,8 @@ type parsed struct {
 	Fork      bool
 	Exec      bool
 	Stage     string
+	ErrorLog  string
+	ErrorJSON bool
 }
 
 // parseEnv runs the C stage's parser (only the parser) on env.
@@ -117,6 +119,8 @@ func parseEnv(env []string) (parsed, error) {
 		Fork:      plan.fork != 0,
 		Exec:      plan.exec != 0,
 		Stage:     C.GoString(&plan.stage[0]),
+		ErrorLog:  C.GoString(&plan.errlog[0]),
+		ErrorJSON: plan.errlog_json != 0,
 	}
 	for i := 0; i < int(plan.nwrites); i++ {
 		w := &plan.writes[i]

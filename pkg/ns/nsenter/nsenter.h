@@ -17,6 +17,7 @@
 #define NSENTER_ENV_FORK "_IMA_HOOK_NSENTER_FORK"
 #define NSENTER_ENV_EXEC "_IMA_HOOK_NSENTER_EXEC"
 #define NSENTER_ENV_STAGE "_IMA_HOOK_NSENTER_STAGE"
+#define NSENTER_ENV_ERRLOG "_IMA_HOOK_NSENTER_ERRLOG"
 
 #define NSENTER_MAX_PATH 4096
 #define NSENTER_MAX_DATA 4095 /* the *_for_children writers refuse count >= PAGE_SIZE */
@@ -53,6 +54,8 @@ struct nsenter_plan {
 	int fork;
 	int exec;
 	char stage[NSENTER_MAX_STAGE + 1];
+	char errlog[NSENTER_MAX_PATH + 1]; /* the runtime's --log file, "" for none */
+	int errlog_json;                   /* --log-format json */
 };
 
 int nsenter_parse(char **env, struct nsenter_plan *p, char *err, size_t errlen);

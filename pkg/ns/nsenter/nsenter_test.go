@@ -605,6 +605,64 @@ func TestStepFailures(t *testing.T) {
 	}
 }
 
+// A failed step also lands in the runtime's --log file, as the entry go-runc
+// (containerd, Docker) reads back to tell the user why the runtime failed:
+// the last JSON object with level "error" and a valid time. In text format
+// it is a logrus line. The file gets appended to, never truncated.
+func TestStepFailureInRuntimeLog(t *testing.T) {
+	dir := t.TempDir()
+	bad := dir + `/odd "name"` + "\t/x" // quote and tab in the message
+	for _, asJSON := range []bool{true, false} {
+		logPath := filepath.Join(dir, fmt.Sprintf("log-%v", asJSON))
+		if err := os.WriteFile(logPath, []byte(`{"level":"info","msg":"earlier","time":"2026-01-01T00:00:00Z"}`+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd, err := Command(Plan{NSIDLink: "/proc/self/ns/time", NSIDFile: bad, Exec: []string{"/bin/true"},
+			ErrorLog: logPath, ErrorLogJSON: asJSON})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if got := exitCode(t, cmd.Run()); got != ExitNSID {
+			t.Fatalf("exit %d, want %d; stderr %q", got, ExitNSID, stderr.String())
+		}
+		line := strings.TrimSuffix(stderr.String(), "\n")
+		data, err := os.ReadFile(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		if len(entries) != 2 || !strings.Contains(entries[0], "earlier") {
+			t.Fatalf("log not appended to: %q", data)
+		}
+		if asJSON {
+			var e struct {
+				Level string
+				Msg   string
+				Time  time.Time
+			}
+			if err := json.Unmarshal([]byte(entries[1]), &e); err != nil {
+				t.Fatalf("entry %q: %v", entries[1], err)
+			}
+			if e.Level != "error" || e.Msg != line || time.Since(e.Time) > time.Minute || time.Since(e.Time) < 0 {
+				t.Errorf("entry %+v, want level error, msg %q, time now", e, line)
+			}
+		} else {
+			m := regexp.MustCompile(`^time="([^"]+)" level=error msg="(.*)"$`).FindStringSubmatch(entries[1])
+			if m == nil {
+				t.Fatalf("text entry %q", entries[1])
+			}
+			if _, err := time.Parse(time.RFC3339Nano, m[1]); err != nil {
+				t.Errorf("time %q: %v", m[1], err)
+			}
+			if msg, err := strconv.Unquote(`"` + m[2] + `"`); err != nil || msg != line {
+				t.Errorf("msg %q (%v), want %q", m[2], err, line)
+			}
+		}
+	}
+}
+
 // A plan the C parser refuses (only possible by hand-made environments)
 // stops with ExitPlan before doing anything.
 func TestHandMadeBadPlan(t *testing.T) {

@@ -23,6 +23,7 @@ const (
 	envFork      = "_IMA_HOOK_NSENTER_FORK"
 	envExec      = "_IMA_HOOK_NSENTER_EXEC"
 	envStage     = "_IMA_HOOK_NSENTER_STAGE"
+	envErrLog    = "_IMA_HOOK_NSENTER_ERRLOG"
 	version      = "1"
 
 	// Label is argv[0] of a re-exec; ps shows "ima-hook-nsenter <program> ...".
@@ -61,6 +62,11 @@ type Plan struct {
 	Exec      []string // execve this argv (Exec[0] absolute): in the child if Fork, else directly
 	Env       []string // environment for Exec (nil: the current one minus the plan's variables)
 	Stage     string   // no Exec: return to Go; Stage() reports it in the child
+	// ErrorLog, when set, also receives a failed step's line as an error
+	// entry in the runtime's log format (JSON when ErrorLogJSON, else
+	// logrus text): containerd and Docker show the user only that file.
+	ErrorLog     string
+	ErrorLogJSON bool
 }
 
 // ErrPlan marks a plan the C stage would refuse.
@@ -129,6 +135,11 @@ func (p Plan) Validate() error {
 			return err
 		}
 		if err := checkPath("NSIDFile", p.NSIDFile); err != nil {
+			return err
+		}
+	}
+	if p.ErrorLog != "" {
+		if err := checkPath("ErrorLog", p.ErrorLog); err != nil {
 			return err
 		}
 	}
@@ -212,6 +223,13 @@ func (p Plan) environ() []string {
 	}
 	if p.Stage != "" {
 		env = append(env, envStage+"="+p.Stage)
+	}
+	if p.ErrorLog != "" {
+		format := "text"
+		if p.ErrorLogJSON {
+			format = "json"
+		}
+		env = append(env, envErrLog+"="+format+":"+p.ErrorLog)
 	}
 	return env
 }

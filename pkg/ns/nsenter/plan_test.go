@@ -40,6 +40,7 @@ func TestValidate(t *testing.T) {
 		"long stage":             {Stage: strings.Repeat("s", MaxStage+1)},
 		"NUL in argv":            {Exec: []string{"/bin/true", "a\x00b"}},
 		"NUL in env":             {Exec: []string{"/bin/true"}, Env: []string{"A=\x00"}},
+		"relative error log":     {Exec: []string{"/bin/true"}, ErrorLog: "log.json"},
 	}
 	for name, p := range bad {
 		if err := p.Validate(); !errors.Is(err, ErrPlan) {
@@ -61,6 +62,8 @@ func TestEncodingRoundTrip(t *testing.T) {
 				{"/empty", ""},
 			},
 			NSIDLink: "/proc/self/ns/ima_for_children", NSIDFile: "/run/ima-hook/created/c.nsid"},
+		{Exec: []string{"/usr/sbin/runc"}, ErrorLog: "/run/containerd/x/log.json", ErrorLogJSON: true},
+		{Stage: "s", ErrorLog: "/var/log/runc.log"},
 	} {
 		got, err := parseEnv(p.environ())
 		if err != nil {
@@ -68,7 +71,7 @@ func TestEncodingRoundTrip(t *testing.T) {
 		}
 		want := parsed{Active: true, SetnsPath: p.SetnsPath, SetnsFD: p.SetnsFD, Unshare: p.Unshare,
 			Writes: p.Writes, NSIDLink: p.NSIDLink, NSIDFile: p.NSIDFile, Fork: p.Fork,
-			Exec: len(p.Exec) > 0, Stage: p.Stage}
+			Exec: len(p.Exec) > 0, Stage: p.Stage, ErrorLog: p.ErrorLog, ErrorJSON: p.ErrorLogJSON}
 		if want.SetnsFD == 0 {
 			want.SetnsFD = -1
 		}
@@ -112,6 +115,8 @@ func TestParseRejects(t *testing.T) {
 		"stage chars":  {[]string{base, "_IMA_HOOK_NSENTER_STAGE=a/b"}, "[A-Za-z0-9_-]"},
 		"stage empty":  {[]string{base, "_IMA_HOOK_NSENTER_STAGE="}, "1 to 64"},
 		"path too big": {[]string{base, "_IMA_HOOK_NSENTER_SETNS_PATH=/" + strings.Repeat("a", MaxPath)}, "at most 4096"},
+		"log format":   {[]string{base, "_IMA_HOOK_NSENTER_ERRLOG=xml:/l"}, "json:<path> or text:<path>"},
+		"log relative": {[]string{base, "_IMA_HOOK_NSENTER_ERRLOG=json:l"}, "absolute path"},
 	} {
 		_, err := parseEnv(tc.env)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
