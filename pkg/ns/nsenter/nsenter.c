@@ -249,10 +249,10 @@ static const char *hint(int step, int e, const struct nsenter_plan *p)
 	return "see the kernel's documentation of this call";
 }
 
-// quote appends s to out as the inside of a JSON (and logrus text) string:
+// nsenter_log_quote appends s to out as the inside of a JSON (and logrus text) string:
 // quote, backslash and control bytes escaped. Returns the new length, or
 // -1 when out is too small.
-static int quote(char *out, size_t cap, size_t n, const char *s)
+int nsenter_log_quote(char *out, size_t cap, size_t n, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -291,7 +291,7 @@ static void log_error(const struct nsenter_plan *p, const char *msg)
 	n = (int)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(ts + n, sizeof(ts) - (size_t)n, ".%09ldZ", now.tv_nsec);
 	n = snprintf(line, sizeof(line), p->errlog_json ? "{\"level\":\"error\",\"msg\":\"" : "time=\"%s\" level=error msg=\"", ts);
-	n = quote(line, sizeof(line) - 64, (size_t)n, msg);
+	n = nsenter_log_quote(line, sizeof(line) - 64, (size_t)n, msg);
 	if (n < 0)
 		return;
 	if (p->errlog_json)

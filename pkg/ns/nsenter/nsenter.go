@@ -131,3 +131,18 @@ func parseEnv(env []string) (parsed, error) {
 	}
 	return out, nil
 }
+
+// logQuote runs the C stage's escaping of a runtime-log message (only that)
+// on s, for tests: the inside of a JSON string. ok is false when the C side
+// found its buffer too small (it then writes no entry).
+func logQuote(s string, capacity int) (quoted string, ok bool) {
+	cs := C.CString(s)
+	defer C.free(unsafe.Pointer(cs))
+	buf := (*C.char)(C.malloc(C.size_t(capacity)))
+	defer C.free(unsafe.Pointer(buf))
+	n := C.nsenter_log_quote(buf, C.size_t(capacity), 0, cs)
+	if n < 0 {
+		return "", false
+	}
+	return C.GoStringN(buf, n), true
+}

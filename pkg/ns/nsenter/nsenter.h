@@ -59,6 +59,7 @@ struct nsenter_plan {
 };
 
 int nsenter_parse(char **env, struct nsenter_plan *p, char *err, size_t errlen);
+int nsenter_log_quote(char *out, size_t cap, size_t n, const char *s);
 const char *nsenter_stage_name(void);
 int nsenter_single_threaded_entry(void);
 

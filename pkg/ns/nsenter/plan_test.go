@@ -1,10 +1,13 @@
 package nsenter
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestValidate(t *testing.T) {
@@ -143,6 +146,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("_IMA_HOOK_NSENTER=1", "_IMA_HOOK_NSENTER_WRITE_0=6162:/x", "_IMA_HOOK_NSENTER_UNSHARE=17179869184")
 	f.Add("_IMA_HOOK_NSENTER=1", "_IMA_HOOK_NSENTER_SETNS_FD=3", "_IMA_HOOK_NSENTER_STAGE=populate")
 	f.Add("_IMA_HOOK_NSENTER=1", "_IMA_HOOK_NSENTER_NSID_LINK=/a", "_IMA_HOOK_NSENTER_NSID_FILE=/b")
+	f.Add("_IMA_HOOK_NSENTER=1", "_IMA_HOOK_NSENTER_ERRLOG=json:/run/x/log.json", "_IMA_HOOK_NSENTER_EXEC=1")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		env := []string{}
 		for _, e := range []string{a, b, c} {
@@ -164,6 +168,45 @@ func FuzzParse(f *testing.F) {
 		}
 		if p.SetnsFD >= 0 && p.SetnsFD <= 2 {
 			t.Fatalf("fd %d accepted", p.SetnsFD)
+		}
+		if p.ErrorLog != "" && (len(p.ErrorLog) > MaxPath || !strings.HasPrefix(p.ErrorLog, "/")) {
+			t.Fatalf("bad error log accepted: %q", p.ErrorLog)
+		}
+	})
+}
+
+// The C stage's escaping of a runtime-log message: whatever the message
+// (paths come from the engine and may hold quotes, backslashes, control
+// bytes), the entry is one line and decodes back to the message, as JSON
+// (go-runc) and as a Go/logrus quoted string; a buffer too small is refused,
+// never overrun.
+func FuzzLogQuote(f *testing.F) {
+	f.Add("ima-hook: write /run/x: No such file or directory (errno 2); hint", 8192)
+	f.Add("a\"b\\c\td\ne\x7f\x01ü", 16)
+	f.Add("", 1)
+	f.Fuzz(func(t *testing.T, msg string, capacity int) {
+		if strings.ContainsRune(msg, 0) || capacity < 1 || capacity > 1<<16 {
+			return
+		}
+		q, ok := logQuote(msg, capacity)
+		if !ok {
+			if len(msg) < capacity/6 {
+				t.Fatalf("refused %q with room %d", msg, capacity)
+			}
+			return
+		}
+		if len(q) >= capacity || strings.ContainsAny(q, "\n\r") {
+			t.Fatalf("quoted %q: %d bytes in %d, or not one line", q, len(q), capacity)
+		}
+		if !utf8.ValidString(msg) {
+			return // JSON decoders substitute U+FFFD; nothing to compare
+		}
+		var back string
+		if err := json.Unmarshal([]byte(`"`+q+`"`), &back); err != nil || back != msg {
+			t.Fatalf("JSON %q -> %q (%v), want %q", q, back, err, msg)
+		}
+		if back, err := strconv.Unquote(`"` + q + `"`); err != nil || back != msg {
+			t.Fatalf("text %q -> %q (%v), want %q", q, back, err, msg)
 		}
 	})
 }
