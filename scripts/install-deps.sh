@@ -15,7 +15,7 @@ fi
 
 packages="
 	make gcc libc6-dev git ca-certificates openssl
-	runc crun podman containerd bats busybox-static jq
+	runc crun podman containerd docker.io bats busybox-static jq
 	ima-evm-utils keyutils attr strace cpio
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools
 	time hyperfine util-linux coreutils
