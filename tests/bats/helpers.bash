@@ -28,6 +28,12 @@ IH_BIN_DIR=${IMA_HOOK_BIN_DIR:-$IH_REPO_ROOT/bin}
 # The emulated-kernel build (-tags imaemu) and the release build.
 IH_EMU_BIN=${IMA_HOOK_EMU_BIN:-$IH_BIN_DIR/ima-hook-emu}
 IH_RELEASE_BIN=${IMA_HOOK_RELEASE_BIN:-$IH_BIN_DIR/ima-hook}
+# The timens test build (time namespaces stand in for IMA ones, TESTING.md
+# layer 2) and what its namespaces show in /proc/<pid>/timens_offsets, as
+# ih_squeeze prints it: a week of monotonic offset (TimensOffset in
+# pkg/ns/linux_spawn_timens.go), no boottime offset.
+IH_TIMENS_BIN=${IMA_HOOK_TIMENS_BIN:-$IH_BIN_DIR/ima-hook-timens}
+IH_TIMENS_OFFSETS="monotonic 604800 0 boottime 0 0"
 IH_RUNC=${IMA_HOOK_RUNC:-$(command -v runc || echo /usr/sbin/runc)}
 IH_PODMAN=${IMA_HOOK_PODMAN:-$(command -v podman || echo /usr/bin/podman)}
 IH_HOOKS_TEMPLATES=$IH_REPO_ROOT/hooks.d
@@ -54,6 +60,10 @@ ih_fail() {
 }
 
 ih_log() { printf '# %s\n' "$*" >&2; }
+
+# ih_squeeze TEXT: TEXT with each run of blanks and newlines made one space,
+# no trailing space (timens_offsets lines compared as one line).
+ih_squeeze() { tr -s ' \n' '  ' <<<"$1" | sed 's/ *$//'; }
 
 ih_require_root() {
 	[[ $EUID -eq 0 ]] || skip "needs root (runc and podman run rootful here)"

@@ -13,9 +13,6 @@
 
 load helpers
 
-IH_TIMENS_BIN=${IMA_HOOK_TIMENS_BIN:-$IH_BIN_DIR/ima-hook-timens}
-OFFSETS="monotonic 604800 0 boottime 0 0"
-
 # One containerd for the file, with its own socket, root and state, and a
 # namespace of its own: nothing of a containerd the machine may run is
 # touched (the shim's runc root is /run/containerd/runc/<namespace>).
@@ -95,14 +92,12 @@ ctd_run() {
 	run ctd run --rm --null-io=false --read-only --runc-binary "$rt" "${flags[@]}" --rootfs "$IH_ROOTFS" "$id" "$@"
 }
 
-squeeze() { tr -s ' \n' '  ' <<<"$1" | sed 's/ *$//'; }
-
 @test "containerd: the container is born into the wrapper's new namespace, with the offset" {
 	rt=$(binary_name "$IH_TIMENS_BIN")
 	ctd_run t1 "$rt" --annotation io.imans.enable=true -- /bin/sh -c 'readlink /proc/1/ns/time; cat /proc/1/timens_offsets'
 	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
 	[[ ${lines[0]} == time:\[*\] && ${lines[0]} != "$HOST_TIME_NS" ]] || ih_fail "container in ${lines[0]}, host $HOST_TIME_NS"
-	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "$OFFSETS" ] || ih_fail "offsets: ${lines[*]}"
+	[ "$(ih_squeeze "${lines[1]} ${lines[2]}")" = "$IH_TIMENS_OFFSETS" ] || ih_fail "offsets: ${lines[*]}"
 	[ "time:[$(cat "$IH_RUN_DIR/created/$id.nsid")]" = "${lines[0]}" ] || ih_fail "recorded namespace differs"
 }
 
@@ -126,7 +121,7 @@ squeeze() { tr -s ' \n' '  ' <<<"$1" | sed 's/ *$//'; }
 	run ctd task exec --exec-id e1 "$id" /bin/sh -c 'readlink /proc/self/ns/time; cat /proc/self/timens_offsets'
 	[ "$status" -eq 0 ] || ih_fail "exec status $status: $output"
 	[ "${lines[0]}" = "$ctr_ns" ] || ih_fail "exec in ${lines[0]}, container $ctr_ns"
-	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "$OFFSETS" ] || ih_fail "exec offsets: ${lines[*]}"
+	[ "$(ih_squeeze "${lines[1]} ${lines[2]}")" = "$IH_TIMENS_OFFSETS" ] || ih_fail "exec offsets: ${lines[*]}"
 }
 
 @test "containerd: exit codes pass through the shim and the wrapper" {

@@ -13,8 +13,6 @@
 
 load helpers
 
-IH_TIMENS_BIN=${IMA_HOOK_TIMENS_BIN:-$IH_BIN_DIR/ima-hook-timens}
-OFFSETS="monotonic 604800 0 boottime 0 0"
 IMAGE=ih-busybox:test
 
 setup_file() {
@@ -102,13 +100,11 @@ dk_run() {
 	cid=$(cat "$BATS_TEST_TMPDIR/cid" 2>/dev/null || true)
 }
 
-squeeze() { tr -s ' \n' '  ' <<<"$1" | sed 's/ *$//'; }
-
 @test "docker (daemon.json runtime, runtimeArgs): the container is born into the wrapper's new namespace" {
 	dk_run ima-nohooks --rm -- /bin/sh -c 'readlink /proc/1/ns/time; cat /proc/1/timens_offsets'
 	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
 	[[ ${lines[0]} == time:\[*\] && ${lines[0]} != "$HOST_TIME_NS" ]] || ih_fail "container in ${lines[0]}, host $HOST_TIME_NS"
-	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "$OFFSETS" ] || ih_fail "offsets: ${lines[*]}"
+	[ "$(ih_squeeze "${lines[1]} ${lines[2]}")" = "$IH_TIMENS_OFFSETS" ] || ih_fail "offsets: ${lines[*]}"
 	[ "time:[$(cat "$IH_RUN_DIR/created/$cid.nsid")]" = "${lines[0]}" ] || ih_fail "recorded namespace differs for $cid"
 	for code in 1 3; do
 		dk_run ima-nohooks --rm -- /bin/sh -c "exit $code"
@@ -125,7 +121,7 @@ squeeze() { tr -s ' \n' '  ' <<<"$1" | sed 's/ *$//'; }
 	run dk exec "$cid" /bin/sh -c 'readlink /proc/self/ns/time; cat /proc/self/timens_offsets'
 	[ "$status" -eq 0 ] || ih_fail "exec: $output"
 	[ "${lines[0]}" = "$ctr_ns" ] || ih_fail "exec in ${lines[0]}, container $ctr_ns"
-	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "$OFFSETS" ] || ih_fail "exec offsets: ${lines[*]}"
+	[ "$(ih_squeeze "${lines[1]} ${lines[2]}")" = "$IH_TIMENS_OFFSETS" ] || ih_fail "exec offsets: ${lines[*]}"
 }
 
 @test "emulated kernel, docker with --inject-hooks: the hook loads the admin's policy into the container's namespace" {

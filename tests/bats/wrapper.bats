@@ -17,10 +17,6 @@
 
 load helpers
 
-IH_TIMENS_BIN=${IMA_HOOK_TIMENS_BIN:-$IH_BIN_DIR/ima-hook-timens}
-WEEK=604800
-OFFSETS="monotonic $WEEK 0 boottime 0 0"
-
 setup() {
 	ih_setup
 	ih_require_bin "$IH_TIMENS_BIN"
@@ -46,9 +42,6 @@ enabled_bundle() {
 # container_pid ID: the init pid from runc state.
 container_pid() { ih_runc state "$1" | jq -r .pid; }
 
-# offsets_of TEXT: the timens_offsets lines of TEXT squeezed to one line.
-squeeze() { tr -s ' \n' '  ' <<<"$1" | sed 's/ *$//'; }
-
 @test "runc run: the container is born into the wrapper's new namespace, with the offset" {
 	b=$(enabled_bundle t1 /bin/sh -c 'readlink /proc/1/ns/time; cat /proc/1/timens_offsets')
 	id=$(ih_cid t1)
@@ -57,7 +50,7 @@ squeeze() { tr -s ' \n' '  ' <<<"$1" | sed 's/ *$//'; }
 	ns=${lines[0]}
 	[[ $ns == time:\[*\] ]] || ih_fail "no namespace link: $output"
 	[ "$ns" != "$HOST_TIME_NS" ] || ih_fail "container in the host's time namespace $ns"
-	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "$OFFSETS" ] || ih_fail "container offsets: ${lines[1]} ${lines[2]}"
+	[ "$(ih_squeeze "${lines[1]} ${lines[2]}")" = "$IH_TIMENS_OFFSETS" ] || ih_fail "container offsets: ${lines[1]} ${lines[2]}"
 	# The id the hook will compare with is the one the container has.
 	recorded=$(cat "$IH_RUN_DIR/created/$id.nsid")
 	[ "time:[$recorded]" = "$ns" ] || ih_fail "recorded namespace $recorded, container $ns"
@@ -69,7 +62,7 @@ squeeze() { tr -s ' \n' '  ' <<<"$1" | sed 's/ *$//'; }
 	run wrapped run --bundle "$b" "$id" </dev/null
 	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
 	[ "${lines[0]}" = "$HOST_TIME_NS" ] || ih_fail "plain container in ${lines[0]}, host $HOST_TIME_NS"
-	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "monotonic 0 0 boottime 0 0" ] || ih_fail "plain container has offsets: ${lines[*]}"
+	[ "$(ih_squeeze "${lines[1]} ${lines[2]}")" = "monotonic 0 0 boottime 0 0" ] || ih_fail "plain container has offsets: ${lines[*]}"
 	[ ! -e "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "a namespace id was recorded for a plain container"
 }
 
@@ -84,7 +77,7 @@ squeeze() { tr -s ' \n' '  ' <<<"$1" | sed 's/ *$//'; }
 	run wrapped exec "$id" /bin/sh -c 'readlink /proc/self/ns/time; cat /proc/self/timens_offsets'
 	[ "$status" -eq 0 ] || ih_fail "exec status $status: $output"
 	[ "${lines[0]}" = "$ctr_ns" ] || ih_fail "wrapped exec in ${lines[0]}, container $ctr_ns"
-	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "$OFFSETS" ] || ih_fail "wrapped exec offsets: ${lines[*]}"
+	[ "$(ih_squeeze "${lines[1]} ${lines[2]}")" = "$IH_TIMENS_OFFSETS" ] || ih_fail "wrapped exec offsets: ${lines[*]}"
 	# runc 1.1 knows no time namespaces: without the wrapper exec stays on
 	# the host's clock (this is what the wrapper's exec fixes for IMA).
 	run ih_runc exec "$id" /bin/readlink /proc/self/ns/time
@@ -203,7 +196,7 @@ podman_wrapped() {
 	run podman_wrapped --annotation io.imans.enable=true -- /bin/sh -c 'readlink /proc/1/ns/time; cat /proc/1/timens_offsets'
 	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
 	[[ ${lines[0]} == time:\[*\] && ${lines[0]} != "$HOST_TIME_NS" ]] || ih_fail "podman container in ${lines[0]}"
-	[ "$(squeeze "${lines[1]} ${lines[2]}")" = "$OFFSETS" ] || ih_fail "podman container offsets: ${lines[*]}"
+	[ "$(ih_squeeze "${lines[1]} ${lines[2]}")" = "$IH_TIMENS_OFFSETS" ] || ih_fail "podman container offsets: ${lines[*]}"
 }
 
 @test "podman --runtime: a terminal container (console socket) works through the wrapper" {
