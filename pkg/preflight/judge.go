@@ -430,16 +430,8 @@ func accessLabel(a AccessResult) string {
 func maskBits(s string) uint32 {
 	var m uint32
 	for _, p := range strings.Split(s, "|") {
-		switch p {
-		case "MAY_EXEC":
-			m |= mayExec
-		case "MAY_WRITE":
-			m |= mayWrite
-		case "MAY_READ":
-			m |= mayRead
-		case "MAY_APPEND":
-			m |= mayAppend
-		}
+		bit, _ := maskBit(p) // an unknown part adds nothing
+		m |= bit
 	}
 	return m
 }

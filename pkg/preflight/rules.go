@@ -17,12 +17,26 @@ const (
 	mayAppend uint32 = 0x8
 )
 
+// maskTable is the one mapping between the policy's mask names and their
+// bits, for parsing rules, reading results back and naming masks.
+var maskTable = []struct {
+	bit  uint32
+	name string
+}{{mayExec, "MAY_EXEC"}, {mayWrite, "MAY_WRITE"}, {mayRead, "MAY_READ"}, {mayAppend, "MAY_APPEND"}}
+
+// maskBit is the bit of one mask name; false for a name the kernel lacks.
+func maskBit(name string) (uint32, bool) {
+	for _, b := range maskTable {
+		if b.name == name {
+			return b.bit, true
+		}
+	}
+	return 0, false
+}
+
 func maskName(m uint32) string {
 	var parts []string
-	for _, b := range []struct {
-		bit  uint32
-		name string
-	}{{mayExec, "MAY_EXEC"}, {mayWrite, "MAY_WRITE"}, {mayRead, "MAY_READ"}, {mayAppend, "MAY_APPEND"}} {
+	for _, b := range maskTable {
 		if m&b.bit != 0 {
 			parts = append(parts, b.name)
 		}
@@ -147,19 +161,11 @@ func (c *compiledRule) apply(t policy.Token, uidMap, gidMap []IDMap) error {
 	case "mask":
 		v := t.Value
 		c.inMask = strings.HasPrefix(v, "^")
-		v = strings.TrimPrefix(v, "^")
-		switch v {
-		case "MAY_EXEC":
-			c.mask = mayExec
-		case "MAY_WRITE":
-			c.mask = mayWrite
-		case "MAY_READ":
-			c.mask = mayRead
-		case "MAY_APPEND":
-			c.mask = mayAppend
-		default:
+		bit, ok := maskBit(strings.TrimPrefix(v, "^"))
+		if !ok {
 			return fmt.Errorf("unknown mask %q", t.Value)
 		}
+		c.mask = bit
 		c.hasMask = true
 	case "fsmagic":
 		n, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimPrefix(t.Value, "0x"), "0X"), 16, 64)
