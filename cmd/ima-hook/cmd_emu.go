@@ -46,11 +46,8 @@ Flags:
 		fs.PrintDefaults()
 	}
 	binary := fs.Bool("binary", false, "list: binary_runtime_measurements instead of ASCII")
-	if err := fs.Parse(args); err != nil {
-		if err == pflag.ErrHelp {
-			return 0
-		}
-		return 2
+	if status, done := parseFlags(fs, args); done {
+		return status
 	}
 	k, err := ns.Emulator()
 	if err != nil {

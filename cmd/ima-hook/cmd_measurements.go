@@ -114,11 +114,8 @@ func measurementsMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, measurementsUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if status, done := parseFlags(fs, args); done {
+		return status
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintln(stderr, userror.Line(userror.New("measurements", fmt.Sprintf("unexpected argument %s", userror.Quote(fs.Arg(0))), "give the list with --file")))

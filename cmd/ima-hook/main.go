@@ -5,11 +5,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ima-hook/ima-hook/pkg/ns"
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
@@ -67,6 +70,19 @@ func dispatch(argv []string) int {
 		return 2
 	}
 	return c.run(argv[2:])
+}
+
+// parseFlags parses a subcommand's flags. done means the command is over
+// with status: 0 after --help (pflag printed the usage), 2 after a bad flag
+// (pflag printed the error and the usage).
+func parseFlags(fs *pflag.FlagSet, args []string) (status int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0, true
+		}
+		return 2, true
+	}
+	return 0, false
 }
 
 func usage(w *os.File) {
