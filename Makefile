@@ -7,6 +7,8 @@
 #   make install        PREFIX=/usr/local DESTDIR= (see README "Installation")
 #   make test           gofmt, go vet, unit tests (-race), emulator tests, bats suites
 #   make test-unit      only the Go tests;  make test-bats  only the bats suites
+#   make test-switches  the switch matrix alone (tests/bats/switch-matrix: one
+#                       focused suite per emulated-kernel switch, other setting)
 #   make bench          every bench/*.sh;   make demo   scripts/demo.sh
 #   make fuzz           every FuzzXxx target for FUZZTIME (default 10s) each
 #   make deps           scripts/install-deps.sh (apt packages, Go modules)
@@ -51,6 +53,7 @@ FUZZTIME ?= 10s
 GOSRC := $(shell find . -name '*.go' -not -path './.cache/*' 2>/dev/null) go.mod go.sum
 
 .PHONY: all build build-emu build-timens install uninstall test test-unit test-bats \
+	test-bats-default test-switches \
 	fmt-check vet bench demo fuzz deps clean
 
 all: build build-emu build-timens
@@ -121,12 +124,20 @@ test-unit: fmt-check vet
 	$(if $(strip $(EMU_PKGS)),$(GO) test -race -count=1 -tags imaemu $(EMU_PKGS))
 	$(if $(strip $(TIMENS_PKGS)),$(GO) test -race -count=1 -tags timens $(TIMENS_PKGS))
 
-test-bats: build build-emu build-timens
+# The bats suites run in full on the emulated kernel's default switches,
+# then the switch matrix runs a focused suite per switch in its other
+# setting (one line each in tests/bats/switch-matrix).
+test-bats: test-bats-default test-switches
+
+test-bats-default: build build-emu build-timens
 	tests/bats/run.sh
+
+test-switches: build build-emu build-timens
+	tests/bats/switches.sh
 
 # Go first (fast failures), bats last: the runner's "N passed, N failed"
 # is the final line of the output.
-test: test-unit test-bats
+test: test-unit test-bats test-switches
 
 bench: build build-emu
 	bench/run.sh

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/emukernel"
 )
 
 // The emu command exists only in the emulated-kernel test build: it lets
@@ -38,6 +39,9 @@ func runEmu(args []string) int {
   list [--binary]   the measurement list as --pid reads it (host: every namespace)
   measure NAME      record a measurement of NAME in --pid's namespace
   log               the emulated kernel log
+  switches          the kernel configuration (emukernel.Switches) as JSON: the
+                    state's, or before it exists the ones $`+ns.EmuDirEnv+`/switches.json
+                    will create it with
 
 The state directory is $`+ns.EmuDirEnv+` (default `+ns.DefaultEmuDir+`).
 
@@ -49,11 +53,6 @@ Flags:
 	if status, done := parseFlags(fs, args); done {
 		return status
 	}
-	k, err := ns.Emulator()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ima-hook emu:", err)
-		return 1
-	}
 	rest := fs.Args()
 	if len(rest) == 0 {
 		fs.Usage()
@@ -62,6 +61,21 @@ Flags:
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "ima-hook emu:", err)
 		return 1
+	}
+	if rest[0] == "switches" {
+		// Does not create the state: a test may still write switches.json.
+		sw, err := emukernel.CurrentSwitches(ns.EmuDir())
+		if err != nil {
+			return fail(err)
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(sw)
+		return 0
+	}
+	k, err := ns.Emulator()
+	if err != nil {
+		return fail(err)
 	}
 	switch rest[0] {
 	case "ns":

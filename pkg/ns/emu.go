@@ -46,13 +46,19 @@ func Default() Kernel {
 	return &emuKernel{k: k}
 }
 
-// Emulator opens the emulated kernel named by the environment.
-func Emulator() (*emukernel.Kernel, error) {
-	dir := os.Getenv(EmuDirEnv)
-	if dir == "" {
-		dir = DefaultEmuDir
+// EmuDir is the emulator's state directory named by the environment.
+func EmuDir() string {
+	if dir := os.Getenv(EmuDirEnv); dir != "" {
+		return dir
 	}
-	return emukernel.Open(dir, emukernel.DefaultSwitches())
+	return DefaultEmuDir
+}
+
+// Emulator opens the emulated kernel named by the environment; the first
+// process to open it creates it with the switches of its switches.json
+// (emukernel.SwitchesFile), the defaults without one.
+func Emulator() (*emukernel.Kernel, error) {
+	return emukernel.OpenConfigured(EmuDir())
 }
 
 func (e *emuKernel) Probe() Features {

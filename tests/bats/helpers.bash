@@ -134,6 +134,12 @@ ih_setup() {
 	IMA_HOOK_EMU_DIR=$T/emu
 	export IMA_HOOK_EMU_DIR
 	mkdir -p "$IH_KEYS_DIR" "$IH_POLICIES_DIR" "$IH_TEST_BIN" "$IMA_HOOK_EMU_DIR"
+	# The switch matrix (tests/bats/switches.sh) runs suites on another
+	# emulated kernel: IH_EMU_SWITCHES="key=value,..." (or space-separated).
+	if [[ -n ${IH_EMU_SWITCHES:-} ]]; then
+		# shellcheck disable=SC2086 # split on commas and blanks on purpose
+		ih_emu_switches ${IH_EMU_SWITCHES//,/ } || return 1
+	fi
 	# A private runc root: `runc list` shows only this test's containers and
 	# teardown cannot hit anyone else's.
 	IH_RUNC_ROOT=$T/runc-root
@@ -519,6 +525,39 @@ ih_record_field() {
 # test's state dir.
 ih_emu() {
 	IMA_HOOK_EMU_DIR=$IMA_HOOK_EMU_DIR "$IH_EMU_BIN" emu "$@"
+}
+
+# ih_emu_switches KEY=VALUE...: choose the emulated kernel of this test
+# (emukernel.Switches, e.g. write_policy=false read_policy=true): writes
+# $IMA_HOOK_EMU_DIR/switches.json, over what is there already (the matrix's
+# IH_EMU_SWITCHES). A VALUE that is JSON (true, 12, "x") is taken as such,
+# anything else as a string. Must come before the first container or emu
+# call: the emulator reads the file once, when it creates its state, and an
+# unknown key makes every emulated process fail.
+ih_emu_switches() {
+	local f=$IMA_HOOK_EMU_DIR/switches.json kv k v cur
+	[[ ! -s $IMA_HOOK_EMU_DIR/state.json ]] ||
+		{ ih_fail "ih_emu_switches: the emulated kernel already runs (set switches before the first container)"; return 1; }
+	cur='{}'
+	[[ -s $f ]] && cur=$(cat "$f")
+	for kv in "$@"; do
+		[[ $kv == *=* ]] || { ih_fail "ih_emu_switches: '$kv' is not KEY=VALUE"; return 1; }
+		k=${kv%%=*} v=${kv#*=}
+		if jq -e . >/dev/null 2>&1 <<<"$v"; then
+			cur=$(jq -c --arg k "$k" --argjson v "$v" '.[$k] = $v' <<<"$cur")
+		else
+			cur=$(jq -c --arg k "$k" --arg v "$v" '.[$k] = $v' <<<"$cur")
+		fi
+	done
+	printf '%s\n' "$cur" >"$f"
+	# Fail here, not in the first container, on a misspelt switch.
+	ih_emu switches >/dev/null || { ih_fail "ih_emu_switches: the emulator refuses $f: $(cat "$f")"; return 1; }
+}
+
+# ih_switch NAME: the value of switch NAME of this test's emulated kernel
+# (what the matrix or ih_emu_switches chose, else the default).
+ih_switch() {
+	ih_emu switches | jq -r --arg k "$1" 'if has($k) then .[$k] else error("no switch \($k)") end'
 }
 
 # ih_emu_has SUBCOMMAND: whether the emulated build offers `emu SUBCOMMAND`.

@@ -1,0 +1,102 @@
+//go:build imaemu
+
+package emukernel
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// SwitchesFile is the file in the state directory that chooses the kernel
+// a test runs against: JSON fields of Switches over DefaultSwitches. It is
+// read once, when the state is created (the first process of a test that
+// opens the emulator); a kernel does not change its configuration while it
+// runs, and neither does the emulator.
+const SwitchesFile = "switches.json"
+
+// maxSwitchesFile bounds the read: the file is a handful of fields.
+const maxSwitchesFile = 64 << 10
+
+// LoadSwitches returns the switches dir/switches.json asks for: its fields
+// over DefaultSwitches, DefaultSwitches when there is no such file. A field
+// Switches does not have is an error, so a misspelt switch cannot leave a
+// test silently running on the default kernel.
+func LoadSwitches(dir string) (Switches, error) {
+	sw := DefaultSwitches()
+	path := filepath.Join(dir, SwitchesFile)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return sw, nil
+	}
+	if err != nil {
+		return sw, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSwitchesFile+1))
+	if err != nil {
+		return sw, err
+	}
+	if len(b) > maxSwitchesFile {
+		return sw, fmt.Errorf("%s: larger than %d bytes", path, maxSwitchesFile)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sw); err != nil {
+		return DefaultSwitches(), fmt.Errorf("%s: %w", path, err)
+	}
+	if dec.More() {
+		return DefaultSwitches(), fmt.Errorf("%s: more than one JSON object", path)
+	}
+	if err := sw.validate(); err != nil {
+		return DefaultSwitches(), fmt.Errorf("%s: %w", path, err)
+	}
+	return sw, nil
+}
+
+func (sw Switches) validate() error {
+	if sw.MaxNamespaces < 0 {
+		return fmt.Errorf("max_namespaces %d is negative", sw.MaxNamespaces)
+	}
+	return nil
+}
+
+// OpenConfigured returns the emulator whose state is in dir, creating it
+// with the switches of dir/switches.json (LoadSwitches) the first time.
+func OpenConfigured(dir string) (*Kernel, error) {
+	if st, err := os.Stat(filepath.Join(dir, "state.json")); err == nil && st.Size() > 0 {
+		return &Kernel{dir: dir}, nil
+	}
+	sw, err := LoadSwitches(dir)
+	if err != nil {
+		return nil, err
+	}
+	return Open(dir, sw)
+}
+
+// CurrentSwitches returns the switches of the emulator in dir without
+// creating its state: the state's own once it exists, else the ones it
+// will be created with.
+func CurrentSwitches(dir string) (Switches, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(b) == 0) {
+		return LoadSwitches(dir)
+	}
+	if err != nil {
+		return Switches{}, err
+	}
+	var s struct {
+		Switches Switches `json:"switches"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Switches{}, fmt.Errorf("emulator state %s: %w", dir, err)
+	}
+	return s.Switches, nil
+}
+
+// Switches returns the switches this emulator was created with.
+func (k *Kernel) Switches() (Switches, error) { return CurrentSwitches(k.dir) }
