@@ -57,9 +57,14 @@ the list: entries logged later are reported as not covered). With
 --allowlist (keylime runtime policy: "digests", "excludes"), selected files
 that are not allowed fail the verification.
 
-Exit status: 0 read (and verified) fine; 1 the list is malformed or failed
-verification (the first failing entry is named: index, byte offset or line,
-name); 2 a usage problem or a file that cannot be read.
+Verification passes only when every check it was asked for ran and held: a
+digest, bank or aggregate that cannot be computed here is reported as NOT
+CHECKED and the verification is INCOMPLETE (exit 1).
+
+Exit status: 0 read (and verified) fine; 1 the list is malformed, failed
+verification or could not be fully verified (the first failing entry is
+named: index, byte offset or line, name); 2 a usage problem or a file that
+cannot be read.
 
 Examples:
   ima-hook measurements --container web-1
@@ -467,6 +472,15 @@ func loadReference(f measurementsFlags) (*measure.PCRSet, error) {
 	return set, nil
 }
 
+func hasUncheckedBank(v *measure.VerifySummary) bool {
+	for _, u := range v.Unchecked {
+		if u.Check == "pcr bank" {
+			return true
+		}
+	}
+	return false
+}
+
 func printSummary(w io.Writer, s *measure.Summary) {
 	if s.Error != "" {
 		fmt.Fprintf(w, "ima-hook: %s: %s; the list is malformed or truncated (entries before it were read)\n", s.Source, s.Error)
@@ -490,7 +504,12 @@ func printSummary(w io.Writer, s *measure.Summary) {
 	var parts []string
 	parts = append(parts, fmt.Sprintf("%d entries (%s list, %s digests)", s.Entries, s.Format, s.DigestAlg))
 	parts = append(parts, fmt.Sprintf("%d template digest mismatches, %d violations", v.TemplateMismatches, v.Violations))
+	if v.TemplateUnchecked > 0 {
+		parts = append(parts, fmt.Sprintf("%d template digests NOT CHECKED", v.TemplateUnchecked))
+	}
 	switch {
+	case !v.Compared && hasUncheckedBank(v):
+		parts = append(parts, "no reference bank could be replayed: replay NOT COMPARED")
 	case !v.Compared:
 		parts = append(parts, "no reference PCRs: replay not compared")
 	case v.Matched:
@@ -510,10 +529,32 @@ func printSummary(w io.Writer, s *measure.Summary) {
 		parts = append(parts, fmt.Sprintf("allowlist: %d checked, %d flagged", v.Allowlist.Checked, v.Allowlist.Flagged))
 	}
 	verdict := "passed"
-	if !v.Passed {
+	switch {
+	case v.FailureCount > 0:
 		verdict = "FAILED"
+	case !v.Passed:
+		// Nothing failed, but not everything asked for was checked:
+		// never a pass.
+		verdict = "INCOMPLETE"
 	}
 	fmt.Fprintf(w, "ima-hook: measurements: verification %s: %s\n", verdict, strings.Join(parts, "; "))
+	for _, u := range v.Unchecked {
+		what := u.Check
+		if u.Alg != "" {
+			what += " (" + u.Alg + ")"
+		}
+		if u.Check == "template digests" {
+			what = fmt.Sprintf("%d %s", u.Count, what)
+		}
+		switch {
+		case u.Index < 0:
+		case u.Line > 0:
+			what += fmt.Sprintf(" from entry %d (line %d) %q", u.Index, u.Line, u.Name)
+		case u.Offset != nil:
+			what += fmt.Sprintf(" from entry %d (byte %d) %q", u.Index, *u.Offset, u.Name)
+		}
+		fmt.Fprintf(w, "ima-hook: measurements: NOT CHECKED: %s: %s; the verification is incomplete, do not rely on it (give reference PCRs and a list of banks this build computes)\n", what, u.Reason)
+	}
 	for i, fl := range v.Failures {
 		if i == 5 {
 			fmt.Fprintf(w, "ima-hook: measurements: ... %d more failures (--format json lists up to %d)\n", v.FailureCount-5, len(v.Failures))

@@ -414,3 +414,48 @@ func TestMeasurementsContainerListStart(t *testing.T) {
 		t.Fatalf("code %d, %d lines, want the last namespace's %d", code, strings.Count(out, "\n"), reuser.Entries)
 	}
 }
+
+// An sm3_256 list or bank that this build cannot compute is never a pass
+// (issue 15.9): the verification says what it did not check and exits 1.
+func TestMeasurementsVerifyUnchecked(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 50, Namespaces: 1, Seed: 23})
+	data, _ := os.ReadFile(lf.bin)
+	r := measure.NewBinaryReader(bytes.NewReader(data), measure.ReadOptions{})
+	var sm3 []byte
+	for i := 0; ; i++ {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		must(t, err)
+		start := len(sm3)
+		sm3 = measure.AppendBinary(sm3, e, measure.WriteOptions{Bank: measure.SM3})
+		if i == 7 {
+			sm3[start+4] ^= 1 // a wrong template digest
+		}
+	}
+	sm3Path := filepath.Join(lf.dir, "list.sm3")
+	must(t, os.WriteFile(sm3Path, sm3, 0o644))
+	code, out, errs := run("--file", sm3Path, "--bank", "sm3_256", "--verify", "--template-only", "--format", "json")
+	if code != 1 || strings.Contains(errs, "verification passed") || !strings.Contains(errs, "NOT CHECKED: 50 template digests (sm3)") {
+		t.Fatalf("sm3 list: code %d\n%s", code, errs)
+	}
+	var summary measure.Summary
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	must(t, json.Unmarshal([]byte(lines[len(lines)-1]), &summary))
+	if summary.Passed || summary.Verify.Passed || summary.Verify.TemplateUnchecked != 50 || len(summary.Verify.Unchecked) != 1 {
+		t.Fatalf("summary %+v", summary.Verify)
+	}
+
+	pcrSM3 := filepath.Join(lf.dir, "pcrs.sm3")
+	must(t, os.WriteFile(pcrSM3, []byte("PCR-10: "+strings.Repeat("ab", 32)+"\n"), 0o644))
+	for _, args := range [][]string{
+		{"--pcrs", "sm3_256," + pcrSM3},
+		{"--pcrs", "sha1," + lf.pcr1, "--pcrs", "sm3_256," + pcrSM3},
+	} {
+		code, _, errs = run(append([]string{"--file", lf.bin, "--format", "none", "--verify"}, args...)...)
+		if code != 1 || strings.Contains(errs, "verification passed") || !strings.Contains(errs, "NOT CHECKED: pcr bank (sm3)") {
+			t.Fatalf("%v: code %d\n%s", args, code, errs)
+		}
+	}
+}

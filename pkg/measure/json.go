@@ -75,7 +75,11 @@ func AppendJSON(dst []byte, e *Entry, chk *EntryCheck, allow bool) []byte {
 	}
 	dst = append(dst, ']')
 	if chk != nil {
-		if !chk.Violation {
+		if chk.Unchecked != "" {
+			// Neither true nor false: the digest was not compared.
+			dst = append(dst, `,"unchecked":`...)
+			dst = appendJSONString(dst, []byte(chk.Unchecked))
+		} else if !chk.Violation {
 			dst = append(dst, `,"template_ok":`...)
 			dst = strconv.AppendBool(dst, chk.TemplateOK)
 		}

@@ -98,6 +98,24 @@ type VerifySummary struct {
 	Allowlist          *AllowSummary    `json:"allowlist,omitempty"`
 	FailureCount       int64            `json:"failure_count"`
 	Failures           []FailureSummary `json:"failures"`
+	// TemplateUnchecked counts entries whose template digest was not
+	// checked; Unchecked says what was not checked and why. Either keeps
+	// Passed false.
+	TemplateUnchecked int64              `json:"template_unchecked"`
+	Unchecked         []UncheckedSummary `json:"unchecked"`
+}
+
+// UncheckedSummary is one check that could not be made; Index is -1 when it
+// concerns no entry (a reference bank).
+type UncheckedSummary struct {
+	Check  string `json:"check"`
+	Alg    string `json:"alg,omitempty"`
+	Count  int64  `json:"count"`
+	Index  int64  `json:"index"`
+	Offset *int64 `json:"offset,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // PCRSummary is one replayed PCR.
@@ -285,6 +303,20 @@ func verifySummary(r *Report, al *Allowlist) *VerifySummary {
 		Passed: r.Passed, Compared: r.Compared, Matched: r.Matched, Covered: r.Covered,
 		Violations: r.Violations, TemplateMismatches: r.TemplateMismatches, BootAggregate: r.BootAggregate,
 		FailureCount: r.FailureCount, PCRs: []PCRSummary{}, Failures: []FailureSummary{},
+		TemplateUnchecked: r.TemplateUnchecked, Unchecked: []UncheckedSummary{},
+	}
+	for _, u := range r.Unchecked {
+		us := UncheckedSummary{Check: u.Check, Alg: u.Alg, Count: u.Count, Index: -1, Name: u.Name, Reason: u.Reason}
+		if u.HasPos {
+			us.Index = u.First.Index
+			if u.First.Line > 0 {
+				us.Line = u.First.Line
+			} else {
+				off := u.First.Offset
+				us.Offset = &off
+			}
+		}
+		vs.Unchecked = append(vs.Unchecked, us)
 	}
 	if r.Compared {
 		vs.Variant = r.Variant.String()

@@ -105,12 +105,51 @@ type Report struct {
 	// live system the kernel may append entries after the PCRs were read;
 	// those trailing entries are not covered, and are not verified.
 	Covered int64
-	// BootAggregate: "ok", "mismatch", "no-tpm" (zero digest), "unchecked"
-	// (no reference for PCRs 0-9 of its bank) or "absent".
+	// BootAggregate: "ok", "mismatch", "no-tpm" (zero digest),
+	// "not-compared" (the reference has no PCRs 0-9 of its bank, or there is
+	// no reference), "unchecked" (the reference has them but the digest
+	// cannot be computed here) or "absent".
 	BootAggregate string
 	// Allowlist counts: flagged entries are failures.
 	AllowChecked, AllowFlagged int64
-	Passed                     bool
+	// TemplateUnchecked counts entries whose template digest could not be
+	// computed (no implementation of the logged bank's algorithm).
+	TemplateUnchecked int64
+	// Unchecked lists what verification was asked to check and could not
+	// (template digests, reference banks, the boot_aggregate). Each one
+	// keeps the verification from passing: Passed means every check ran
+	// and held.
+	Unchecked []Unchecked
+	Passed    bool
+}
+
+// Unchecked is a check that verification was asked to make and did not.
+type Unchecked struct {
+	// Check is "template digests", "pcr bank" or "boot_aggregate".
+	Check string
+	// Alg is the algorithm that could not be computed, if known.
+	Alg string
+	// Count is the number of entries concerned (template digests), else 1.
+	Count int64
+	// First is the first entry concerned; HasPos is false for a bank.
+	First  Position
+	HasPos bool
+	Name   string
+	Reason string
+}
+
+func (u Unchecked) String() string {
+	s := u.Check
+	if u.Alg != "" {
+		s += " (" + u.Alg + ")"
+	}
+	if u.Check == "template digests" {
+		s = fmt.Sprintf("%d %s", u.Count, s)
+	}
+	if u.HasPos {
+		s += fmt.Sprintf(", first %s %q", u.First, u.Name)
+	}
+	return s + ": " + u.Reason
 }
 
 // track is one replay: a bank in one variant.
@@ -143,6 +182,9 @@ type Verifier struct {
 
 	bootSeen bool
 	hasRef   bool
+	// templUnchecked holds per logged bank the entries whose template
+	// digest could not be computed (one item per bank in the report).
+	templUnchecked []Unchecked
 
 	h       dataHashes
 	chk     EntryCheck
@@ -170,6 +212,14 @@ func NewVerifier(opt VerifyOptions) (*Verifier, error) {
 	}
 	v := &Verifier{opt: opt}
 	v.rep.BootAggregate = "absent"
+	if opt.Reference != nil {
+		for _, b := range opt.Reference.Banks {
+			if !b.Alg.Supported() {
+				v.rep.Unchecked = append(v.rep.Unchecked, Unchecked{Check: "pcr bank", Alg: b.Alg.String(), Count: 1,
+					Reason: fmt.Sprintf("reference PCRs of the %s bank were given (%s) but this build cannot compute %s: the bank is not replayed", b.Alg, b.Source, b.Alg)})
+			}
+		}
+	}
 	perBank := &mode{variant: VariantPerBank, lastMatch: -1}
 	padded := &mode{variant: VariantPadded, lastMatch: -1}
 	for _, a := range banks {
@@ -222,6 +272,10 @@ type EntryCheck struct {
 	Allow      AllowStatus
 	// Problem is set when the entry fails verification.
 	Problem string
+	// Unchecked says why the template digest could not be checked (then
+	// TemplateOK is false and Problem empty): the entry is neither passed
+	// nor failed, and the report counts it.
+	Unchecked string
 }
 
 func (v *Verifier) fail(e *Entry, reason string) {
@@ -329,7 +383,10 @@ func (v *Verifier) addHashed(e *Entry, h *dataHashes, selected bool) EntryCheck 
 			sha1d = logged.Sum
 		}
 	} else {
-		chk.TemplateOK = true // cannot compute: not a failure of the list
+		// Cannot compute: not a failure of the list, but not a pass
+		// either; the report says what was not checked.
+		chk.Unchecked = fmt.Sprintf("template digest not checked: this build cannot compute %s", logged.Alg)
+		v.templateUnchecked(e, logged.Alg)
 	}
 
 	// ns_aggregate sanity: logged by the kernel with a zero SHA1 d-ng and,
@@ -403,6 +460,19 @@ func (v *Verifier) addHashed(e *Entry, h *dataHashes, selected bool) EntryCheck 
 	return chk
 }
 
+func (v *Verifier) templateUnchecked(e *Entry, a Alg) {
+	v.rep.TemplateUnchecked++
+	for i := range v.templUnchecked {
+		if v.templUnchecked[i].Alg == a.String() {
+			v.templUnchecked[i].Count++
+			return
+		}
+	}
+	v.templUnchecked = append(v.templUnchecked, Unchecked{Check: "template digests", Alg: a.String(), Count: 1,
+		First: e.Pos, HasPos: true, Name: e.EventName(),
+		Reason: fmt.Sprintf("this build cannot compute %s, so the logged digests were not compared with the template data", a)})
+}
+
 func (t *track) extend(pcr int, d []byte) {
 	cur := t.pcr[pcr]
 	var out [MaxDigestSize]byte
@@ -447,38 +517,51 @@ func (m *mode) matches() bool {
 // PCRs 0-7 (SHA1) or 0-9 (other banks, since 5.8) of the bank named by its
 // d-ng algorithm (ima_calc_boot_aggregate).
 func (v *Verifier) checkBootAggregate(e *Entry) string {
+	unchecked := func(alg, reason string) string {
+		v.rep.BootAggregate = "unchecked"
+		v.rep.Unchecked = append(v.rep.Unchecked, Unchecked{Check: "boot_aggregate", Alg: alg, Count: 1,
+			First: e.Pos, HasPos: true, Name: e.EventName(), Reason: reason})
+		return ""
+	}
+	if v.opt.Reference == nil {
+		v.rep.BootAggregate = "not-compared"
+		return ""
+	}
 	algo, sum, ok := e.FileDigest()
 	if !ok {
-		v.rep.BootAggregate = "unchecked"
-		return ""
+		return unchecked("", "the entry has no file digest field to compare with PCRs 0-9")
 	}
 	if isZero(sum) {
 		v.rep.BootAggregate = "no-tpm"
 		return ""
 	}
 	a, err := ParseAlg(algo)
-	ref := v.opt.Reference.Bank(a)
-	if err != nil || !a.Supported() || ref == nil {
-		v.rep.BootAggregate = "unchecked"
-		return ""
+	if err != nil {
+		return unchecked(string(algo), fmt.Sprintf("its algorithm %q is not a TPM bank this build knows", algo))
 	}
+	ref := v.opt.Reference.Bank(a)
 	n := 10
 	if a == SHA1 {
 		n = 8
 	}
 	var in []byte
-	for i := 0; i < n; i++ {
+	for i := 0; ref != nil && i < n; i++ {
 		if ref.Values[i] == nil {
-			v.rep.BootAggregate = "unchecked"
-			return ""
+			ref = nil
+			break
 		}
 		in = append(in, ref.Values[i]...)
 	}
-	if isZero(in) {
-		// evmctl-style files list all 24 PCRs; zeros for 0-9 are what a
-		// file made for PCR 10 alone holds, not what firmware leaves.
-		v.rep.BootAggregate = "unchecked"
+	if ref == nil || isZero(in) {
+		// The reference does not cover PCRs 0-9 of this bank: evmctl-style
+		// files list all 24 PCRs, and zeros for 0-9 are what a file made
+		// for PCR 10 alone holds, not what firmware leaves. Nothing was
+		// asked of this check; the report says it was not compared.
+		v.rep.BootAggregate = "not-compared"
 		return ""
+	}
+	if !a.Supported() {
+		return unchecked(a.String(), fmt.Sprintf("the reference has PCRs 0-%d of the %s bank but this build cannot compute %s", n-1, a, a))
 	}
 	want := a.sum(nil, in)
 	if !bytes.Equal(want, sum) {
@@ -536,7 +619,8 @@ func (v *Verifier) Report() *Report {
 		msg += fmt.Sprintf(" (replayed %d entries: the list was altered or truncated, or belongs to another boot; a hash chain cannot tell which entry)", r.Entries)
 		r.Failures = append(r.Failures, Failure{Reason: msg})
 	}
-	r.Passed = r.FailureCount == 0
+	r.Unchecked = append(r.Unchecked, v.templUnchecked...)
+	r.Passed = r.FailureCount == 0 && len(r.Unchecked) == 0
 	return r
 }
 
