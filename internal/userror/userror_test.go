@@ -2,9 +2,14 @@ package userror
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/spf13/pflag"
 )
 
 func TestLineShape(t *testing.T) {
@@ -28,4 +33,103 @@ func TestQuoteBoundsUntrustedValues(t *testing.T) {
 	if len(q) > 100 || strings.Contains(q, "\n") {
 		t.Fatalf("quote %q", q)
 	}
+}
+
+// printableLine reports why s is not one line of printable characters
+// ("" when it is).
+func printableLine(s string) string {
+	if !utf8.ValidString(s) {
+		return "invalid UTF-8"
+	}
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return fmt.Sprintf("unprintable %U", r)
+		}
+	}
+	return ""
+}
+
+// TestControlsAreEscaped: ESC, BEL, NUL, C1 controls, bidi overrides and
+// bytes that are not UTF-8 reach the line escaped; before, only CR and LF
+// were folded and an annotation key could clear the terminal.
+func TestControlsAreEscaped(t *testing.T) {
+	cases := map[string]string{
+		"io.imans.\x1b[2Jpolicy": `io.imans.\x1b[2Jpolicy`,
+		"bell\a":                 `bell\a`,
+		"nul\x00end":             `nul\x00end`,
+		"c1\u009bx":              `c1\u009bx`,
+		"bidi\u202eevil":         `bidi\u202eevil`,
+		"bad\xffutf8":            `bad\xffutf8`,
+		"two\nlines\r\nthree\r":  "two lines three ",
+		"del\x7f":                `del\x7f`,
+		"plain ünïcode ok":       "plain ünïcode ok",
+	}
+	for in, want := range cases {
+		line := Line(New(in, "problem", "fix"))
+		if line != "ima-hook: "+want+": problem; fix" {
+			t.Errorf("%q: got %q, want subject %q", in, line, want)
+		}
+		if why := printableLine(line); why != "" {
+			t.Errorf("%q: %s in %q", in, why, line)
+		}
+	}
+}
+
+func TestTextQuotesOnlyWhatNeedsIt(t *testing.T) {
+	for in, want := range map[string]string{
+		"/usr/bin/env":      "/usr/bin/env",
+		"/bin/a\nb":         `"/bin/a\nb"`,
+		"/bin/\x1b[31mred":  `"/bin/\x1b[31mred"`,
+		`/bin/back\slash`:   `"/bin/back\\slash"`,
+		`/bin/"quoted"`:     `"/bin/\"quoted\""`,
+		"/bin/\xff":         `"/bin/\xff"`,
+		"/usr/lib/ünïcode":  "/usr/lib/ünïcode",
+		"/bin/nbsp\u00a0x":  `"/bin/nbsp\u00a0x"`,
+		"/bin/ls\u2028fake": `"/bin/ls\u2028fake"`,
+	} {
+		if got := Text(in); got != want {
+			t.Errorf("Text(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestUsageLine(t *testing.T) {
+	fs := pflag.NewFlagSet("measurements", pflag.ContinueOnError)
+	fs.String("container", "", "")
+	fs.Duration("timeout", 0, "")
+	for args, want := range map[string]string{
+		"--contianer web-1": "ima-hook: measurements: unknown flag --contianer; see 'ima-hook measurements --help'",
+		"--container":       "ima-hook: measurements: flag --container needs a value; see 'ima-hook measurements --help'",
+		"-q":                "ima-hook: measurements: unknown flag -q (in -q); see 'ima-hook measurements --help'",
+		"--timeout=x":       `ima-hook: measurements: invalid value "x" for --timeout: must be a duration like "30s" or "5m"; see 'ima-hook measurements --help'`,
+	} {
+		err := fs.Parse(strings.Fields(args))
+		if err == nil {
+			t.Fatalf("%s: no error", args)
+		}
+		if got := UsageLine("measurements", err); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", args, got, want)
+		}
+	}
+	err := fs.Parse([]string{"--bogus"})
+	if got := UsageLine("runtime", err, "put the runtime's arguments after --"); got != "ima-hook: runtime: unknown flag --bogus; put the runtime's arguments after -- (see 'ima-hook runtime --help')" {
+		t.Errorf("hint: %s", got)
+	}
+}
+
+// FuzzLine: whatever the subject, problem and fix hold, the user sees one
+// line of printable characters.
+func FuzzLine(f *testing.F) {
+	f.Add("io.imans.policy", "bad\x1b[2J", "fix\n")
+	f.Add("\xff\xfe", "\u202e\u2028", "\x00\a")
+	f.Fuzz(func(t *testing.T, subject, problem, fix string) {
+		for _, line := range []string{Line(New(subject, problem, fix)), Line(errors.New(problem)), Text(subject), Quote(subject), OneLine(fix)} {
+			if why := printableLine(line); why != "" {
+				t.Fatalf("%s in %q", why, line)
+			}
+		}
+		if u, err := strconv.Unquote(Text(subject)); Text(subject) != subject && (err != nil || u != subject) {
+			t.Fatalf("Text(%q) = %s does not unquote back", subject, Text(subject))
+		}
+	})
 }
