@@ -79,7 +79,7 @@ func runRuntime(args []string) int {
 			if errors.Is(err, pflag.ErrHelp) {
 				return 0
 			}
-			fmt.Fprintln(os.Stderr, userror.Line(userror.New("ima-hook runtime", err.Error(), "put the runtime's arguments after --")))
+			fmt.Fprintln(os.Stderr, userror.UsageLine("runtime", err, "put the runtime's arguments after --"))
 			return 2
 		}
 		rtArgs = fs.Args()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/ns"
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 )
@@ -72,14 +73,16 @@ func dispatch(argv []string) int {
 	return c.run(argv[2:])
 }
 
-// parseFlags parses a subcommand's flags. done means the command is over
-// with status: 0 after --help (pflag printed the usage), 2 after a bad flag
-// (pflag printed the error and the usage).
+// parseFlags parses a subcommand's flags (fs is named after the
+// subcommand). done means the command is over with status: 0 after --help
+// (pflag printed the usage), 2 after a bad flag, for which it prints the
+// one line naming the flag (pflag prints nothing under ContinueOnError).
 func parseFlags(fs *pflag.FlagSet, args []string) (status int, done bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0, true
 		}
+		fmt.Fprintln(fs.Output(), userror.UsageLine(fs.Name(), err))
 		return 2, true
 	}
 	return 0, false

@@ -145,6 +145,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintln(stderr, userror.UsageLine("policy check", err))
 		return 2
 	}
 	if o.format != "text" && o.format != "json" {

@@ -156,7 +156,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "ima-hook: preflight: %v; run 'ima-hook preflight --help'\n", err)
+		fmt.Fprintln(stderr, userror.UsageLine("preflight", err))
 		return ExitUsage
 	}
 	if fs.NArg() > 0 {
