@@ -261,3 +261,52 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// TestAskedForPolicyWithoutRulesIsRefused: a policy that was asked for and
+// yields no rule refuses the container, whatever the reason. Before, an
+// empty (0-byte) file, or an empty io.imans.policy-rules, or an admin
+// default naming an empty file started the container with 0 rules.
+func TestAskedForPolicyWithoutRulesIsRefused(t *testing.T) {
+	f := newFixture(t)
+	empty := f.policyFile(t, "empty.policy", "")
+	blank := f.policyFile(t, "blank.policy", " \n\t\n")
+	comments := f.policyFile(t, "comments.policy", "# rules come later\n\n# really\n")
+	cases := []struct {
+		name    string
+		ann     map[string]string
+		admin   func(*Admin)
+		subject string
+		want    string
+	}{
+		{"empty file", map[string]string{AnnPolicy: empty}, nil, AnnPolicy, empty + ": the policy file has no rules (it is empty)"},
+		{"blank file", map[string]string{AnnPolicy: blank}, nil, AnnPolicy, "(only white space)"},
+		{"comments-only file", map[string]string{AnnPolicy: comments}, nil, AnnPolicy, "(only comments)"},
+		{"empty inline", map[string]string{AnnPolicyRules: ""}, nil, AnnPolicyRules, "the inline policy has no rules (it is empty)"},
+		{"blank inline", map[string]string{AnnPolicyRules: "  \n "}, nil, AnnPolicyRules, "(only white space)"},
+		{"admin default file", nil, func(a *Admin) { a.Defaults.Policy = "empty.policy" }, "defaults.policy", "(it is empty)"},
+		{"admin default rules", nil, func(a *Admin) { a.Defaults.PolicyRules = "\n\n" }, "defaults.policy_rules", "(only white space)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := *f.admin
+			a.Source = "/etc/ima-hook/ima-hook.toml"
+			if tc.admin != nil {
+				tc.admin(&a)
+			}
+			ann := map[string]string{AnnEnable: "true"}
+			for k, v := range tc.ann {
+				ann[k] = v
+			}
+			line := errLine(t, ann, &a)
+			if !strings.HasPrefix(line, "ima-hook: ") || !strings.Contains(line, tc.subject+": ") || !strings.Contains(line, tc.want) ||
+				!strings.Contains(line, "; write the rules") {
+				t.Errorf("line %q: want subject %q and %q", line, tc.subject, tc.want)
+			}
+		})
+	}
+	// An empty admin default is no policy: nothing was asked for.
+	c, err := Resolve(map[string]string{AnnEnable: "true"}, f.admin)
+	if err != nil || c.Policy != nil {
+		t.Fatalf("no policy asked for: %+v %v", c, err)
+	}
+}

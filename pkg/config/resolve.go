@@ -168,27 +168,42 @@ func Resolve(ann map[string]string, a *Admin) (*Config, error) {
 	case file != "" && inline != "":
 		return nil, userror.New(a.where("defaults"), "both policy and policy_rules are set", "set only one of them")
 	}
-	var text, textSrc string
-	if file != "" {
+	// A policy was asked for when a file is named, or when rules were given
+	// (an annotation counts even when empty: its author meant rules). Such
+	// a policy must yield rules: an empty file (say, one caught while it is
+	// rewritten) must not start the container without the policy its author
+	// asked for.
+	var text, textSrc, askedBy, emptyWhat string
+	switch {
+	case file != "":
 		data, resolved, err := safefile.ReadInDir(a.PoliciesDir, file, MaxPolicySize)
 		if err != nil {
 			return nil, attribute(err, fileSrc, "", "put the policy in "+a.PoliciesDir+" and name it by its path there")
 		}
 		text, textSrc, c.PolicyPath = string(data), resolved, resolved
-	} else if inline != "" {
+		askedBy, emptyWhat = fileSrc, userror.Text(resolved)+": the policy file"
+	case annInline || inline != "":
 		text, textSrc = inline, inlineSrc
+		askedBy, emptyWhat = inlineSrc, "the inline policy"
 	}
-	if text != "" {
+	if askedBy != "" {
+		noRules := func(why string) error {
+			return userror.New(askedBy, emptyWhat+" has no rules ("+why+"), but a policy that is asked for must have rules",
+				"write the rules (`ima-hook policy check` checks them), or remove "+askedBy+" to start with the kcmd's built-in policy only")
+		}
+		if why := EmptyPolicy(text); why != "" {
+			return nil, noRules(why)
+		}
 		p, errs := policy.Parse(text, c.Profile)
 		if len(errs) > 0 {
 			more := ""
 			if len(errs) > 1 {
 				more = fmt.Sprintf(" (and %d more)", len(errs)-1)
 			}
-			return nil, userror.New(textSrc, errs[0].Error()+more, "fix the rule; `ima-hook policy check` lists every problem")
+			return nil, userror.New(userror.Text(textSrc), errs[0].Error()+more, "fix the rule; `ima-hook policy check` lists every problem")
 		}
 		if len(p.Rules) == 0 {
-			return nil, userror.New(textSrc, "the policy has no rules", "add rules or remove the setting")
+			return nil, noRules("nothing but blank lines and comments")
 		}
 		c.Policy = p
 		c.PolicyText = RulesText(p)
@@ -196,6 +211,23 @@ func Resolve(ann map[string]string, a *Admin) (*Config, error) {
 		c.PolicySHA256 = hex.EncodeToString(sum[:])
 	}
 	return c, nil
+}
+
+// EmptyPolicy says why text holds no rule at all ("" when it may hold
+// some: the parser judges it then): empty, blank, or only comments.
+func EmptyPolicy(text string) string {
+	switch {
+	case text == "":
+		return "it is empty"
+	case strings.TrimSpace(text) == "":
+		return "only white space"
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+			return ""
+		}
+	}
+	return "only comments"
 }
 
 // RulesText is the exact text the hook writes to the kernel: one

@@ -343,10 +343,18 @@ func (o *opts) fromFlags(popt *preflight.Options) error {
 		}
 		text, src = string(b), o.policyFile
 	}
-	if strings.TrimSpace(text) != "" {
+	if o.policyFile != "" || o.policyRules != "" {
+		// As the hook does: custom rules that were given but hold none are
+		// refused, not taken for "no custom policy".
+		if why := config.EmptyPolicy(text); why != "" {
+			return userror.New(userror.Text(src), "the policy has no rules ("+why+")", "give the rules the namespace will load")
+		}
 		p, errs := policy.Parse(text, prof)
 		if len(errs) > 0 {
-			return userror.New(src, errs[0].Error(), "fix the rule (ima-hook policy check explains every rule)")
+			return userror.New(userror.Text(src), errs[0].Error(), "fix the rule (ima-hook policy check explains every rule)")
+		}
+		if len(p.Rules) == 0 {
+			return userror.New(userror.Text(src), "the policy has no rules (nothing but blank lines and comments)", "give the rules the namespace will load")
 		}
 		pol = p
 	}

@@ -138,7 +138,15 @@ func TestSignedEntrypointPasses(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	bundle, rootfs := busyboxBundle(t, nil)
+	emptyPolicy := filepath.Join(t.TempDir(), "empty.policy")
+	if err := os.WriteFile(emptyPolicy, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := [][]string{
+		// Custom rules that were given but hold none are not "no policy".
+		{"--rootfs", rootfs, "--policy", emptyPolicy},
+		{"--rootfs", rootfs, "--policy-rules", "# later\n"},
+		{"--rootfs", rootfs, "--policy-rules", " \n"},
 		{},                                      // no rootfs
 		{"--rootfs", "/nonexistent/rootfs"},     // missing
 		{"--rootfs", rootfs, "--format", "xml"}, // bad format
