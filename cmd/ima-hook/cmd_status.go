@@ -22,6 +22,9 @@ type statusReport struct {
 	Missing  string        `json:"missing,omitempty"`
 	Config   *config.Admin `json:"config"`
 	Source   string        `json:"config_source"`
+	// ConfigError is the one line that every container asking for IMA
+	// would be refused with because of the admin config ("" when valid).
+	ConfigError string `json:"config_error,omitempty"`
 	HostNS   uint32        `json:"host_ns,omitempty"`
 	HostNSEr string        `json:"host_ns_error,omitempty"`
 }
@@ -37,8 +40,11 @@ Shows whether this kernel can give containers their own IMA namespace:
 IMA present, securityfs mounted, the openEuler IMA-namespace ABI
 (/proc/self/ns/ima and ima/kcmd_for_children), whether the policy file is
 there and writable, the keyring appraisal keys go to, the host list's
-template; and the admin config in force. Exit status 0 when the kernel is
-ready, 1 when it is not, 2 on a bad config.
+template; and the admin config in force, validated as a whole: its
+[defaults] are checked exactly as a container's io.imans.* annotations
+are (key and policy files included), so a default that would refuse every
+container shows here. Exit status 0 when the kernel and the admin config
+are ready, 1 when the kernel is not, 2 when the admin config is not.
 
 Flags:
 `)
@@ -47,17 +53,32 @@ Flags:
 	if status, done := parseFlags(fs, args); done {
 		return status
 	}
+	// The admin config is validated as a whole, [defaults] the way a
+	// container's annotations are (config.Admin.CheckDefaults): a default
+	// that would refuse every container makes the machine not ready.
 	a, err := config.LoadAdmin(*cfgPath)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, userror.Line(err))
-		return 2
+	if err == nil {
+		err = a.CheckDefaults()
 	}
 	k := ns.Default()
-	r := statusReport{Kernel: k.Probe(), Config: a, Source: a.Source}
-	if r.Source == "" {
+	r := statusReport{Kernel: k.Probe(), Config: a}
+	switch {
+	case a == nil && *cfgPath != "":
+		r.Source = *cfgPath
+	case a == nil:
+		r.Source = config.DefaultPath
+	case a.Source == "":
 		r.Source = "built-in defaults (no " + config.DefaultPath + ")"
+	default:
+		r.Source = a.Source
 	}
 	r.Missing = r.Kernel.Missing()
+	if err != nil {
+		r.ConfigError = userror.Line(err)
+		if r.Missing == "" {
+			r.Missing = r.ConfigError
+		}
+	}
 	r.Ready = r.Missing == ""
 	if r.Kernel.Namespaces {
 		if id, err := k.NamespaceOf(1); err == nil {
@@ -73,7 +94,10 @@ Flags:
 	} else {
 		printStatus(r)
 	}
-	if !r.Ready {
+	switch {
+	case r.ConfigError != "":
+		return 2
+	case !r.Ready:
 		return 1
 	}
 	return 0
@@ -108,7 +132,13 @@ func printStatus(r statusReport) {
 		fmt.Printf("ready:                  no: %s\n", r.Missing)
 	}
 	a := r.Config
-	fmt.Printf("admin config:           %s\n", r.Source)
+	fmt.Printf("admin config:           %s\n", userror.OneLine(r.Source))
+	if r.ConfigError != "" {
+		fmt.Printf("admin config error:     %s\n", r.ConfigError)
+	}
+	if a == nil {
+		return
+	}
 	fmt.Printf("  mandatory=%v allow_annotation_override=%v\n", a.Mandatory, a.AllowAnnotationOverride)
 	fmt.Printf("  defaults: required=%v kcmd=%q x509=%q policy=%q inline rules=%d bytes\n",
 		a.Defaults.Required, a.Defaults.Kcmd, a.Defaults.X509, a.Defaults.Policy, len(a.Defaults.PolicyRules))

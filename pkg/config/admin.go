@@ -139,6 +139,9 @@ func LoadAdmin(path string) (*Admin, error) {
 	if err := a.check(); err != nil {
 		return nil, err
 	}
+	if err := a.checkDefaultsText(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/keys"
@@ -86,6 +87,31 @@ func Enabled(ann map[string]string, a *Admin) (bool, error) {
 // Resolve merges the annotations over the admin defaults and validates
 // everything. It returns (nil, nil) when IMA is not enabled.
 func Resolve(ann map[string]string, a *Admin) (*Config, error) {
+	return resolve(ann, a, true)
+}
+
+// CheckDefaults validates the admin's [defaults] exactly as they are
+// validated when a container without io.imans.* settings starts (the same
+// code path, key and policy files read): what `ima-hook status` reports,
+// so that a broken default shows before every container is refused.
+func (a *Admin) CheckDefaults() error {
+	_, err := resolve(map[string]string{AnnEnable: "true"}, a, true)
+	return err
+}
+
+// checkDefaultsText is the part of CheckDefaults that needs no file other
+// than the admin config itself (kcmd, inline rules, policy and
+// policy_rules together, preflight mode): LoadAdmin runs it, so that a
+// command reading a broken admin file says so, whatever the key and
+// policy directories hold at the moment.
+func (a *Admin) checkDefaultsText() error {
+	_, err := resolve(map[string]string{AnnEnable: "true"}, a, false)
+	return err
+}
+
+// resolve is Resolve; with readFiles false it validates everything except
+// the key and policy files it would read.
+func resolve(ann map[string]string, a *Admin, readFiles bool) (*Config, error) {
 	on, err := Enabled(ann, a)
 	if err != nil || !on {
 		return nil, err
@@ -116,8 +142,12 @@ func Resolve(ann map[string]string, a *Admin) (*Config, error) {
 		return nil, userror.New(pfSrc, fmt.Sprintf("%s is not a preflight mode", userror.Quote(pf)), `use "off", "warn" or "enforce"`)
 	}
 
-	if c.Profile, err = profile(a); err != nil {
-		return nil, err
+	// The kernel profile may mean reading the kernel's config: without
+	// files, only when there are rules to judge with it.
+	if readFiles {
+		if c.Profile, err = profile(a); err != nil {
+			return nil, err
+		}
 	}
 
 	kcmd, kcmdSrc := pick(AnnKcmd, "kcmd", a.Defaults.Kcmd)
@@ -136,7 +166,7 @@ func Resolve(ann map[string]string, a *Admin) (*Config, error) {
 	}
 
 	x509, x509Src := pick(AnnX509, "x509", a.Defaults.X509)
-	if x509 != "" {
+	if x509 != "" && readFiles {
 		data, resolved, err := safefile.ReadInDir(a.KeysDir, x509, MaxKeySize)
 		if err != nil {
 			return nil, attribute(err, x509Src, "", "put the DER certificate in "+a.KeysDir+" and name it by its path there")
@@ -175,6 +205,7 @@ func Resolve(ann map[string]string, a *Admin) (*Config, error) {
 	// asked for.
 	var text, textSrc, askedBy, emptyWhat string
 	switch {
+	case file != "" && !readFiles:
 	case file != "":
 		data, resolved, err := safefile.ReadInDir(a.PoliciesDir, file, MaxPolicySize)
 		if err != nil {
@@ -193,6 +224,11 @@ func Resolve(ann map[string]string, a *Admin) (*Config, error) {
 		}
 		if why := EmptyPolicy(text); why != "" {
 			return nil, noRules(why)
+		}
+		if !readFiles {
+			if c.Profile, err = profile(a); err != nil {
+				return nil, err
+			}
 		}
 		p, errs := policy.Parse(text, c.Profile)
 		if len(errs) > 0 {
@@ -340,4 +376,68 @@ func attribute(err error, subject, file, fix string) error {
 func IsUserError(err error) bool {
 	var ue *userror.Error
 	return errors.As(err, &ue)
+}
+
+// LookalikeKeys returns a warning for each annotation key that looks like
+// an io.imans.* key but is not one: the prefix in another case
+// (IO.IMANS.policy) or spelt with non-ASCII lookalike characters (a
+// Cyrillic "і" or "о", a fullwidth dot). Such keys are not ours, so they
+// are ignored, and the container starts without what their author meant;
+// the warning makes the typo visible. Keys are shown quoted (userror.Text).
+func LookalikeKeys(ann map[string]string) []string {
+	var out []string
+	for k := range ann {
+		if strings.HasPrefix(k, Prefix) || !looksLikePrefix(k) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("annotation %s looks like an %s* key but is not one (case or lookalike characters): it is ignored; spell it %s",
+			userror.Quote(k), Prefix, userror.Quote(suggestKey(k))))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// looksLikePrefix: the key's first runes spell "io.imans." in any case,
+// with any of them possibly replaced by a lookalike (foldLookalike).
+func looksLikePrefix(k string) bool {
+	rs := []rune(k)
+	if len(rs) < len(Prefix) {
+		return false
+	}
+	for i, want := range Prefix {
+		if unicode.ToLower(foldLookalike(rs[i])) != want {
+			return false
+		}
+	}
+	return true
+}
+
+// lookalikes are the non-ASCII characters that pass for the letters of
+// "io.imans." in common fonts (Cyrillic, Greek, Armenian, dot-like
+// punctuation); fullwidth forms are folded separately.
+var lookalikes = map[rune]rune{
+	'і': 'i', 'І': 'I', 'ı': 'i', 'ι': 'i', 'Ι': 'I', 'ӏ': 'i', 'Ӏ': 'I', 'ⅰ': 'i', 'Ⅰ': 'I',
+	'о': 'o', 'О': 'O', 'ο': 'o', 'Ο': 'O', 'օ': 'o', 'ℴ': 'o',
+	'м': 'm', 'М': 'M', 'Μ': 'M', 'ⅿ': 'm', 'Ⅿ': 'M',
+	'а': 'a', 'А': 'A', 'α': 'a', 'Α': 'A', 'ɑ': 'a',
+	'ո': 'n', 'Ν': 'N', 'ռ': 'n',
+	'ѕ': 's', 'Ѕ': 'S', 'ꜱ': 's',
+	'․': '.', '‧': '.', '。': '.', '·': '.', '⋅': '.', '∙': '.',
+}
+
+// foldLookalike maps a lookalike or fullwidth character to the ASCII
+// character it passes for; any other rune is returned as it is.
+func foldLookalike(r rune) rune {
+	if r >= 0xFF01 && r <= 0xFF5E { // fullwidth ASCII
+		return r - 0xFEE0
+	}
+	if a, ok := lookalikes[r]; ok {
+		return a
+	}
+	return r
+}
+
+// suggestKey is the key with its prefix spelt right.
+func suggestKey(k string) string {
+	return Prefix + string([]rune(k)[len(Prefix):])
 }

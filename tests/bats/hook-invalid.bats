@@ -180,3 +180,48 @@ refused() {
 	run compgen -G "$IH_RUN_DIR/*.json"
 	[ "$status" -ne 0 ]
 }
+
+# admin_defaults_refused NAME SUBJECT DEFAULT...: an admin config whose
+# [defaults] are invalid makes `status` say "ready: no" with the one line
+# (exit 2), and a container asking for IMA is refused with that same line.
+admin_defaults_refused() {
+	local name=$1 subject=$2
+	shift 2
+	local args=() d
+	for d in "$@"; do args+=(--default "$d"); done
+	ih_write_admin_config "${args[@]}"
+	run "$IH_EMU_BIN" status --config "$IH_CONFIG"
+	[ "$status" -eq 2 ] || ih_fail "status exit $status: $output"
+	local ready
+	ready=$(grep '^ready:' <<<"$output")
+	[[ $ready == "ready:                  no: ima-hook: $subject"* ]] || ih_fail "status: $output"
+	local b
+	b=$(ih_bundle "$name" /bin/echo STARTED)
+	ih_annotate "$b" io.imans.enable=true
+	ih_add_hooks "$b"
+	ih_run_container --no-wrapper "$name" "$b"
+	[ "$status" -ne 0 ] || ih_fail "the container started"
+	[[ $output != *STARTED* ]] || ih_fail "the container's process ran"
+	output=$(grep 'runc run failed' <<<"$output")
+	ih_expect_one_hook_line "$subject"
+}
+
+@test "invalid: admin [defaults] kcmd is reported by status before containers are refused" {
+	admin_defaults_refused defaults-kcmd "$IH_CONFIG defaults.kcmd" 'kcmd = "ima_hash=sha1"'
+	[[ $output == *ima_hash* ]]
+}
+
+@test "invalid: admin [defaults] with both policy and policy_rules is reported by status" {
+	ih_write_policy p.policy "measure func=BPRM_CHECK" >/dev/null
+	admin_defaults_refused defaults-both "$IH_CONFIG defaults" 'policy = "p.policy"' 'policy_rules = "measure func=FILE_CHECK"'
+}
+
+@test "invalid: admin [defaults] naming a missing key is reported by status" {
+	admin_defaults_refused defaults-x509 "$IH_CONFIG defaults.x509" 'x509 = "gone.der"'
+}
+
+@test "invalid: an empty policy file refuses the container" {
+	: >"$IH_POLICIES_DIR/empty.policy"
+	refused pol-empty io.imans.policy "io.imans.policy=$IH_POLICIES_DIR/empty.policy"
+	[[ $output == *"has no rules (it is empty)"* ]]
+}
