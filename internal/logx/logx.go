@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/journal"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
 )
 
 // Logger writes action lines.
@@ -81,7 +83,10 @@ func (l *Logger) emit(isErr bool, id, format string, args ...any) {
 	if l == nil {
 		return
 	}
-	msg := fmt.Sprintf(format, args...)
+	// One printable line whatever the message carries: container ids,
+	// annotation keys and file names are untrusted (userror.OneLine).
+	msg := userror.OneLine(fmt.Sprintf(format, args...))
+	id = userror.OneLine(id)
 	line := "container=" + id + " " + msg
 	l.mu.Lock()
 	defer l.mu.Unlock()

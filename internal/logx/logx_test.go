@@ -36,3 +36,21 @@ func TestOpenFallsBackToFile(t *testing.T) {
 		t.Fatalf("target %q, want file", l.Target())
 	}
 }
+
+// TestControlsNeverReachTheLog: a message carrying a newline or ESC (an
+// annotation key, a file name) stays one printable line.
+func TestControlsNeverReachTheLog(t *testing.T) {
+	dir := t.TempDir()
+	l := &Logger{}
+	f, err := os.OpenFile(filepath.Join(dir, "ima-hook.log"), os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.target, l.file = "file", f
+	l.Error("c\n1", "warning: annotation %s", "IO.IMANS.\x1b[2Jx\nforged line")
+	l.Close()
+	b, _ := os.ReadFile(filepath.Join(dir, "ima-hook.log"))
+	if strings.Count(string(b), "\n") != 1 || strings.ContainsRune(string(b), 0x1b) || !strings.Contains(string(b), `container=c 1 warning: annotation IO.IMANS.\x1b[2Jx forged line`) {
+		t.Fatalf("log %q", b)
+	}
+}

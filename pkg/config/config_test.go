@@ -310,3 +310,39 @@ func TestAskedForPolicyWithoutRulesIsRefused(t *testing.T) {
 		t.Fatalf("no policy asked for: %+v %v", c, err)
 	}
 }
+
+// TestLookalikeKeysWarn: keys that pass for io.imans.* but are not (case,
+// Cyrillic or fullwidth letters) are named in a warning; before they were
+// ignored silently. Real keys, other prefixes and unrelated non-ASCII keys
+// are not.
+func TestLookalikeKeysWarn(t *testing.T) {
+	ann := map[string]string{
+		"IO.IMANS.policy":      "web.policy",
+		"io.imans.enable":      "true",
+		"Io.Imans.Enable":      "true",
+		"іо.imans.kcmd":        "ima_policy=tcb", // Cyrillic і and о
+		"io．imans.x509":        "k.der",          // fullwidth dot
+		"io.imans\x1b[2J.x":    "x",              // not a lookalike: ESC is no letter
+		"io.imansx.policy":     "x",
+		"org.opencontainers.x": "y",
+		"注释注释注释注释注释":           "z",
+	}
+	got := LookalikeKeys(ann)
+	want := []string{`"IO.IMANS.policy"`, `"Io.Imans.Enable"`, `"io．imans.x509"`, `"іо.imans.kcmd"`}
+	if len(got) != len(want) {
+		t.Fatalf("got %d warnings, want %d: %q", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(got[i], "annotation "+w+" looks like an io.imans.* key") || !strings.Contains(got[i], "it is ignored") {
+			t.Errorf("warning %d: %q, want it to name %s", i, got[i], w)
+		}
+	}
+	if !strings.Contains(got[0], `spell it "io.imans.policy"`) {
+		t.Errorf("no suggestion: %q", got[0])
+	}
+	// A key with control characters is shown escaped.
+	got = LookalikeKeys(map[string]string{"IO.IMANS.\x1b[31mpolicy": "x"})
+	if len(got) != 1 || !strings.Contains(got[0], `"IO.IMANS.\x1b[31mpolicy"`) || strings.ContainsRune(got[0], 0x1b) {
+		t.Errorf("control characters: %q", got)
+	}
+}

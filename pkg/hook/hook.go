@@ -65,6 +65,10 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 	if err != nil {
 		return userror.Wrap(err, st.Bundle+"/config.json", err.Error(), "check the bundle")
 	}
+	warnings := config.LookalikeKeys(ann)
+	for _, w := range warnings {
+		h.Log.Error(st.ID, "warning: %s", w)
+	}
 	cfg, err := config.Resolve(ann, h.Admin)
 	if err != nil {
 		h.Log.Error(st.ID, "refused: %v", err)
@@ -76,9 +80,17 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 	}
 	rec := record.Record{ContainerID: st.ID, Bundle: st.Bundle, Required: cfg.Required, Kcmd: cfg.KcmdText,
 		PolicySHA: cfg.PolicySHA256, KeyPath: cfg.X509Path, Time: h.Now().UTC(), AggregateIndex: -1}
+	rec.Warnings = warnings
 	if cfg.Cert != nil {
 		rec.KeyID = fmt.Sprintf("%08x", cfg.Cert.KeyID)
 		h.Log.Info(st.ID, "appraisal key %s has IMA key id %s", cfg.X509Path, rec.KeyID)
+		// Accepted, but the admin must hear of it (RSA-1024, expired or
+		// not yet valid: the kernel checks no dates).
+		for _, w := range cfg.Cert.Warnings {
+			w = cfg.Sources[config.AnnX509] + ": " + cfg.X509Path + ": " + w
+			h.Log.Error(st.ID, "warning: %s", w)
+			rec.Warnings = append(rec.Warnings, w)
+		}
 	}
 	if cfg.Policy != nil {
 		rec.PolicyRules = len(cfg.Policy.Rules)
@@ -154,6 +166,7 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 	rec.Template = feat.Template
 	for _, w := range plan.Warnings {
 		h.Log.Info(st.ID, "%s", w)
+		rec.Warnings = append(rec.Warnings, w)
 	}
 	if err := h.preflight(st, cfg, rec); err != nil {
 		return err

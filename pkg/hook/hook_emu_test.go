@@ -3,8 +3,13 @@
 package hook
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -413,5 +418,47 @@ func TestPopulateFromInsideTheNamespace(t *testing.T) {
 	rec, _ := e.hook.Store.ReadLive("cpi")
 	if rec.Result != "applied" || rec.NS != nsid {
 		t.Fatalf("record %+v", rec)
+	}
+}
+
+// TestWarningsReachLogAndRecord: the certificate's warnings (RSA-1024,
+// expired) and a lookalike io.imans.* key are logged and land in the
+// record. Before, the certificate warnings lived only in the Go API and the
+// lookalike key was ignored without a word.
+func TestWarningsReachLogAndRecord(t *testing.T) {
+	e := setup(t)
+	priv, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "old key"},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour),
+		SubjectKeyId: []byte{1, 2, 3, 4, 5, 6, 7, 8}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := filepath.Join(e.admin.KeysDir, "old.der")
+	if err := os.WriteFile(cert, der, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pid := e.container("w1", "", true)
+	ann := map[string]string{config.AnnEnable: "true", config.AnnX509: cert, "IO.IMANS.policy": "web.policy"}
+	if err := e.hook.CreateRuntime(state("w1", pid, ann)); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.hook.Store.ReadLive("w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(rec.Warnings, "\n")
+	logged, _ := os.ReadFile(filepath.Join(e.admin.RunDir, "ima-hook.log"))
+	for _, want := range []string{"io.imans.x509: " + cert + ": RSA-1024 is weak", "certificate expired on", `annotation "IO.IMANS.policy" looks like an io.imans.* key`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("record warnings lack %q: %q", want, rec.Warnings)
+		}
+		if !strings.Contains(string(logged), want) {
+			t.Errorf("log lacks %q:\n%s", want, logged)
+		}
 	}
 }

@@ -55,6 +55,10 @@ type Record struct {
 	// the namespace (nil: unknown): the namespace's aggregate is the first
 	// ns_aggregate_<id> at or after it, whatever namespaces reused the id.
 	ListStart *int64 `json:"list_start,omitempty"`
+	// Warnings are what was accepted but is worth the admin's attention
+	// (a weak or expired key, a lookalike io.imans.* key, ...); the hook
+	// also logs each.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Start returns ListStart, or -1 when it is unknown.
