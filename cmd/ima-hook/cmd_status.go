@@ -17,16 +17,16 @@ func init() {
 }
 
 type statusReport struct {
-	Kernel   ns.Features   `json:"kernel"`
-	Ready    bool          `json:"ready"`
-	Missing  string        `json:"missing,omitempty"`
-	Config   *config.Admin `json:"config"`
-	Source   string        `json:"config_source"`
+	Kernel  ns.Features   `json:"kernel"`
+	Ready   bool          `json:"ready"`
+	Missing string        `json:"missing,omitempty"`
+	Config  *config.Admin `json:"config"`
+	Source  string        `json:"config_source"`
 	// ConfigError is the one line that every container asking for IMA
 	// would be refused with because of the admin config ("" when valid).
 	ConfigError string `json:"config_error,omitempty"`
-	HostNS   uint32        `json:"host_ns,omitempty"`
-	HostNSEr string        `json:"host_ns_error,omitempty"`
+	HostNS      uint32 `json:"host_ns,omitempty"`
+	HostNSEr    string `json:"host_ns_error,omitempty"`
 }
 
 func runStatus(args []string) int {
