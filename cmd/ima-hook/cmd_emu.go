@@ -122,7 +122,11 @@ Flags:
 		if err != nil {
 			return fail(err)
 		}
-		if err := ns.RenderEmulated(os.Stdout, entries, *binary); err != nil {
+		sw, err := k.Switches()
+		if err != nil {
+			return fail(err)
+		}
+		if err := ns.RenderEmulated(os.Stdout, entries, *binary, sw); err != nil {
 			return fail(err)
 		}
 	case "measure":

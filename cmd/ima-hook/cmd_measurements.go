@@ -78,6 +78,7 @@ Flags:
 type measurementsFlags struct {
 	file, inputFormat, bank, byteOrder, nsByteOrder string
 	nsHeader                                        bool
+	layout                                          string
 	maxEntry                                        int
 	container, nsID, incarnation                    string
 	runDir, archiveDir                              string
@@ -100,7 +101,9 @@ func measurementsMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.bank, "bank", "", "`ALGO` of the template digests in the list (default: from a per-bank file name such as binary_runtime_measurements_sha256, else sha1)")
 	fs.StringVar(&f.byteOrder, "byte-order", "auto", "integers in the binary list: auto, little (x86, arm64, ima_canonical_fmt) or big")
 	fs.StringVar(&f.nsByteOrder, "ns-byte-order", "", "byte order of the ima-ns ns field, which the kernel never converts (default: as --byte-order)")
-	fs.BoolVar(&f.nsHeader, "ns-header", false, "records carry a u32 namespace id after the PCR (2020 RFC layout; uncertain for openEuler)")
+	fs.StringVar(&f.layout, "layout", "auto", "binary record layout: auto (detected from the first records), plain, or ns-header (a u32 namespace id after the PCR, 2020 RFC)")
+	fs.BoolVar(&f.nsHeader, "ns-header", false, "same as --layout ns-header")
+	_ = fs.MarkHidden("ns-header")
 	fs.IntVar(&f.maxEntry, "max-entry-size", measure.DefaultLimits.MaxTemplateData, "largest template data of one entry, in `BYTES`")
 	fs.StringVar(&f.container, "container", "", "select the entries of container `ID`'s IMA namespace")
 	fs.StringVar(&f.nsID, "ns", "", "select the entries of IMA namespace `ID`")
@@ -191,7 +194,15 @@ func readOptions(f measurementsFlags) (measure.RunOptions, error) {
 		return opt, userror.New("--max-entry-size", fmt.Sprintf("%d is out of range", f.maxEntry), "use 64 bytes to 64 MiB")
 	}
 	opt.Read.Limits.MaxTemplateData = f.maxEntry
-	opt.Read.NSHeader = f.nsHeader
+	if opt.Read.Layout, err = measure.ParseLayout(f.layout); err != nil {
+		return opt, userror.Wrap(err, "--layout", err.Error(), "use auto, plain or ns-header")
+	}
+	if f.nsHeader {
+		if opt.Read.Layout == measure.LayoutPlain {
+			return opt, userror.New("--ns-header", "contradicts --layout plain", "give one of them")
+		}
+		opt.Read.Layout = measure.LayoutNSHeader
+	}
 	if opt.Output, err = measure.ParseOutput(f.format); err != nil {
 		return opt, userror.Wrap(err, "--format", err.Error(), "use ascii, json or none")
 	}
@@ -497,12 +508,23 @@ func printSummary(w io.Writer, s *measure.Summary) {
 		fmt.Fprintf(w, "ima-hook: measurements: %s: %d of %d entries selected%s (%d ns_aggregate entries with this id in the list)\n",
 			who, s.Selected, s.Entries, from, s.Selection.IncarnationsSeen)
 	}
+	if s.Layout == measure.LayoutNSHeader.String() && s.LayoutDetected {
+		fmt.Fprintf(w, "ima-hook: measurements: %s: the records carry a namespace id after the PCR (2020 RFC layout, detected; --layout to force one)\n", s.Source)
+	}
 	v := s.Verify
 	if v == nil {
 		return
 	}
 	var parts []string
-	parts = append(parts, fmt.Sprintf("%d entries (%s list, %s digests)", s.Entries, s.Format, s.DigestAlg))
+	list := s.Format + " list"
+	if s.Layout != "" {
+		how := "given"
+		if s.LayoutDetected {
+			how = "detected"
+		}
+		list += fmt.Sprintf(", %s layout (%s)", s.Layout, how)
+	}
+	parts = append(parts, fmt.Sprintf("%d entries (%s, %s digests)", s.Entries, list, s.DigestAlg))
 	parts = append(parts, fmt.Sprintf("%d template digest mismatches, %d violations", v.TemplateMismatches, v.Violations))
 	if v.TemplateUnchecked > 0 {
 		parts = append(parts, fmt.Sprintf("%d template digests NOT CHECKED", v.TemplateUnchecked))

@@ -459,3 +459,40 @@ func TestMeasurementsVerifyUnchecked(t *testing.T) {
 		}
 	}
 }
+
+// The binary record layout is detected and reported (issue 11.3): listing,
+// a namespace view and verification work on both layouts; a forced wrong
+// layout names --layout.
+func TestMeasurementsLayouts(t *testing.T) {
+	for _, l := range []measure.Layout{measure.LayoutPlain, measure.LayoutNSHeader} {
+		t.Run(l.String(), func(t *testing.T) {
+			lf := writeList(t, listgen.Spec{Entries: 400, Violations: 2, Namespaces: 2, Seed: 24, NSHeader: l == measure.LayoutNSHeader})
+			ascii, _ := os.ReadFile(lf.ascii)
+			code, out, errs := run("--file", lf.bin)
+			if code != 0 || out != string(ascii) || strings.Contains(errs, "namespace id after the PCR") != (l == measure.LayoutNSHeader) {
+				t.Fatalf("listing: code %d, output equal %v, stderr %q", code, out == string(ascii), errs)
+			}
+			ns := lf.res.Namespaces[1]
+			code, out, errs = run(append([]string{"--file", lf.bin, "--ns", fmt.Sprint(ns.ID), "--format", "json"}, lf.verifyArgs()...)...)
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			var summary measure.Summary
+			must(t, json.Unmarshal([]byte(lines[len(lines)-1]), &summary))
+			if code != 0 || summary.Layout != l.String() || !summary.LayoutDetected || summary.Selected != int64(ns.Entries) ||
+				!strings.Contains(errs, fmt.Sprintf("binary list, %s layout (detected)", l)) {
+				t.Fatalf("view: code %d, summary %+v\n%s", code, summary, errs)
+			}
+			other := "ns-header"
+			if l == measure.LayoutNSHeader {
+				other = "plain"
+			}
+			code, _, errs = run("--file", lf.bin, "--layout", other, "--format", "none")
+			if code != 1 || !strings.Contains(errs, "--layout "+l.String()) {
+				t.Fatalf("forced %s: code %d\n%s", other, code, errs)
+			}
+		})
+	}
+	code, _, errs := run("--layout", "rfc2020", "--file", "x")
+	if code != 2 || !strings.Contains(errs, "--layout") {
+		t.Fatalf("bad --layout: %d %s", code, errs)
+	}
+}

@@ -22,10 +22,11 @@ type ReadOptions struct {
 	// kernels (binary_runtime_measurements_sha256). Zero value = SHA1 for
 	// binary lists and "by digest length" for ASCII lists.
 	Bank Alg
-	// NSHeader reads the u32 namespace id the 2020 RFC inserts after the PCR
-	// of every binary record ([U], ima-ns-kernel-abi A.10).
-	NSHeader bool
-	Limits   Limits
+	// Layout of binary records: LayoutAuto (zero value) detects it from
+	// the first records (DetectLayout), LayoutNSHeader reads the u32
+	// namespace id the 2020 RFC inserts after the PCR, LayoutPlain does not.
+	Layout Layout
+	Limits Limits
 }
 
 // Reader yields entries one at a time; Next returns io.EOF after the last.
@@ -51,6 +52,9 @@ type BinaryReader struct {
 	tmpl    *Template
 	digs    [1]Digest
 	fields  []Field
+	// detected: the layout was detected; fits: it read the first records
+	// correctly (false: neither layout did, the reader reports the break).
+	detected, fits bool
 	// scratch for fixed-size reads: a field of the reader, so that passing
 	// it to io.ReadFull does not allocate per entry.
 	hdr  [4]byte
@@ -62,7 +66,13 @@ func NewBinaryReader(r io.Reader, opt ReadOptions) *BinaryReader {
 	if opt.Bank == AlgUnknown {
 		opt.Bank = SHA1
 	}
-	return &BinaryReader{br: buffered(r), opt: opt, lim: opt.Limits.withDefaults()}
+	br := buffered(r)
+	if opt.Layout == LayoutAuto && br.Size() < detectWindow {
+		// Detection peeks at the first records: a caller's small buffer
+		// would leave both layouts undecided.
+		br = bufio.NewReaderSize(br, detectWindow)
+	}
+	return &BinaryReader{br: br, opt: opt, lim: opt.Limits.withDefaults()}
 }
 
 // Offset is the number of bytes consumed so far: the offset of the next entry.
@@ -70,6 +80,31 @@ func (r *BinaryReader) Offset() int64 { return r.off }
 
 // Order is the byte order in use (known after the first entry when auto).
 func (r *BinaryReader) Order() ByteOrder { return r.opt.Order }
+
+// Layout is the record layout in use: the one asked for, or after the first
+// Next the one detected (LayoutAuto for an empty list).
+func (r *BinaryReader) Layout() Layout { return r.opt.Layout }
+
+// LayoutDetected says the layout was detected rather than given.
+func (r *BinaryReader) LayoutDetected() bool { return r.detected }
+
+// detectLayout runs once, before the first record is read.
+func (r *BinaryReader) detectLayout() error {
+	if r.opt.Layout != LayoutAuto {
+		return nil
+	}
+	head, err := r.br.Peek(detectWindow)
+	if len(head) == 0 {
+		return nil // empty (or unreadable: Next reports it)
+	}
+	eof := err == io.EOF
+	l, ok, derr := DetectLayout(head, eof, r.opt.Order, r.opt.Bank, r.lim)
+	if derr != nil {
+		return r.fail(0, "pass --layout plain or --layout ns-header", "cannot tell the record layout: %v", derr)
+	}
+	r.opt.Layout, r.detected, r.fits = l, true, ok
+	return nil
+}
 
 func (r *BinaryReader) fail(at int64, hint string, format string, args ...any) error {
 	r.err = &FormatError{Format: "binary", Index: r.index, Offset: at, Msg: fmt.Sprintf(format, args...), Hint: hint}
@@ -112,6 +147,11 @@ func (r *BinaryReader) Next() (*Entry, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
+	if r.index == 0 && r.off == 0 && r.bo == nil {
+		if err := r.detectLayout(); err != nil {
+			return nil, err
+		}
+	}
 	start := r.off
 	pcrb := &r.hdr
 	var n int
@@ -151,7 +191,7 @@ func (r *BinaryReader) Next() (*Entry, error) {
 		}
 		return nil, r.fail(start, hint, "PCR %d is out of range (at most %d)", e.PCR, r.lim.MaxPCR)
 	}
-	if r.opt.NSHeader {
+	if r.opt.Layout == LayoutNSHeader {
 		if e.NSHeader, err = r.u32("the namespace id header"); err != nil {
 			return nil, err
 		}
@@ -169,10 +209,7 @@ func (r *BinaryReader) Next() (*Entry, error) {
 		return nil, err
 	}
 	if nameLen == 0 || nameLen > uint32(r.lim.MaxTemplateName) {
-		hint := ""
-		if !r.opt.NSHeader && r.index == 0 {
-			hint = "if the kernel puts a namespace id after the PCR, try --ns-header"
-		}
+		hint := r.layoutHint()
 		return nil, r.fail(nameAt, hint, "template name length %d is out of range (1..%d)", nameLen, r.lim.MaxTemplateName)
 	}
 	if cap(r.name) < int(nameLen) {
@@ -185,7 +222,7 @@ func (r *BinaryReader) Next() (*Entry, error) {
 	if string(name) != r.nameStr {
 		t, err := LookupTemplate(string(name))
 		if err != nil {
-			return nil, r.fail(nameAt+4, "", "%v", err)
+			return nil, r.fail(nameAt+4, r.layoutHint(), "%v", err)
 		}
 		r.nameStr, r.tmpl = t.Name, t
 	}
@@ -201,6 +238,22 @@ func (r *BinaryReader) Next() (*Entry, error) {
 	}
 	r.index++
 	return e, nil
+}
+
+// layoutHint is the hint of an error in the first record: the layout may
+// be the cause.
+func (r *BinaryReader) layoutHint() string {
+	switch {
+	case r.index != 0:
+		return ""
+	case r.detected && !r.fits:
+		return "neither the plain nor the ns-header record layout fits the first records"
+	case !r.detected && r.opt.Layout == LayoutNSHeader:
+		return "if the records have no namespace id after the PCR, try --layout plain"
+	case !r.detected:
+		return "if the kernel puts a namespace id after the PCR, try --layout ns-header"
+	}
+	return ""
 }
 
 // detectOrder picks the byte order from the first PCR: PCR numbers are

@@ -34,7 +34,11 @@ func filterAll(t *testing.T, list []byte, f *measure.NSFilter) ([]*measure.Entry
 }
 
 func TestNSFilter(t *testing.T) {
-	g := generate(t, listgen.Spec{Entries: 4000, Namespaces: 4, Violations: 6, Seed: 11})
+	forLayouts(t, testNSFilter)
+}
+
+func testNSFilter(t *testing.T, l measure.Layout) {
+	g := generateIn(t, listgen.Spec{Entries: 4000, Namespaces: 4, Violations: 6, Seed: 11}, l)
 	nss := g.res.Namespaces
 	if len(nss) != 4 || nss[0].ID != nss[3].ID || nss[0].Ended < 0 {
 		t.Fatalf("generator layout %+v", nss)
@@ -88,7 +92,11 @@ func TestNSFilter(t *testing.T) {
 // The filtered view is what the namespace itself shows: rendering it gives
 // the namespace's own ascii_runtime_measurements.
 func TestNSFilterView(t *testing.T) {
-	g := generate(t, listgen.Spec{Entries: 600, Namespaces: 2, Seed: 12})
+	forLayouts(t, testNSFilterView)
+}
+
+func testNSFilterView(t *testing.T, l measure.Layout) {
+	g := generateIn(t, listgen.Spec{Entries: 600, Namespaces: 2, Seed: 12}, l)
 	ns := g.res.Namespaces[1]
 	got, err := filterAll(t, g.bin, measure.NewNSFilter(ns.ID, ns.AggregateIndex, 0))
 	if err != nil {

@@ -27,6 +27,37 @@ func generate(t testing.TB, spec listgen.Spec) genList {
 	return genList{bin.Bytes(), bin256.Bytes(), asc.Bytes(), res}
 }
 
+// layouts are the binary record layouts every binary-reader test runs on:
+// lists are generated in each, and read with the layout detected.
+var layouts = []measure.Layout{measure.LayoutPlain, measure.LayoutNSHeader}
+
+func forLayouts(t *testing.T, f func(t *testing.T, l measure.Layout)) {
+	t.Helper()
+	for _, l := range layouts {
+		t.Run(l.String(), func(t *testing.T) { f(t, l) })
+	}
+}
+
+// generateIn generates spec's list in layout l.
+func generateIn(t testing.TB, spec listgen.Spec, l measure.Layout) genList {
+	t.Helper()
+	spec.NSHeader = l == measure.LayoutNSHeader
+	return generate(t, spec)
+}
+
+// hdr is the size of what layout l puts between the PCR and the digest.
+func hdr(l measure.Layout) int64 {
+	if l == measure.LayoutNSHeader {
+		return 4
+	}
+	return 0
+}
+
+// wopt writes entries in layout l.
+func wopt(l measure.Layout) measure.WriteOptions {
+	return measure.WriteOptions{NSHeader: l == measure.LayoutNSHeader}
+}
+
 func readAll(t testing.TB, r measure.Reader) []*measure.Entry {
 	t.Helper()
 	var out []*measure.Entry
@@ -43,10 +74,18 @@ func readAll(t testing.TB, r measure.Reader) []*measure.Entry {
 }
 
 func TestRoundTrip(t *testing.T) {
+	forLayouts(t, testRoundTrip)
+}
+
+func testRoundTrip(t *testing.T, l measure.Layout) {
 	for _, tmpl := range []string{"ima-ns", "ima-ng"} {
 		t.Run(tmpl, func(t *testing.T) {
-			g := generate(t, listgen.Spec{Entries: 2000, Template: tmpl, Violations: 7, Seed: 3})
-			bins := readAll(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}))
+			g := generateIn(t, listgen.Spec{Entries: 2000, Template: tmpl, Violations: 7, Seed: 3}, l)
+			br := measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{})
+			bins := readAll(t, br)
+			if br.Layout() != l || !br.LayoutDetected() {
+				t.Fatalf("layout %v detected %v, want %v", br.Layout(), br.LayoutDetected(), l)
+			}
 			ascs := readAll(t, measure.NewASCIIReader(bytes.NewReader(g.ascii), measure.ReadOptions{}))
 			b256 := readAll(t, measure.NewBinaryReader(bytes.NewReader(g.bin256), measure.ReadOptions{Bank: measure.SHA256}))
 			if len(bins) != 2000 || len(ascs) != 2000 || len(b256) != 2000 {
@@ -54,7 +93,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 			var rebin, reasc []byte
 			for i := range bins {
-				rebin = measure.AppendBinary(rebin, bins[i], measure.WriteOptions{})
+				rebin = measure.AppendBinary(rebin, bins[i], wopt(l))
 				reasc = measure.AppendASCII(reasc, ascs[i], measure.SHA1)
 				a, b := measure.AppendBinary(nil, bins[i], measure.WriteOptions{}), measure.AppendBinary(nil, ascs[i], measure.WriteOptions{})
 				if !bytes.Equal(a, b) {
@@ -102,7 +141,11 @@ func verify(t testing.TB, r measure.Reader, opt measure.VerifyOptions) (*measure
 }
 
 func TestVerifyGenerated(t *testing.T) {
-	g := generate(t, listgen.Spec{Entries: 3000, Violations: 5, Seed: 9})
+	forLayouts(t, testVerifyGenerated)
+}
+
+func testVerifyGenerated(t *testing.T, l measure.Layout) {
+	g := generateIn(t, listgen.Spec{Entries: 3000, Violations: 5, Seed: 9}, l)
 	ref := g.res.PCRs
 	for name, r := range map[string]measure.Reader{
 		"binary":        measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}),
@@ -147,7 +190,11 @@ func entryOffsets(t testing.TB, bin []byte) []int64 {
 }
 
 func TestVerifyTampered(t *testing.T) {
-	g := generate(t, listgen.Spec{Entries: 500, Violations: 2, Seed: 5})
+	forLayouts(t, testVerifyTampered)
+}
+
+func testVerifyTampered(t *testing.T, l measure.Layout) {
+	g := generateIn(t, listgen.Spec{Entries: 500, Violations: 2, Seed: 5}, l)
 	offs := entryOffsets(t, g.bin)
 	ref := g.res.PCRs
 	run := func(list []byte) *measure.Report {
@@ -160,14 +207,14 @@ func TestVerifyTampered(t *testing.T) {
 	for entries[k].Violation() || strings.HasPrefix(entries[k].EventName(), "ns_") {
 		k++
 	}
-	rec := measure.AppendBinary(nil, entries[k], measure.WriteOptions{})
+	rec := measure.AppendBinary(nil, entries[k], wopt(l))
 	dataAt := offs[k] + int64(len(rec)) - 1 // last byte of the record (part of the last field)
 
 	t.Run("file digest changed", func(t *testing.T) {
 		bad := bytes.Clone(g.bin)
 		// the d-ng digest ends 'nameLen+4+...' before the end; flip a byte of it:
 		// it starts after pcr(4)+digest(20)+len(4)+name+len(4)+len(4)+"sha256:\0"(8)
-		p := offs[k] + 4 + 20 + 4 + int64(len(entries[k].Template)) + 4 + 4 + 8
+		p := offs[k] + 4 + hdr(l) + 20 + 4 + int64(len(entries[k].Template)) + 4 + 4 + 8
 		bad[p] ^= 1
 		rep := run(bad)
 		if rep.Passed || rep.TemplateMismatches != 1 {
@@ -184,7 +231,7 @@ func TestVerifyTampered(t *testing.T) {
 		if err := e.SetDigests(measure.SHA1); err != nil {
 			t.Fatal(err)
 		}
-		bad := append(bytes.Clone(g.bin[:offs[k]]), measure.AppendBinary(nil, e, measure.WriteOptions{})...)
+		bad := append(bytes.Clone(g.bin[:offs[k]]), measure.AppendBinary(nil, e, wopt(l))...)
 		bad = append(bad, g.bin[offs[k+1]:]...)
 		rep := run(bad)
 		if rep.Passed || rep.TemplateMismatches != 0 || rep.Matched {
@@ -202,7 +249,7 @@ func TestVerifyTampered(t *testing.T) {
 	})
 	t.Run("entries appended", func(t *testing.T) {
 		extra, _ := measure.NewNGEntry(10, "sha1", make([]byte, 20), "/late")
-		long := measure.AppendBinary(bytes.Clone(g.bin), extra, measure.WriteOptions{})
+		long := measure.AppendBinary(bytes.Clone(g.bin), extra, wopt(l))
 		rep := run(long)
 		if !rep.Passed || rep.Covered != int64(len(offs)) || rep.Entries != int64(len(offs))+1 {
 			t.Fatalf("passed %v covered %d of %d", rep.Passed, rep.Covered, rep.Entries)
@@ -210,7 +257,7 @@ func TestVerifyTampered(t *testing.T) {
 	})
 	t.Run("forged violation", func(t *testing.T) {
 		bad := bytes.Clone(g.bin)
-		copy(bad[offs[k]+4:offs[k]+24], make([]byte, 20))
+		copy(bad[offs[k]+4+hdr(l):offs[k]+24+hdr(l)], make([]byte, 20))
 		rep := run(bad)
 		if rep.Passed || rep.Failures[0].Pos.Index != int64(k) || !strings.Contains(rep.Failures[0].Reason, "violation") {
 			t.Fatalf("failures %v", rep.Failures)
@@ -225,8 +272,11 @@ func TestVerifyTampered(t *testing.T) {
 	})
 }
 
-func readErr(list []byte) (int, error) {
-	r := measure.NewBinaryReader(bytes.NewReader(list), measure.ReadOptions{})
+func readErr(list []byte) (int, error) { return readErrIn(list, measure.LayoutAuto) }
+
+// readErrIn reads list in layout l (LayoutAuto: detected).
+func readErrIn(list []byte, l measure.Layout) (int, error) {
+	r := measure.NewBinaryReader(bytes.NewReader(list), measure.ReadOptions{Layout: l})
 	n := 0
 	for {
 		_, err := r.Next()
@@ -241,9 +291,17 @@ func readErr(list []byte) (int, error) {
 }
 
 func TestBinaryErrors(t *testing.T) {
+	forLayouts(t, testBinaryErrors)
+}
+
+// testBinaryErrors reads malformed records in layout l, given: detection
+// would find neither layout (TestLayoutDetection covers that).
+func testBinaryErrors(t *testing.T, l measure.Layout) {
 	le := binary.LittleEndian
+	h := hdr(l)
 	rec := func(pcr uint32, digest []byte, name string, data ...[]byte) []byte {
 		b := le.AppendUint32(nil, pcr)
+		b = append(b, make([]byte, h)...)
 		b = append(b, digest...)
 		b = le.AppendUint32(b, uint32(len(name)))
 		b = append(b, name...)
@@ -259,17 +317,30 @@ func TestBinaryErrors(t *testing.T) {
 		wantOff    int64
 	}{
 		{"pcr out of range", "PCR 4096", rec(4096, d20, "ima-ng"), 0},
-		{"name too long", "template name length 300", append(le.AppendUint32(le.AppendUint32(nil, 10), 0)[:4], append(d20, le.AppendUint32(nil, 300)...)...), 24},
-		{"data too long", "exceeds the limit", rec(10, d20, "ima-ng", le.AppendUint32(nil, 1<<30)), 34},
-		{"field overrun", "overruns", rec(10, d20, "ima-ng", le.AppendUint32(nil, 8), le.AppendUint32(nil, 100), []byte("abcd")), 38},
-		{"field count", "has 2 fields, the entry has 1", rec(10, d20, "ima-ng", le.AppendUint32(nil, 5), le.AppendUint32(nil, 1), []byte("a")), 38},
+		{"name too long", "template name length 300", append(le.AppendUint32(nil, 10), append(make([]byte, h), append(d20, le.AppendUint32(nil, 300)...)...)...), 24 + h},
+		{"data too long", "exceeds the limit", rec(10, d20, "ima-ng", le.AppendUint32(nil, 1<<30)), 34 + h},
+		{"field overrun", "overruns", rec(10, d20, "ima-ng", le.AppendUint32(nil, 8), le.AppendUint32(nil, 100), []byte("abcd")), 38 + h},
+		{"field count", "has 2 fields, the entry has 1", rec(10, d20, "ima-ng", le.AppendUint32(nil, 5), le.AppendUint32(nil, 1), []byte("a")), 38 + h},
 		{"truncated header", "entry header", []byte{10, 0}, 0},
-		{"bad name", "template name contains", rec(10, d20, "ima ng", le.AppendUint32(nil, 0)), 28},
-		{"ns header hint", "--ns-header", rec(10, append([]byte{0xe9, 1, 0, 0xf0}, d20...), "ima-ng"), 24},
+		{"bad name", "template name contains", rec(10, d20, "ima ng", le.AppendUint32(nil, 0)), 28 + h},
+	}
+	// The layout named as the likely cause when the first record breaks.
+	if l == measure.LayoutPlain {
+		cases = append(cases, struct {
+			name, want string
+			list       []byte
+			wantOff    int64
+		}{"ns header hint", "--layout ns-header", append(le.AppendUint32(nil, 10), append([]byte{0xe9, 1, 0, 0xf0}, append(d20, le.AppendUint32(nil, 6)...)...)...), 24})
+	} else {
+		cases = append(cases, struct {
+			name, want string
+			list       []byte
+			wantOff    int64
+		}{"plain hint", "--layout plain", append(le.AppendUint32(nil, 10), append(d20, append(le.AppendUint32(nil, 6), "ima-ng"...)...)...), 28})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := readErr(c.list)
+			_, err := readErrIn(c.list, l)
 			var fe *measure.FormatError
 			if !errors.As(err, &fe) {
 				t.Fatalf("err = %v, want a FormatError", err)
@@ -282,11 +353,15 @@ func TestBinaryErrors(t *testing.T) {
 }
 
 func TestByteOrder(t *testing.T) {
-	g := generate(t, listgen.Spec{Entries: 50, Namespaces: 2, Seed: 8})
+	forLayouts(t, testByteOrder)
+}
+
+func testByteOrder(t *testing.T, l measure.Layout) {
+	g := generateIn(t, listgen.Spec{Entries: 50, Namespaces: 2, Seed: 8}, l)
 	es := readAll(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}))
 	var be []byte
 	for _, e := range es {
-		be = measure.AppendBinary(be, e, measure.WriteOptions{Order: measure.BigEndian})
+		be = measure.AppendBinary(be, e, measure.WriteOptions{Order: measure.BigEndian, NSHeader: l == measure.LayoutNSHeader})
 	}
 	// Told little-endian, the reader points at the byte order.
 	_, err := measure.NewBinaryReader(bytes.NewReader(be), measure.ReadOptions{Order: measure.LittleEndian}).Next()
@@ -295,7 +370,7 @@ func TestByteOrder(t *testing.T) {
 	}
 	r := measure.NewBinaryReader(bytes.NewReader(be), measure.ReadOptions{})
 	back := readAll(t, r)
-	if r.Order() != measure.BigEndian || len(back) != 50 {
+	if r.Order() != measure.BigEndian || r.Layout() != l || len(back) != 50 {
 		t.Fatalf("order %v, %d entries", r.Order(), len(back))
 	}
 	for i := range back {
@@ -306,7 +381,11 @@ func TestByteOrder(t *testing.T) {
 }
 
 func TestTruncatedEverywhere(t *testing.T) {
-	g := generate(t, listgen.Spec{Entries: 12, Namespaces: 2, Violations: 1, Seed: 2})
+	forLayouts(t, testTruncatedEverywhere)
+}
+
+func testTruncatedEverywhere(t *testing.T, l measure.Layout) {
+	g := generateIn(t, listgen.Spec{Entries: 12, Namespaces: 2, Violations: 1, Seed: 2}, l)
 	offs := entryOffsets(t, g.bin)
 	isBoundary := map[int]bool{len(g.bin): true}
 	for _, o := range offs {
@@ -383,21 +462,22 @@ func colOf(fe *measure.FormatError) int {
 	return fe.Col
 }
 
-func TestNSHeader(t *testing.T) {
+func TestNSHeaderField(t *testing.T) {
 	var bin bytes.Buffer
 	_, err := listgen.Generate(listgen.Writers{Binary: &bin}, listgen.Spec{Entries: 300, Seed: 4, NSHeader: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := readAll(t, measure.NewBinaryReader(bytes.NewReader(bin.Bytes()), measure.ReadOptions{NSHeader: true}))
+	es := readAll(t, measure.NewBinaryReader(bytes.NewReader(bin.Bytes()), measure.ReadOptions{}))
 	for _, e := range es {
 		if id, ok := e.NSID(); !ok || (id != e.NSHeader && !e.Violation()) {
 			t.Fatalf("%v: header %d, field %d", e.Pos, e.NSHeader, id)
 		}
 	}
-	_, err = readErr(bin.Bytes())
-	if err == nil || !strings.Contains(err.Error(), "--ns-header") {
-		t.Errorf("reading an RFC list without the option: %v", err)
+	// Forced to the other layout, the reader names the option.
+	_, err = readErrIn(bin.Bytes(), measure.LayoutPlain)
+	if err == nil || !strings.Contains(err.Error(), "--layout ns-header") {
+		t.Errorf("reading an RFC list as plain: %v", err)
 	}
 }
 
@@ -433,7 +513,11 @@ func TestSniffFormat(t *testing.T) {
 }
 
 func TestBootAggregateCheck(t *testing.T) {
-	g := generate(t, listgen.Spec{Entries: 100, Namespaces: 2, Seed: 14})
+	forLayouts(t, testBootAggregateCheck)
+}
+
+func testBootAggregateCheck(t *testing.T, l measure.Layout) {
+	g := generateIn(t, listgen.Spec{Entries: 100, Namespaces: 2, Seed: 14}, l)
 	run := func(ref *measure.PCRSet) *measure.Report {
 		rep, _ := verify(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}), measure.VerifyOptions{Reference: ref})
 		return rep
@@ -521,7 +605,11 @@ func TestAllTemplatesRoundTrip(t *testing.T) {
 }
 
 func TestReferenceWithoutThePCR(t *testing.T) {
-	g := generate(t, listgen.Spec{Entries: 60, Namespaces: 1, Seed: 15})
+	forLayouts(t, testReferenceWithoutThePCR)
+}
+
+func testReferenceWithoutThePCR(t *testing.T, l measure.Layout) {
+	g := generateIn(t, listgen.Spec{Entries: 60, Namespaces: 1, Seed: 15}, l)
 	b := *g.res.PCRs.Bank(measure.SHA1)
 	b.Values[10] = nil
 	rep, _ := verify(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}), measure.VerifyOptions{Reference: &measure.PCRSet{Banks: []*measure.PCRBank{&b}}})

@@ -10,6 +10,12 @@ import (
 // A big-endian host without ima_canonical_fmt writes every integer, and the
 // length prefixes it hashes, in big-endian; the ns field is raw host order.
 func TestBigEndianListVerifies(t *testing.T) {
+	for _, l := range []Layout{LayoutPlain, LayoutNSHeader} {
+		t.Run(l.String(), func(t *testing.T) { testBigEndianListVerifies(t, l) })
+	}
+}
+
+func testBigEndianListVerifies(t *testing.T, l Layout) {
 	var list []byte
 	var want []uint32
 	for i := 0; i < 50; i++ {
@@ -22,7 +28,7 @@ func TestBigEndianListVerifies(t *testing.T) {
 		if err := e.SetDigests(SHA1); err != nil {
 			t.Fatal(err)
 		}
-		list = AppendBinary(list, e, WriteOptions{Order: BigEndian})
+		list = AppendBinary(list, e, WriteOptions{Order: BigEndian, NSHeader: l == LayoutNSHeader})
 		want = append(want, 0xF0000100+uint32(i%3))
 	}
 	r := NewBinaryReader(bytes.NewReader(list), ReadOptions{})
@@ -46,8 +52,8 @@ func TestBigEndianListVerifies(t *testing.T) {
 			t.Fatalf("line %q", line)
 		}
 	}
-	if r.Order() != BigEndian {
-		t.Fatal("byte order not detected")
+	if r.Order() != BigEndian || r.Layout() != l {
+		t.Fatalf("byte order %v layout %v, want big-endian %v", r.Order(), r.Layout(), l)
 	}
 	// Canonical list of a big-endian host: little-endian lengths, ns raw.
 	r = NewBinaryReader(bytes.NewReader(list), ReadOptions{Order: LittleEndian})

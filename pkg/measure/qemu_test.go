@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/ima-hook/ima-hook/pkg/measure"
+	"github.com/ima-hook/ima-hook/pkg/measure/listgen"
 )
 
 const qemuDir = "testdata/qemu"
@@ -52,6 +53,33 @@ func captures(t *testing.T) []capture {
 	return out
 }
 
+// in returns the capture in layout l: the kernel's bytes for the plain
+// layout, re-encoded with the RFC namespace id header (the host's id) for
+// the other, so that the readers are exercised on real entries in both.
+func (c capture) in(t *testing.T, l measure.Layout) capture {
+	if l == measure.LayoutPlain {
+		return c
+	}
+	var out []byte
+	for _, e := range readAll(t, measure.NewBinaryReader(bytes.NewReader(c.bin), measure.ReadOptions{Layout: measure.LayoutPlain})) {
+		e.NSHeader = listgen.HostNS
+		out = measure.AppendBinary(out, e, wopt(l))
+	}
+	c.bin = out
+	return c
+}
+
+// capturesIn is every capture in every layout.
+func capturesIn(t *testing.T) map[string]capture {
+	out := map[string]capture{}
+	for _, c := range captures(t) {
+		for _, l := range layouts {
+			out[c.name+"/"+l.String()] = c.in(t, l)
+		}
+	}
+	return out
+}
+
 func readInt(t *testing.T, path string) int {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -81,9 +109,17 @@ func (c capture) reference(t *testing.T) *measure.PCRSet {
 }
 
 func TestQemuCaptureParse(t *testing.T) {
-	for _, c := range captures(t) {
-		t.Run(c.name, func(t *testing.T) {
-			bins := readAll(t, measure.NewBinaryReader(bytes.NewReader(c.bin), measure.ReadOptions{}))
+	for name, c := range capturesIn(t) {
+		l := measure.LayoutPlain
+		if strings.HasSuffix(name, "/ns-header") {
+			l = measure.LayoutNSHeader
+		}
+		t.Run(name, func(t *testing.T) {
+			br := measure.NewBinaryReader(bytes.NewReader(c.bin), measure.ReadOptions{})
+			bins := readAll(t, br)
+			if br.Layout() != l {
+				t.Fatalf("layout %v detected, want %v", br.Layout(), l)
+			}
 			ascs := readAll(t, measure.NewASCIIReader(bytes.NewReader(c.ascii), measure.ReadOptions{}))
 			if len(bins) != c.count || len(ascs) != c.count {
 				t.Fatalf("binary %d, ascii %d entries; runtime_measurements_count says %d", len(bins), len(ascs), c.count)
@@ -91,7 +127,7 @@ func TestQemuCaptureParse(t *testing.T) {
 			var rebin, reasc []byte
 			violations := 0
 			for i := range bins {
-				rebin = measure.AppendBinary(rebin, bins[i], measure.WriteOptions{})
+				rebin = measure.AppendBinary(rebin, bins[i], wopt(l))
 				reasc = measure.AppendASCII(reasc, bins[i], measure.SHA1)
 				if !bytes.Equal(measure.AppendBinary(nil, ascs[i], measure.WriteOptions{}), measure.AppendBinary(nil, bins[i], measure.WriteOptions{})) {
 					t.Errorf("entry %d: ascii and binary lists disagree", i)
@@ -122,8 +158,8 @@ func TestQemuCaptureParse(t *testing.T) {
 }
 
 func TestQemuCaptureReplay(t *testing.T) {
-	for _, c := range captures(t) {
-		t.Run(c.name, func(t *testing.T) {
+	for name, c := range capturesIn(t) {
+		t.Run(name, func(t *testing.T) {
 			ref := c.reference(t)
 			for name, r := range map[string]measure.Reader{
 				"binary": measure.NewBinaryReader(bytes.NewReader(c.bin), measure.ReadOptions{}),

@@ -56,16 +56,20 @@ type RunOptions struct {
 // Summary is the outcome of Run; its JSON form is the last line of the
 // JSON output.
 type Summary struct {
-	Type      string         `json:"type"`
-	Schema    string         `json:"schema"`
-	Source    string         `json:"source,omitempty"`
-	Format    string         `json:"format"`
-	DigestAlg string         `json:"digest_alg"`
-	ByteOrder string         `json:"byte_order"`
-	Entries   int64          `json:"entries"`
-	Selected  int64          `json:"selected"`
-	Selection *Selection     `json:"selection,omitempty"`
-	Verify    *VerifySummary `json:"verify,omitempty"`
+	Type      string `json:"type"`
+	Schema    string `json:"schema"`
+	Source    string `json:"source,omitempty"`
+	Format    string `json:"format"`
+	DigestAlg string `json:"digest_alg"`
+	ByteOrder string `json:"byte_order"`
+	// Layout of a binary list's records ("plain" or "ns-header"), and
+	// whether it was detected rather than given; empty for ASCII lists.
+	Layout         string         `json:"layout,omitempty"`
+	LayoutDetected bool           `json:"layout_detected,omitempty"`
+	Entries        int64          `json:"entries"`
+	Selected       int64          `json:"selected"`
+	Selection      *Selection     `json:"selection,omitempty"`
+	Verify         *VerifySummary `json:"verify,omitempty"`
 	// Error is the first problem that stopped reading (a malformed list),
 	// with its position.
 	Error  string `json:"error,omitempty"`
@@ -283,6 +287,9 @@ func runOnce(open func() (io.ReadCloser, error), opt RunOptions, write bool) (*S
 		lastOrder = LittleEndian
 	}
 	sum.DigestAlg, sum.ByteOrder = lastBank.String(), lastOrder.String()
+	if br, ok := r.(*BinaryReader); ok && br.Layout() != LayoutAuto {
+		sum.Layout, sum.LayoutDetected = br.Layout().String(), br.LayoutDetected()
+	}
 	sum.Passed = sum.Error == ""
 	if v != nil {
 		rep := v.Report()

@@ -83,7 +83,11 @@ func compareRuns(t *testing.T, list []byte, opt measure.VerifyOptions, rd measur
 }
 
 func TestStreamMatchesAdd(t *testing.T) {
-	g := generate(t, listgen.Spec{Entries: 5000, Violations: 9, Namespaces: 5, Seed: 31})
+	forLayouts(t, testStreamMatchesAdd)
+}
+
+func testStreamMatchesAdd(t *testing.T, l measure.Layout) {
+	g := generateIn(t, listgen.Spec{Entries: 5000, Violations: 9, Namespaces: 5, Seed: 31}, l)
 	al := allowlistFor(t, g.bin)
 	compareRuns(t, g.bin, measure.VerifyOptions{Reference: g.res.PCRs, Allowlist: al}, measure.ReadOptions{})
 	compareRuns(t, g.bin256, measure.VerifyOptions{Reference: g.res.PCRs}, measure.ReadOptions{Bank: measure.SHA256})
@@ -93,7 +97,7 @@ func TestStreamMatchesAdd(t *testing.T) {
 	bad := bytes.Clone(g.bin)
 	offs := entryOffsets(t, g.bin)
 	for i := 100; i < 4000; i += 700 {
-		bad[offs[i]+60] ^= 0x20 // inside the d-ng digest
+		bad[offs[i]+60+hdr(l)] ^= 0x20 // inside the d-ng digest
 	}
 	compareRuns(t, bad, measure.VerifyOptions{Reference: g.res.PCRs}, measure.ReadOptions{})
 	// Malformed in the middle: same entries before the error, same error.
@@ -122,6 +126,10 @@ func allowlistFor(t *testing.T, list []byte) *measure.Allowlist {
 // Entries larger than a batch's arena, legacy "ima" entries and ima-buf
 // entries cross batch boundaries correctly.
 func TestStreamLargeAndLegacy(t *testing.T) {
+	forLayouts(t, testStreamLargeAndLegacy)
+}
+
+func testStreamLargeAndLegacy(t *testing.T, l measure.Layout) {
 	var list []byte
 	for i := 0; i < 1500; i++ {
 		var e *measure.Entry
@@ -137,7 +145,7 @@ func TestStreamLargeAndLegacy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		list = measure.AppendBinary(list, e, measure.WriteOptions{})
+		list = measure.AppendBinary(list, e, wopt(l))
 	}
 	rd := measure.ReadOptions{Limits: measure.Limits{MaxTemplateData: 1 << 20}}
 	compareRuns(t, list, measure.VerifyOptions{}, rd)
@@ -171,11 +179,15 @@ func TestStreamStopsOnVisitorError(t *testing.T) {
 }
 
 func TestStreamTamperedCounts(t *testing.T) {
-	g := generate(t, listgen.Spec{Entries: 3000, Seed: 33})
+	forLayouts(t, testStreamTamperedCounts)
+}
+
+func testStreamTamperedCounts(t *testing.T, l measure.Layout) {
+	g := generateIn(t, listgen.Spec{Entries: 3000, Seed: 33}, l)
 	bad := bytes.Clone(g.bin)
 	offs := entryOffsets(t, g.bin)
 	for i := 100; i < 2800; i += 700 {
-		bad[offs[i]+60] ^= 0x20
+		bad[offs[i]+60+hdr(l)] ^= 0x20
 	}
 	_, rep, err := streamed(t, bad, measure.VerifyOptions{Reference: g.res.PCRs}, measure.ReadOptions{})
 	if err != nil || rep.TemplateMismatches != 4 || rep.Failures[0].Pos.Index != 100 || rep.Passed {

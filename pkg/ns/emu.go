@@ -145,8 +145,12 @@ func (e *emuKernel) OpenMeasurements(binary bool) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	sw, err := e.k.Switches()
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
-	if err := RenderEmulated(&buf, entries, binary); err != nil {
+	if err := RenderEmulated(&buf, entries, binary, sw); err != nil {
 		return nil, err
 	}
 	return io.NopCloser(&buf), nil

@@ -12,8 +12,10 @@ import (
 
 // RenderEmulated writes emulated entries the way the kernel's
 // ima_measurements_show (binary) and ima_ascii_measurements_show (ASCII)
-// do, through pkg/measure's encoder.
-func RenderEmulated(w io.Writer, entries []emukernel.Entry, binary bool) error {
+// do, through pkg/measure's encoder. The binary records carry the RFC's
+// namespace id after the PCR when the emulated kernel has the
+// binary_ns_header switch.
+func RenderEmulated(w io.Writer, entries []emukernel.Entry, binary bool, sw emukernel.Switches) error {
 	var buf []byte
 	for _, e := range entries {
 		var me *measure.Entry
@@ -37,9 +39,12 @@ func RenderEmulated(w io.Writer, entries []emukernel.Entry, binary bool) error {
 		if err != nil {
 			return err
 		}
+		// The RFC header holds the id of the namespace the entry was
+		// measured in, whatever the template.
+		me.NSHeader = e.NS
 		buf = buf[:0]
 		if binary {
-			buf = measure.AppendBinary(buf, me, measure.WriteOptions{})
+			buf = measure.AppendBinary(buf, me, measure.WriteOptions{NSHeader: sw.BinaryNSHeader})
 		} else {
 			buf = append(buf, measure.FormatASCII(me)...) // ends with a newline
 		}

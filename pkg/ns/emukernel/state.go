@@ -62,6 +62,11 @@ type Switches struct {
 	DefaultTemplate string `json:"default_template"`
 	// MaxNamespaces is /proc/sys/user/max_ima_namespaces (ENOSPC past it).
 	MaxNamespaces int `json:"max_namespaces"`
+	// BinaryNSHeader: binary_runtime_measurements records carry a u32
+	// namespace id after the PCR, as ima_measurements_show of the 2020 RFC
+	// writes them; the openEuler snapshot does not (unknown for the newest
+	// code). Readers must detect either (measure.DetectLayout).
+	BinaryNSHeader bool `json:"binary_ns_header"`
 }
 
 // DefaultSwitches describe an openEuler kernel as the ABI notes expect it,
