@@ -34,9 +34,11 @@ func runEmu(args []string) int {
   ns PID            active and for_children namespace of PID ("ima:[N] ima_for_children:[M]")
   namespaces        live namespaces as JSON (id, active, template, rules, key ids)
   rules             policy in force in --pid's namespace, one rule per line
-  count             runtime_measurements_count as --pid reads it
-  violations        violations as --pid reads it
-  list [--binary]   the measurement list as --pid reads it (host: every namespace)
+  count             runtime_measurements_count as read in --pid's namespace
+  violations        violations as read in --pid's namespace
+  list [--binary]   the measurement list as read in --pid's namespace (host:
+                    every namespace); count, violations and list read as a task
+                    with CAP_SYS_ADMIN there would, whatever --pid's capabilities
   measure NAME      record a measurement of NAME in --pid's namespace
   log               the emulated kernel log
   switches          the kernel configuration (emukernel.Switches) as JSON: the
@@ -112,13 +114,13 @@ Flags:
 		if rest[0] == "violations" {
 			name = "violations"
 		}
-		n, err := k.Counter(*pid, name)
+		n, err := k.InspectCounter(*pid, name)
 		if err != nil {
 			return fail(err)
 		}
 		fmt.Println(n)
 	case "list":
-		entries, err := k.Entries(*pid)
+		entries, err := k.InspectEntries(*pid)
 		if err != nil {
 			return fail(err)
 		}

@@ -5,6 +5,7 @@ package emukernel
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -55,6 +56,12 @@ func (s *state) lookup(pid int) (*task, error) {
 		p = pp
 	}
 	if n := s.ns(born); n != nil && !n.Frozen {
+		// ima_swap_user_ns in imans_on_fork: the first child's user
+		// namespace becomes the owner when it differs.
+		first := chain[len(chain)-1]
+		if c, err := s.cred(first.pid); err == nil && len(n.Owner) > 0 && c.chain[0].Ino != n.Owner[0].Ino {
+			n.Owner = c.chain
+		}
 		if err := s.activate(n, parent); err != nil {
 			return nil, err
 		}
@@ -95,14 +102,25 @@ func (k *Kernel) Unshare(pid int) (NSID, error) {
 		if err != nil {
 			return err
 		}
+		// unshare_nsproxy_namespaces: CAP_SYS_ADMIN in the caller's own
+		// user namespace, which then owns the new namespace.
+		c, err := s.cred(pid)
+		if err != nil {
+			return err
+		}
+		if !c.sysAdmin {
+			return opErr("unshare", unix.EPERM, "no CAP_SYS_ADMIN in the caller's user namespace (unshare_nsproxy_namespaces)")
+		}
 		if s.Switches.MaxNamespaces > 0 && len(s.NS) >= s.Switches.MaxNamespaces {
 			return opErr("unshare", unix.ENOSPC, "max_ima_namespaces reached (inc_ucount in clone_ima_ns)")
 		}
 		if old := s.ns(t.ForChildren); old != nil && !old.Frozen && t.ForChildren != t.NS {
 			delete(s.NS, nsKey(old.ID)) // free_ima_ns: never frozen, freed at once
 		}
+		// An active for_children namespace (the first child was born
+		// into it) stays as it is: only its reference is dropped.
 		id = s.allocID()
-		s.NS[nsKey(id)] = &namespace{ID: id}
+		s.NS[nsKey(id)] = &namespace{ID: id, Owner: c.chain, Unsharer: taskKey(t.Pid, t.Start), LastPid: lastPid()}
 		t.ForChildren = id
 		return nil
 	})
@@ -118,9 +136,16 @@ func (k *Kernel) WriteForChildren(pid int, file string, data []byte) error {
 			return err
 		}
 		op := "write " + file
+		if file != "x509_for_children" && file != "kcmd_for_children" {
+			return opErr("open "+file, unix.ENOENT, "no such file")
+		}
 		if t.NS == t.ForChildren {
 			// ima_open_for_children: nothing unshared, or already inside.
 			return opErr("open "+file, unix.EPERM, "the caller has no pending IMA namespace")
+		}
+		if err := s.requireCap(pid, s.ownerOf(t.NS), "open "+file,
+			"no CAP_SYS_ADMIN over the owner of the caller's active IMA namespace (ima_open_for_children)"); err != nil {
+			return err
 		}
 		if len(data) >= pageSize {
 			return opErr(op, unix.EINVAL, "count >= PAGE_SIZE")
@@ -138,17 +163,26 @@ func (k *Kernel) WriteForChildren(pid int, file string, data []byte) error {
 			n.X509Path = string(data)
 			return nil
 		case "kcmd_for_children":
-			kc, err := policy.ParseKcmd(string(data), policy.KcmdOptions{AllowTemplate: s.Switches.AllowTemplate})
+			// The buffer is a C string: it ends at the first NUL.
+			kc, err := parseKernelKcmd(cstr(data), s.Switches)
 			if err != nil {
 				// The pending setup is discarded: defaults apply.
 				n.Kcmd = nil
 				return keep(opErr(op, unix.EINVAL, err.Error()))
 			}
+			for _, msg := range kc.Ignored {
+				s.logf("ima: %s", msg)
+			}
 			// Every successful write starts from zeroed settings.
 			n.Kcmd = &kcmdSetup{Policies: kc.Policies, Appraise: kc.Appraise}
 			if kc.Template != "" && n.Template == "" {
-				// RFC 30/30: applied at once, first successful setting wins.
-				n.Template = kc.Template
+				// RFC 30/30: applied at once, first successful setting
+				// wins; an unknown template is logged and ignored.
+				if knownTemplate(kc.Template) {
+					n.Template = kc.Template
+				} else {
+					s.logf("ima: template %s not found, using default", kc.Template)
+				}
 			}
 			return nil
 		}
@@ -171,7 +205,19 @@ func (k *Kernel) Setns(pid int, target NSID, singleThreaded bool) error {
 		if target != InitialNS && n == nil {
 			return opErr("setns", unix.EINVAL, "no such namespace")
 		}
+		// imans_install: CAP_SYS_ADMIN over the target's owner and in the
+		// caller's own user namespace (the nsset credentials).
+		c, err := s.cred(pid)
+		if err != nil {
+			return err
+		}
+		if !c.capable(s.ownerOf(target)) || !c.sysAdmin {
+			return opErr("setns", unix.EPERM, "no CAP_SYS_ADMIN over the namespace's owner or in the caller's user namespace (imans_install)")
+		}
 		if n != nil && !n.Frozen {
+			// A pending target is taken over by the caller's user
+			// namespace and activated with the caller as activator.
+			n.Owner = c.chain
 			if err := s.activate(n, t); err != nil {
 				return err
 			}
@@ -185,6 +231,7 @@ func (k *Kernel) Setns(pid int, target NSID, singleThreaded bool) error {
 // log ns_aggregate_<id>, then load the x509 certificate in the activator's
 // context, and free the child configuration.
 func (s *state) activate(n *namespace, activator *task) error {
+	unsharer, lastPid := n.Unsharer, n.LastPid
 	n.Appraise = "enforce"
 	n.DefaultRules = true
 	n.Rules = nil
@@ -193,7 +240,7 @@ func (s *state) activate(n *namespace, activator *task) error {
 			n.Appraise = n.Kcmd.Appraise
 		}
 		// ima_init_ns_policy: the built-ins in the kernel's order.
-		rules, err := policy.ExpandKcmd(policy.Kcmd{Policies: n.Kcmd.Policies}, policy.DefaultProfile())
+		rules, err := policy.ExpandKcmd(policy.Kcmd{Policies: n.Kcmd.Policies}, emuProfile())
 		if err != nil {
 			s.logf("ima: %v", err)
 		}
@@ -205,6 +252,7 @@ func (s *state) activate(n *namespace, activator *task) error {
 		n.Template = s.Switches.DefaultTemplate
 	}
 	n.Frozen = true
+	n.Unsharer, n.LastPid = "", 0
 	n.FirstEntry = s.EntryCount
 	aggTemplate := n.Template
 	if s.Switches.AggregateTemplate != "" {
@@ -217,6 +265,7 @@ func (s *state) activate(n *namespace, activator *task) error {
 			s.logf("IMA ns x509 cert. loading failed, appraisal will fail: %v", err)
 			if s.Switches.X509FailAborts {
 				n.Frozen = false
+				n.Unsharer, n.LastPid = unsharer, lastPid
 				s.dropLastEntry()
 				return opErr("activate", unix.EINVAL, "x509 load failed: "+err.Error())
 			}
@@ -248,4 +297,96 @@ func (s *state) addKey(n *namespace, der []byte, source string) error {
 	s.NextSerial++
 	n.Keys = append(n.Keys, key{Serial: s.NextSerial, KeyID: c.KeyID, Source: source})
 	return nil
+}
+
+// knownTemplate is lookup_template_desc over the built-in templates.
+func knownTemplate(name string) bool {
+	switch name {
+	case "ima", "ima-ng", "ima-sig", "ima-buf", "ima-modsig", "evm-sig", "ima-ns":
+		return true
+	}
+	return false
+}
+
+// settle applies what imans_on_fork did since the last transaction: the
+// emulator cannot watch forks, so at the start of each transaction it
+// looks for a child that a pending namespace's unsharer forked after the
+// unshare (a pid the counter handed out since then, whose parent is the
+// unsharer); the kernel activated the namespace in that fork, so from then
+// on it is frozen (EACCES for *_for_children writes) whoever asks. A child
+// that already exited is not seen (see docs/testing.md).
+func (s *state) settle() {
+	var pending []*namespace
+	for _, n := range s.NS {
+		if !n.Frozen && n.Unsharer != "" {
+			pending = append(pending, n)
+		}
+	}
+	if len(pending) == 0 {
+		return
+	}
+	cur := lastPid()
+	if cur < 0 {
+		return // no pid counter: births are found when someone asks
+	}
+	for _, n := range pending {
+		if n.Frozen || n.LastPid < 0 || cur == n.LastPid {
+			continue
+		}
+		u, ok := s.Tasks[n.Unsharer]
+		if !ok {
+			continue
+		}
+		for _, p := range s.pidsSince(n.LastPid, cur) {
+			_, ppid, err := s.procStat(p)
+			if err != nil || ppid != u.Pid || !isProcess(p) {
+				continue
+			}
+			if _, err := s.lookup(p); err == nil || n.Frozen {
+				break
+			}
+		}
+	}
+}
+
+// pidsSince lists the pids handed out after last up to cur (the counter
+// wraps at pid_max).
+func (s *state) pidsSince(last, cur int) []int {
+	if cur > last && cur-last <= 4096 {
+		out := make([]int, 0, cur-last)
+		for p := last + 1; p <= cur; p++ {
+			out = append(out, p)
+		}
+		return out
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if (cur > last && p > last && p <= cur) || (cur < last && (p > last || p <= cur)) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// isProcess says whether pid is a thread group leader (a thread id can be
+// looked up under /proc too, with its process's parent as ppid).
+func isProcess(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			return strings.TrimSpace(v) == strconv.Itoa(pid)
+		}
+	}
+	return false
 }

@@ -53,6 +53,12 @@ func (k *Kernel) OpenPolicy(pid int) error {
 		if n == nil {
 			return opErr("open policy", unix.EPERM, "the emulator does not manage the host's own policy")
 		}
+		// The RFC checks only DAC on the write path; like the read path,
+		// the emulator requires CAP_SYS_ADMIN over the namespace's owner.
+		if err := s.requireCap(pid, n.Owner, "open policy",
+			"no CAP_SYS_ADMIN over the owner of the caller's IMA namespace (ima_open_policy)"); err != nil {
+			return err
+		}
 		s.PolicyBusy = taskKey(t.Pid, t.Start)
 		n.Staged, n.StageFailed = nil, false
 		return nil
@@ -202,12 +208,30 @@ func (k *Kernel) AddKey(pid int, der []byte) (int32, error) {
 	return serial, err
 }
 
+// measurementsOpen is the open check of the measurement files
+// (ima_measurements_open and the counters): CAP_SYS_ADMIN over the owner
+// of the reader's active namespace, else EPERM.
+func (s *state) measurementsOpen(pid int, n *namespace, file string) error {
+	var owner []userNS
+	if n != nil {
+		owner = n.Owner
+	}
+	return s.requireCap(pid, owner, "open "+file,
+		"no CAP_SYS_ADMIN over the owner of the reader's IMA namespace")
+}
+
 // view returns the entries pid may read: all of them from the initial
-// namespace, else only its namespace's own since its activation.
-func (s *state) view(pid int) ([]Entry, error) {
+// namespace, else only its namespace's own since its activation. check
+// applies the open's capability check (off for Inspect*).
+func (s *state) view(pid int, check bool) ([]Entry, error) {
 	_, n, err := s.activeNS(pid)
 	if err != nil {
 		return nil, err
+	}
+	if check {
+		if err := s.measurementsOpen(pid, n, "ascii_runtime_measurements"); err != nil {
+			return nil, err
+		}
 	}
 	all, err := s.allEntries()
 	if err != nil {
@@ -226,12 +250,28 @@ func (s *state) view(pid int) ([]Entry, error) {
 }
 
 // Counter reads runtime_measurements_count or violations as pid would.
-func (k *Kernel) Counter(pid int, name string) (uint64, error) {
+func (k *Kernel) Counter(pid int, name string) (uint64, error) { return k.counter(pid, name, true) }
+
+// InspectCounter is Counter as a task with CAP_SYS_ADMIN in pid's
+// namespace reads it (tests and `ima-hook emu`: root entering it).
+func (k *Kernel) InspectCounter(pid int, name string) (uint64, error) {
+	return k.counter(pid, name, false)
+}
+
+func (k *Kernel) counter(pid int, name string, check bool) (uint64, error) {
 	var v uint64
 	err := k.tx(func(s *state) error {
 		_, n, err := s.activeNS(pid)
 		if err != nil {
 			return err
+		}
+		if name != "runtime_measurements_count" && name != "violations" {
+			return opErr("open "+name, unix.ENOENT, "no such file")
+		}
+		if check {
+			if err := s.measurementsOpen(pid, n, name); err != nil {
+				return err
+			}
 		}
 		switch name {
 		case "runtime_measurements_count":
@@ -263,10 +303,16 @@ func (k *Kernel) Counter(pid int, name string) (uint64, error) {
 }
 
 // Entries returns the measurement view of pid.
-func (k *Kernel) Entries(pid int) ([]Entry, error) {
+func (k *Kernel) Entries(pid int) ([]Entry, error) { return k.entries(pid, true) }
+
+// InspectEntries is Entries as a task with CAP_SYS_ADMIN in pid's
+// namespace reads them.
+func (k *Kernel) InspectEntries(pid int) ([]Entry, error) { return k.entries(pid, false) }
+
+func (k *Kernel) entries(pid int, check bool) ([]Entry, error) {
 	var out []Entry
 	err := k.tx(func(s *state) error {
-		v, err := s.view(pid)
+		v, err := s.view(pid, check)
 		out = append(out, v...)
 		return err
 	})
@@ -319,7 +365,13 @@ func (k *Kernel) Measure(pid int, name, algo, digestHex string, violation bool) 
 		if err != nil {
 			return err
 		}
-		for _, e := range all {
+		// imans_remove_hash_entries: a dead namespace's entries left the
+		// hash table, so a namespace that reuses its id measures again.
+		from := 0
+		if n != nil {
+			from = n.FirstEntry
+		}
+		for _, e := range all[from:] {
 			if e.NS == id && e.Name == name && e.Digest == digestHex && !e.Violation {
 				return nil
 			}

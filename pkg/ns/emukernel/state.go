@@ -67,12 +67,16 @@ type Switches struct {
 	// writes them; the openEuler snapshot does not (unknown for the newest
 	// code). Readers must detect either (measure.DetectLayout).
 	BinaryNSHeader bool `json:"binary_ns_header"`
+	// AppraiseBootParam is CONFIG_IMA_APPRAISE_BOOTPARAM: without it the
+	// kcmd's ima_appraise= is ignored (the namespace enforces).
+	AppraiseBootParam bool `json:"appraise_bootparam"`
 }
 
 // DefaultSwitches describe an openEuler kernel as the ABI notes expect it,
 // with CONFIG_IMA_WRITE_POLICY (the configuration ima-hook documents).
 func DefaultSwitches() Switches {
-	return Switches{WritePolicy: true, DefaultTemplate: "ima-ns", MaxNamespaces: 1024}
+	return Switches{WritePolicy: true, DefaultTemplate: "ima-ns", MaxNamespaces: 1024,
+		AppraiseBootParam: true}
 }
 
 type task struct {
@@ -94,8 +98,16 @@ type key struct {
 }
 
 type namespace struct {
-	ID       NSID       `json:"id"`
-	Frozen   bool       `json:"frozen"`
+	ID     NSID `json:"id"`
+	Frozen bool `json:"frozen"`
+	// Owner is the owning user namespace and its ancestors (ns->user_ns):
+	// the unsharer's, moved to the first child's at its birth.
+	Owner []userNS `json:"owner,omitempty"`
+	// Unsharer is the task whose ima_ns_for_children this pending
+	// namespace is, and LastPid the pid counter (ns_last_pid) at the
+	// unshare: a child it forks later has a pid after LastPid.
+	Unsharer string `json:"unsharer,omitempty"`
+	LastPid  int    `json:"last_pid,omitempty"`
 	Kcmd     *kcmdSetup `json:"kcmd,omitempty"`
 	Template string     `json:"template,omitempty"`
 	X509Path string     `json:"x509_path,omitempty"`
@@ -135,6 +147,10 @@ type state struct {
 	PolicyBusy string                `json:"policy_busy,omitempty"` // task key of the open writer
 	PolicyGone bool                  `json:"policy_gone,omitempty"`
 	NextSerial int32                 `json:"next_serial"`
+
+	// creds caches credentials (/proc/<pid>/status, user namespaces) for
+	// one transaction, as stats does for /proc/<pid>/stat.
+	creds map[int]cred
 
 	// stats caches /proc/<pid>/stat reads for one transaction: a 50-rule
 	// policy load looks its writer up once per write, and each read is a
@@ -275,6 +291,7 @@ func (k *Kernel) tx(fn func(*state) error) error {
 	if err != nil {
 		return err
 	}
+	s.settle()
 	if err := fn(s); err != nil {
 		// Failed operations change nothing, except the ones that the kernel
 		// also leaves a trace of (handled by returning a *kept error).
@@ -416,14 +433,45 @@ func (s *state) collect() (changed bool) {
 	return changed
 }
 
-// allocID is ns_alloc_inum: the lowest free id of the dynamic range, so ids
-// are reused after a namespace dies.
+// allocID is ns_alloc_inum: the lowest free id of the dynamic proc inode
+// range, so ids are reused after a namespace dies. The range is shared
+// with every other proc inode (the proc entries made at boot, and every
+// other namespace on the machine), so an IMA namespace never gets the
+// first ids of the range and consecutive namespaces seldom get
+// consecutive ids: the emulator takes the ids below firstFreeIno as used
+// at boot (4026532329 is the first id of the ABI's worked examples) and
+// a fixed third of the rest as held by other inodes, so tests cannot come
+// to depend on small or sequential ids.
 func (s *state) allocID() NSID {
-	for id := firstDynamicIno + 1; ; id++ {
-		if s.ns(id) == nil {
+	for id := firstFreeIno; ; id++ {
+		if s.ns(id) == nil && !heldByOtherInode(id) {
 			return id
 		}
 	}
+}
+
+// firstFreeIno is where the emulator's proc inode allocation starts.
+const firstFreeIno NSID = firstDynamicIno + 0x1E9
+
+// heldByOtherInode says whether the emulator treats id as another proc
+// inode's (a fixed pseudo-random third of the ids).
+func heldByOtherInode(id NSID) bool {
+	x := uint64(id) * 0x9E3779B97F4A7C15
+	x ^= x >> 29
+	return x%3 == 0
+}
+
+// lastPid reads the pid counter of the caller's pid namespace.
+func lastPid() int {
+	b, err := os.ReadFile("/proc/sys/kernel/ns_last_pid")
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // procStat reads a process's start time and parent pid from /proc.
