@@ -106,8 +106,8 @@ type namespace struct {
 	// Unsharer is the task whose ima_ns_for_children this pending
 	// namespace is, and LastPid the pid counter (ns_last_pid) at the
 	// unshare: a child it forks later has a pid after LastPid.
-	Unsharer string `json:"unsharer,omitempty"`
-	LastPid  int    `json:"last_pid,omitempty"`
+	Unsharer string     `json:"unsharer,omitempty"`
+	LastPid  int        `json:"last_pid,omitempty"`
 	Kcmd     *kcmdSetup `json:"kcmd,omitempty"`
 	Template string     `json:"template,omitempty"`
 	X509Path string     `json:"x509_path,omitempty"`
