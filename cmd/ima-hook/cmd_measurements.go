@@ -49,8 +49,8 @@ Selecting entries:
   poststop (<archive-dir>/<id>/ascii_runtime_measurements).
 
 Verifying (--verify): every template digest, the ns_aggregate entries, the
-boot_aggregate (when PCRs 0-9 are known), and a replay of the sha1/sha256
-banks by the kernel's rules (violations extend 0xff; pre-5.8 kernels extended
+boot_aggregate (when PCRs 0-9 are known), and a replay of the reference's
+banks (sha1, sha256, sha384, sha512, sm3_256) by the kernel's rules (violations extend 0xff; pre-5.8 kernels extended
 zero-padded SHA1 digests, tried when the 5.8+ rules do not match) against
 --pcrs files or, without them, /sys/class/tpm/tpm0/pcr-<alg>/<n> (read before
 the list: entries logged later are reported as not covered). With

@@ -415,48 +415,74 @@ func TestMeasurementsContainerListStart(t *testing.T) {
 	}
 }
 
-// An sm3_256 list or bank that this build cannot compute is never a pass
-// (issue 15.9): the verification says what it did not check and exits 1.
-func TestMeasurementsVerifyUnchecked(t *testing.T) {
+// An sm3_256 list and bank are verified (issue 13.1), and what cannot be
+// verified is never a pass (issue 15.9): the verification says what it did
+// not check and exits 1.
+func TestMeasurementsVerifySM3AndUnchecked(t *testing.T) {
 	lf := writeList(t, listgen.Spec{Entries: 50, Namespaces: 1, Seed: 23})
 	data, _ := os.ReadFile(lf.bin)
 	r := measure.NewBinaryReader(bytes.NewReader(data), measure.ReadOptions{})
 	var sm3 []byte
+	v, _ := measure.NewVerifier(measure.VerifyOptions{Banks: []measure.Alg{measure.SM3}, Variant: measure.VariantPerBank})
+	var off7 int64
 	for i := 0; ; i++ {
 		e, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		must(t, err)
+		v.Add(e, true)
 		start := len(sm3)
 		sm3 = measure.AppendBinary(sm3, e, measure.WriteOptions{Bank: measure.SM3})
 		if i == 7 {
 			sm3[start+4] ^= 1 // a wrong template digest
+			off7 = int64(start)
 		}
 	}
-	sm3Path := filepath.Join(lf.dir, "list.sm3")
+	sm3Path := filepath.Join(lf.dir, "binary_runtime_measurements_sm3")
 	must(t, os.WriteFile(sm3Path, sm3, 0o644))
 	code, out, errs := run("--file", sm3Path, "--bank", "sm3_256", "--verify", "--template-only", "--format", "json")
-	if code != 1 || strings.Contains(errs, "verification passed") || !strings.Contains(errs, "NOT CHECKED: 50 template digests (sm3)") {
+	if code != 1 || !strings.Contains(errs, "verification FAILED: 50 entries (binary list, plain layout (detected), sm3 digests); 1 template digest mismatches") ||
+		!strings.Contains(errs, fmt.Sprintf("entry 7 (byte %d)", off7)) || strings.Contains(errs, "NOT CHECKED") {
 		t.Fatalf("sm3 list: code %d\n%s", code, errs)
 	}
 	var summary measure.Summary
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	must(t, json.Unmarshal([]byte(lines[len(lines)-1]), &summary))
-	if summary.Passed || summary.Verify.Passed || summary.Verify.TemplateUnchecked != 50 || len(summary.Verify.Unchecked) != 1 {
+	if summary.Passed || summary.DigestAlg != "sm3" || summary.Verify.TemplateMismatches != 1 || summary.Verify.TemplateUnchecked != 0 || len(summary.Verify.Unchecked) != 0 {
 		t.Fatalf("summary %+v", summary.Verify)
 	}
 
+	// The sm3_256 bank is replayed: its right value matches, a wrong one fails.
+	b := &measure.PCRBank{Alg: measure.SM3}
+	b.Values[10] = v.Report().PCRs[0].Computed
 	pcrSM3 := filepath.Join(lf.dir, "pcrs.sm3")
+	writePCRs(t, pcrSM3, b)
+	code, _, errs = run("--file", lf.bin, "--format", "none", "--verify", "--pcrs", "sha1,"+lf.pcr1, "--pcrs", "sm3_256,"+pcrSM3)
+	if code != 0 || !strings.Contains(errs, "PCR 10 sha1, PCR 10 sm3 match") {
+		t.Fatalf("sm3 bank: code %d\n%s", code, errs)
+	}
 	must(t, os.WriteFile(pcrSM3, []byte("PCR-10: "+strings.Repeat("ab", 32)+"\n"), 0o644))
-	for _, args := range [][]string{
-		{"--pcrs", "sm3_256," + pcrSM3},
-		{"--pcrs", "sha1," + lf.pcr1, "--pcrs", "sm3_256," + pcrSM3},
-	} {
-		code, _, errs = run(append([]string{"--file", lf.bin, "--format", "none", "--verify"}, args...)...)
-		if code != 1 || strings.Contains(errs, "verification passed") || !strings.Contains(errs, "NOT CHECKED: pcr bank (sm3)") {
-			t.Fatalf("%v: code %d\n%s", args, code, errs)
+	code, _, errs = run("--file", lf.bin, "--format", "none", "--verify", "--pcrs", "sm3_256,"+pcrSM3)
+	if code != 1 || !strings.Contains(errs, "verification FAILED") || !strings.Contains(errs, "PCR 10 sm3") {
+		t.Fatalf("wrong sm3 bank: code %d\n%s", code, errs)
+	}
+
+	// A TPM bank this build does not know is not replayed: INCOMPLETE.
+	tpm := filepath.Join(lf.dir, "tpm")
+	for alg, vals := range map[string]*measure.PCRBank{"sha1": lf.res.PCRs.Bank(measure.SHA1), "sha3_256": b} {
+		dir := filepath.Join(tpm, "pcr-"+alg)
+		must(t, os.MkdirAll(dir, 0o755))
+		for i, val := range vals.Values {
+			if val != nil {
+				must(t, os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), []byte(fmt.Sprintf("%X\n", val)), 0o644))
+			}
 		}
+	}
+	code, _, errs = run("--file", lf.bin, "--format", "none", "--verify", "--tpm", tpm)
+	if code != 1 || strings.Contains(errs, "verification passed") || !strings.Contains(errs, "verification INCOMPLETE") ||
+		!strings.Contains(errs, "NOT CHECKED: pcr bank (sha3_256)") {
+		t.Fatalf("unknown TPM bank: code %d\n%s", code, errs)
 	}
 }
 

@@ -18,13 +18,16 @@ import (
 	"crypto/sha512"
 	"fmt"
 	"strings"
+
+	"github.com/emmansun/gmsm/sm3"
 )
 
 // Alg is a hash algorithm of a TPM PCR bank or of a template digest.
 type Alg uint8
 
-// The banks IMA can extend. SM3 is recognised (it is a TPM bank and a kernel
-// hash) but cannot be computed here: the Go standard library has no SM3.
+// The banks IMA can extend. SM3 (the TPM's sm3_256 bank, the kernel's sm3
+// hash, common on openEuler) comes from github.com/emmansun/gmsm: the Go
+// standard library has none.
 const (
 	AlgUnknown Alg = iota
 	SHA1
@@ -61,7 +64,7 @@ func (a Alg) Size() int {
 }
 
 // Supported reports whether digests of a can be computed here.
-func (a Alg) Supported() bool { return a >= SHA1 && a <= SHA512 }
+func (a Alg) Supported() bool { return a >= SHA1 && a <= SM3 }
 
 // ParseAlg accepts the kernel names (sha1, sha256, sha384, sha512, sm3) and
 // the TPM name sm3_256.
@@ -97,6 +100,9 @@ func (a Alg) sum(dst, data []byte) []byte {
 		return append(dst, s[:]...)
 	case SHA512:
 		s := sha512.Sum512(data)
+		return append(dst, s[:]...)
+	case SM3:
+		s := sm3.Sum(data)
 		return append(dst, s[:]...)
 	}
 	panic("measure: digest of unsupported algorithm " + a.String())

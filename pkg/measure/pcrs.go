@@ -23,6 +23,15 @@ type PCRBank struct {
 // PCRSet is the reference the replay is compared with.
 type PCRSet struct {
 	Banks []*PCRBank
+	// Unknown are banks the TPM has (with values) under a name this
+	// package does not know: they cannot be replayed, and a verification
+	// against this set reports them as unchecked.
+	Unknown []UnknownBank
+}
+
+// UnknownBank is a TPM bank of an algorithm this package does not know.
+type UnknownBank struct {
+	Name, Source string
 }
 
 // Bank returns the bank of a, nil if absent.
@@ -228,7 +237,12 @@ func ReadSysfsPCRs(dir string) (*PCRSet, error) {
 	for _, m := range matches {
 		a, err := ParseAlg(strings.TrimPrefix(filepath.Base(m), "pcr-"))
 		if err != nil {
-			continue // a bank this package does not know
+			// A bank this package does not know: not replayable, so
+			// reported (when it holds values), never silently left out.
+			if vals, _ := filepath.Glob(filepath.Join(m, "[0-9]*")); len(vals) > 0 {
+				set.Unknown = append(set.Unknown, UnknownBank{Name: strings.TrimPrefix(filepath.Base(m), "pcr-"), Source: m})
+			}
+			continue
 		}
 		b := &PCRBank{Alg: a, Source: m}
 		for i := 0; i < NumPCRs; i++ {
@@ -248,7 +262,7 @@ func ReadSysfsPCRs(dir string) (*PCRSet, error) {
 			return nil, err
 		}
 	}
-	if len(set.Banks) == 0 {
+	if len(set.Banks) == 0 && len(set.Unknown) == 0 {
 		return nil, fmt.Errorf("%s: no pcr-<alg> directories: %w", dir, fs.ErrNotExist)
 	}
 	return set, nil

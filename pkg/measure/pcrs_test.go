@@ -95,14 +95,25 @@ func TestSysfsPCRs(t *testing.T) {
 			}
 		}
 	}
-	os.MkdirAll(filepath.Join(dir, "pcr-sha3_256"), 0o755) // unknown bank: ignored
+	os.MkdirAll(filepath.Join(dir, "pcr-sha3_256"), 0o755) // unknown bank without values: nothing to check
 	set, err := measure.ReadSysfsPCRs(dir)
-	if err != nil || len(set.Banks) != 2 {
+	if err != nil || len(set.Banks) != 2 || len(set.Unknown) != 0 {
 		t.Fatalf("%v %+v", err, set)
 	}
 	rep, _ := verify(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}), measure.VerifyOptions{Reference: set})
 	if !rep.Passed {
 		t.Errorf("sysfs reference: %v", rep.Failures)
+	}
+	// An unknown bank with values cannot be replayed: reported, and the
+	// verification is not passed.
+	os.WriteFile(filepath.Join(dir, "pcr-sha3_256", "10"), []byte(strings.Repeat("AB", 32)+"\n"), 0o444)
+	set, err = measure.ReadSysfsPCRs(dir)
+	if err != nil || len(set.Unknown) != 1 || set.Unknown[0].Name != "sha3_256" {
+		t.Fatalf("%v %+v", err, set)
+	}
+	rep, _ = verify(t, measure.NewBinaryReader(bytes.NewReader(g.bin), measure.ReadOptions{}), measure.VerifyOptions{Reference: set})
+	if rep.Passed || !rep.Matched || len(rep.Unchecked) != 1 || rep.Unchecked[0].Alg != "sha3_256" {
+		t.Errorf("unknown sysfs bank: passed %v unchecked %+v", rep.Passed, rep.Unchecked)
 	}
 }
 

@@ -213,6 +213,10 @@ func NewVerifier(opt VerifyOptions) (*Verifier, error) {
 	v := &Verifier{opt: opt}
 	v.rep.BootAggregate = "absent"
 	if opt.Reference != nil {
+		for _, b := range opt.Reference.Unknown {
+			v.rep.Unchecked = append(v.rep.Unchecked, Unchecked{Check: "pcr bank", Alg: b.Name, Count: 1,
+				Reason: fmt.Sprintf("the TPM has a %s bank (%s) of an algorithm this build does not know: the bank is not replayed", b.Name, b.Source)})
+		}
 		for _, b := range opt.Reference.Banks {
 			if !b.Alg.Supported() {
 				v.rep.Unchecked = append(v.rep.Unchecked, Unchecked{Check: "pcr bank", Alg: b.Alg.String(), Count: 1,
@@ -376,6 +380,11 @@ func (v *Verifier) addHashed(e *Entry, h *dataHashes, selected bool) EntryCheck 
 		if !chk.TemplateOK {
 			v.rep.TemplateMismatches++
 			chk.Problem = fmt.Sprintf("template digest %s:%x does not match the template data (%x)", logged.Alg, logged.Sum, got)
+			if other := sameSizeAlg(logged.Alg); other != AlgUnknown && bytes.Equal(other.sum(nil, e.hashInput(&v.scratch)), logged.Sum) {
+				// sha256 and sm3 digests have the same length, so an ASCII
+				// list's bank guessed from it may be the wrong one.
+				chk.Problem += fmt.Sprintf("; it is the %s of the template data: the list's bank is %s (--bank %s)", other, other, other)
+			}
 		}
 		if logged.Alg == SHA1 {
 			// The kernel extended what it logged; a changed template data
@@ -622,6 +631,17 @@ func (v *Verifier) Report() *Report {
 	r.Unchecked = append(r.Unchecked, v.templUnchecked...)
 	r.Passed = r.FailureCount == 0 && len(r.Unchecked) == 0
 	return r
+}
+
+// sameSizeAlg is the other bank with a's digest size, if any.
+func sameSizeAlg(a Alg) Alg {
+	switch a {
+	case SHA256:
+		return SM3
+	case SM3:
+		return SHA256
+	}
+	return AlgUnknown
 }
 
 // loggedAlg is the bank of the digest the list carries for e.
