@@ -247,27 +247,37 @@ func ExpandKcmd(k Kcmd, p Profile) ([]Rule, error) {
 
 // Effective returns the rules that are in force once policy pol (may be
 // nil) is loaded into a namespace created with kcmd k, in the kernel's
-// order. Loading a policy replaces the kcmd's built-in rules entirely; the
-// architecture rules and (initial namespace only) the build-time rules
-// stay in front of the loaded rules.
+// order: without pol the kcmd's built-ins (ExpandKcmd); with pol what the
+// first load leaves (Loaded), the built-ins gone.
 func Effective(k Kcmd, pol *Policy, p Profile) ([]Rule, error) {
 	if pol == nil || len(pol.Rules) == 0 {
 		return ExpandKcmd(k, p)
 	}
+	if _, err := ExpandKcmd(k, p); err != nil {
+		return nil, err
+	}
+	return Loaded(pol.Rules, p), nil
+}
+
+// Loaded returns the rules in force after the first policy load of a
+// namespace whose loaded rules are written: the kernel's
+// ima_update_policy switches the namespace from its default list (the
+// kcmd's built-ins) to its custom list, which ima_init_policy seeded with
+// the architecture rules and (initial namespace only) the build-time
+// rules, and the loaded rules follow them. Every other built-in is
+// replaced, whatever the kcmd asked for.
+func Loaded(written []Rule, p Profile) []Rule {
 	var out []Rule
 	out = append(out, ArchRules(p)...)
 	out = append(out, BuildRules(p)...)
-	return append(out, pol.Rules...), nil
+	return append(out, written...)
 }
 
-// HookRules are the rules ima-hook writes into a namespace created with
-// kcmd k when it loads the custom policy pol (nil: none). The kernel
-// replaces a namespace's built-in rules at the first load
-// (ima_update_policy), so the kcmd's built-ins are written again in front
-// of pol, in the kernel's order; architecture and build-time rules stay in
-// force by themselves and are not written. Without pol nothing needs
-// writing into a namespace that was created with k.
-func HookRules(k Kcmd, pol *Policy, p Profile) ([]Rule, error) {
+// ReplacedBuiltins are the kcmd k's built-in rules that the first policy
+// load takes out of force (all but the architecture and build-time rules,
+// which stay on the custom list). None means loading a policy loses
+// nothing the kcmd asked for.
+func ReplacedBuiltins(k Kcmd, p Profile) ([]Rule, error) {
 	builtins, err := ExpandKcmd(k, p)
 	if err != nil {
 		return nil, err
@@ -279,21 +289,34 @@ func HookRules(k Kcmd, pol *Policy, p Profile) ([]Rule, error) {
 		}
 		out = append(out, r)
 	}
-	if pol != nil {
-		out = append(out, pol.Rules...)
-	}
 	return out, nil
 }
 
-// InForce are the rules a namespace created with kcmd k has once ima-hook
-// loaded pol (nil: none) into it, in the order the kernel matches them.
-func InForce(k Kcmd, pol *Policy, p Profile) ([]Rule, error) {
-	if pol == nil || len(pol.Rules) == 0 {
-		return ExpandKcmd(k, p)
-	}
-	written, err := HookRules(k, pol, p)
+// HookRules are the rules ima-hook writes into a namespace for kcmd k and
+// custom policy pol (nil: none), so that the namespace ends up with what
+// the kernel itself makes of k and pol (Effective). With pol that is pol
+// alone: the kernel replaces the kcmd's built-ins at the first load
+// (ima_update_policy), and the hook does not write them back, which would
+// put them in front of pol and shadow pol's rules (the first matching rule
+// of each action decides). Without pol, a namespace created with k already
+// has its built-ins and needs nothing; HookRules then returns the
+// built-ins to load into a namespace that was created without k (the
+// architecture rules are in force there by themselves).
+func HookRules(k Kcmd, pol *Policy, p Profile) ([]Rule, error) {
+	builtins, err := ReplacedBuiltins(k, p)
 	if err != nil {
 		return nil, err
 	}
-	return append(ArchRules(p), written...), nil
+	if pol != nil && len(pol.Rules) > 0 {
+		return append([]Rule(nil), pol.Rules...), nil
+	}
+	return builtins, nil
+}
+
+// InForce are the rules a namespace created with kcmd k has once ima-hook
+// loaded pol (nil: none) into it, in the order the kernel matches them:
+// the same answer as Effective, since the hook writes what the kernel
+// would keep.
+func InForce(k Kcmd, pol *Policy, p Profile) ([]Rule, error) {
+	return Effective(k, pol, p)
 }

@@ -157,3 +157,66 @@ func texts(rs []Rule) []string {
 	}
 	return out
 }
+
+// The hook writes what the kernel keeps: with a custom policy, that policy
+// alone (ima_update_policy replaces the kcmd's built-ins and keeps the
+// architecture rules), so the rules in force are Effective's, and a custom
+// exclusion is not shadowed by built-ins written back in front of it.
+func TestHookRulesReplaceBuiltins(t *testing.T) {
+	p := DefaultProfile()
+	p.SecureBoot, p.KexecSig = true, false // architecture rules present
+	k, err := ParseKcmd("ima_policy=tcb|appraise_tcb", KcmdOptions{Profile: &p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, errs := Parse("dont_measure fsmagic=0x794c7630\nmeasure func=BPRM_CHECK\n", p)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	written, err := HookRules(k, pol, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(texts(written), "\n"), strings.Join(texts(pol.Rules), "\n"); got != want {
+		t.Errorf("hook writes\n%s\nwant exactly the custom policy\n%s", got, want)
+	}
+	inForce, err := InForce(k, pol, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eff, _ := Effective(k, pol, p)
+	if got, want := strings.Join(texts(inForce), "\n"), strings.Join(texts(eff), "\n"); got != want {
+		t.Errorf("in force after the hook:\n%s\nthe kernel's answer:\n%s", got, want)
+	}
+	want := append(texts(ArchRules(p)), texts(pol.Rules)...)
+	if got := texts(inForce); strings.Join(got, "\n") != strings.Join(want, "\n") || len(ArchRules(p)) == 0 {
+		t.Errorf("in force %q, want the architecture rules then the policy %q", got, want)
+	}
+	// Only the architecture rules (KEXEC_KERNEL_CHECK, MODULE_CHECK) come
+	// before the exclusion; an exec reaches it.
+	for _, sh := range Shadowed(inForce) {
+		if sh.By.Source != "arch" || sh.Func == "BPRM_CHECK" || sh.Func == "" {
+			t.Errorf("shadow in force: %+v", sh)
+		}
+	}
+	replaced, _ := ReplacedBuiltins(k, p)
+	for _, r := range replaced {
+		if r.Source == "arch" || r.Source == "build" || !strings.HasPrefix(r.Source, "builtin:") {
+			t.Errorf("replaced %+v", r)
+		}
+	}
+	if len(replaced) == 0 {
+		t.Error("tcb|appraise_tcb replaces nothing")
+	}
+
+	// Without a custom policy, a namespace that was not created with the
+	// kcmd is loaded with the kcmd's built-ins, architecture rules left
+	// to the kernel.
+	written, _ = HookRules(k, nil, p)
+	if strings.Join(texts(written), "\n") != strings.Join(texts(replaced), "\n") {
+		t.Errorf("without a policy the hook writes %q", texts(written))
+	}
+	if got, _ := InForce(k, nil, p); len(got) != len(replaced)+len(ArchRules(p)) {
+		t.Errorf("kcmd only: %q", texts(got))
+	}
+}
