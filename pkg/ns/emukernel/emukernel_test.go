@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -384,6 +385,61 @@ func TestPolicyLoad(t *testing.T) {
 	}
 	if got, _ := k.Rules(a); len(got) != 2 {
 		t.Fatalf("second load must append: %v", got)
+	}
+}
+
+// ima_update_policy (RFC 09/19 ima_policy.c, as in mainline): the first
+// load moves the namespace from its default list (ima_init_ns_policy: the
+// kcmd built-ins, architecture rules among them) to its custom list, which
+// ima_init_policy seeded with the architecture rules only; the loaded rules
+// follow them, and a later load appends. Run on both platforms: without
+// secure boot there are no architecture rules and the load leaves exactly
+// the loaded rules.
+func TestFirstLoadReplacesBuiltinsKeepsArchRules(t *testing.T) {
+	for _, secureBoot := range []bool{false, true} {
+		t.Run(fmt.Sprintf("secure_boot=%v", secureBoot), func(t *testing.T) {
+			sw := DefaultSwitches()
+			sw.SecureBoot = secureBoot
+			k := newKernel(t, sw)
+			k.Unshare(self())
+			k.WriteForChildren(self(), "kcmd_for_children", []byte("ima_policy=tcb"))
+			a := child(t)
+			var arch []string
+			if secureBoot {
+				// DefaultProfile: CONFIG_KEXEC_SIG and CONFIG_MODULE_SIG,
+				// so only the measure halves of sb_arch_rules.
+				arch = []string{"measure func=KEXEC_KERNEL_CHECK", "measure func=MODULE_CHECK"}
+			}
+			defaults, _ := k.Rules(a)
+			for _, r := range arch {
+				if !slices.Contains(defaults, r) {
+					t.Fatalf("architecture rule %q not among the defaults %q", r, defaults)
+				}
+			}
+			custom := []string{"dont_measure fsmagic=0x794c7630", "measure func=BPRM_CHECK"}
+			if err := loadPolicy(k, a, custom...); err != nil {
+				t.Fatal(err)
+			}
+			want := append(append([]string(nil), arch...), custom...)
+			if got, _ := k.Rules(a); !slices.Equal(got, want) {
+				t.Fatalf("after the first load %q, want %q", got, want)
+			}
+			if err := loadPolicy(k, a, "measure func=FILE_CHECK mask=MAY_READ uid=0"); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, "measure func=FILE_CHECK mask=MAY_READ uid=0")
+			if got, _ := k.Rules(a); !slices.Equal(got, want) {
+				t.Fatalf("a second load must append: %q, want %q", got, want)
+			}
+
+			// A namespace created without a kcmd has the architecture
+			// rules alone (added to every namespace).
+			k.Unshare(self())
+			b := child(t)
+			if got, _ := k.Rules(b); !slices.Equal(got, arch) {
+				t.Fatalf("namespace without kcmd: %q, want %q", got, arch)
+			}
+		})
 	}
 }
 

@@ -235,18 +235,28 @@ func (s *state) activate(n *namespace, activator *task) error {
 	n.Appraise = "enforce"
 	n.DefaultRules = true
 	n.Rules = nil
+	prof := s.policyProfile()
+	// The architecture rules go on the default and on the custom list
+	// (ima_init_policy adds them with IMA_DEFAULT_POLICY|IMA_CUSTOM_POLICY).
+	n.ArchRules = nil
+	for _, r := range policy.ArchRules(prof) {
+		n.ArchRules = append(n.ArchRules, r.Text)
+	}
+	kcmd := policy.Kcmd{}
 	if n.Kcmd != nil {
 		if n.Kcmd.Appraise != "" {
 			n.Appraise = n.Kcmd.Appraise
 		}
-		// ima_init_ns_policy: the built-ins in the kernel's order.
-		rules, err := policy.ExpandKcmd(policy.Kcmd{Policies: n.Kcmd.Policies}, emuProfile())
-		if err != nil {
-			s.logf("ima: %v", err)
-		}
-		for _, r := range rules {
-			n.Rules = append(n.Rules, r.Text)
-		}
+		kcmd.Policies = n.Kcmd.Policies
+	}
+	// ima_init_ns_policy: the built-ins in the kernel's order, the
+	// architecture rules among them even without a kcmd.
+	rules, err := policy.ExpandKcmd(kcmd, prof)
+	if err != nil {
+		s.logf("ima: %v", err)
+	}
+	for _, r := range rules {
+		n.Rules = append(n.Rules, r.Text)
 	}
 	if n.Template == "" {
 		n.Template = s.Switches.DefaultTemplate
@@ -274,6 +284,14 @@ func (s *state) activate(n *namespace, activator *task) error {
 	n.Kcmd, n.X509Path = nil, ""
 	_ = activator
 	return nil
+}
+
+// policyProfile is the kernel the built-in rules are expanded for: the
+// openEuler profile, on a secure-boot platform when the switch says so.
+func (s *state) policyProfile() policy.Profile {
+	p := emuProfile()
+	p.SecureBoot = s.Switches.SecureBoot
+	return p
 }
 
 // loadX509 reads a certificate from a host path (the activating task's

@@ -141,7 +141,8 @@ func (s *state) writePolicy(pid int, data string) error {
 }
 
 // ClosePolicy is close() of the policy file (ima_release_policy): the staged
-// rules replace the kcmd defaults the first time and are appended later; a
+// rules replace the kcmd defaults the first time (the architecture rules
+// stay in front of them) and are appended later; a
 // spoiled or empty session changes nothing ("policy update failed").
 func (k *Kernel) ClosePolicy(pid int) error {
 	return k.tx(func(s *state) error {
@@ -160,7 +161,10 @@ func (k *Kernel) ClosePolicy(pid int) error {
 			return nil
 		}
 		if n.DefaultRules {
-			n.Rules = nil
+			// ima_update_policy: the namespace moves from its default
+			// list (the kcmd built-ins) to its custom list, which holds
+			// the architecture rules; the loaded rules follow them.
+			n.Rules = append([]string(nil), n.ArchRules...)
 			n.DefaultRules = false
 		}
 		n.Rules = append(n.Rules, staged...)

@@ -70,6 +70,11 @@ type Switches struct {
 	// AppraiseBootParam is CONFIG_IMA_APPRAISE_BOOTPARAM: without it the
 	// kcmd's ima_appraise= is ignored (the namespace enforces).
 	AppraiseBootParam bool `json:"appraise_bootparam"`
+	// SecureBoot: the platform booted with EFI secure boot on a kernel
+	// with CONFIG_IMA_ARCH_POLICY, so every namespace gets the
+	// architecture rules (ima_init_arch_policy), which survive its first
+	// custom policy load (ima_update_policy).
+	SecureBoot bool `json:"secure_boot"`
 }
 
 // DefaultSwitches describe an openEuler kernel as the ABI notes expect it,
@@ -116,8 +121,11 @@ type namespace struct {
 	// which the first custom load replaces (later loads append).
 	Rules        []string `json:"rules,omitempty"`
 	DefaultRules bool     `json:"default_rules"`
-	Violations   uint64   `json:"violations"`
-	Keys         []key    `json:"keys,omitempty"`
+	// ArchRules seed the namespace's custom list at activation: the first
+	// load replaces Rules with them followed by the loaded rules.
+	ArchRules  []string `json:"arch_rules,omitempty"`
+	Violations uint64   `json:"violations"`
+	Keys       []key    `json:"keys,omitempty"`
 	// FirstEntry is the global index of this namespace's ns_aggregate: its
 	// view starts there (an earlier namespace may have had the same id).
 	FirstEntry int `json:"first_entry"`
