@@ -10,6 +10,8 @@
 package hook
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -48,13 +50,24 @@ type Plan struct {
 	// CreatedByWrapper: the ima-runtime wrapper created the namespace, so
 	// kcmd and x509 were applied at creation.
 	CreatedByWrapper bool `json:"created_by_wrapper"`
-	// Rules are written one per write(): the kcmd's built-in rules (the
-	// first custom load replaces a namespace's default rules, so they are
-	// written again to keep them) followed by the custom rules.
+	// Rules are written one per write(): the custom rules alone (the
+	// kernel's first load replaces the kcmd's built-ins, and so does the
+	// hook: policy.HookRules), or, into a namespace the wrapper did not
+	// create and without custom rules, the kcmd's built-ins.
 	Rules      []string `json:"rules"`
 	PolicyPath string   `json:"policy_path,omitempty"`
 	AddKey     bool     `json:"add_key"`
-	Warnings   []string `json:"warnings,omitempty"`
+	// InForce are the rules in force once the plan is carried out, in the
+	// kernel's order: what the kernel itself makes of the kcmd and the
+	// custom policy (policy.Effective). The preflight judges these, the
+	// record carries their sha256.
+	InForce []string `json:"in_force"`
+	// BuiltinsReplaced: the custom policy took the kcmd's built-in rules
+	// out of force (architecture rules stay).
+	BuiltinsReplaced bool     `json:"builtins_replaced,omitempty"`
+	Warnings         []string `json:"warnings,omitempty"`
+
+	inForce []policy.Rule
 }
 
 // CreateRuntime runs at the createRuntime stage; st.Pid is the container
@@ -164,11 +177,13 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 		}
 	}
 	rec.Template = feat.Template
+	rec.InForceSHA, rec.InForceRules, rec.BuiltinsReplaced = inForceSHA256(plan.InForce), len(plan.InForce), plan.BuiltinsReplaced
 	for _, w := range plan.Warnings {
-		h.Log.Info(st.ID, "%s", w)
+		// Logged as the config's warnings are, so that an admin sees them.
+		h.Log.Error(st.ID, "warning: %s", w)
 		rec.Warnings = append(rec.Warnings, w)
 	}
-	if err := h.preflight(st, cfg, rec); err != nil {
+	if err := h.preflight(st, cfg, rec, plan.inForce); err != nil {
 		return err
 	}
 	req := ns.PopulateRequest{PolicyRules: plan.Rules, PolicyPath: plan.PolicyPath, Keyring: cfg.Keyring, Expect: ctrNS}
@@ -219,9 +234,19 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error)
 		}
 		p.AddKey = cfg.Cert != nil
 	}
+	// The namespace ends up with what the kernel makes of the kcmd and the
+	// custom policy: the custom rules replace the kcmd's built-ins at the
+	// first load (policy.HookRules says why they are not written back).
 	// Without a custom policy, a namespace the wrapper created already has
-	// its kcmd's rules; otherwise the built-ins are written again in front
-	// of the custom rules (policy.HookRules says why).
+	// its kcmd's rules, and one it did not create gets them loaded.
+	replaced, err := policy.ReplacedBuiltins(cfg.Kcmd, cfg.Profile)
+	if err != nil {
+		return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+	}
+	p.inForce, err = policy.ExpandKcmd(cfg.Kcmd, cfg.Profile)
+	if err != nil {
+		return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+	}
 	if cfg.Policy != nil || !created {
 		written, err := policy.HookRules(cfg.Kcmd, cfg.Policy, cfg.Profile)
 		if err != nil {
@@ -230,6 +255,20 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error)
 		for _, r := range written {
 			p.Rules = append(p.Rules, r.Text)
 		}
+		if len(written) > 0 {
+			p.inForce = policy.Loaded(written, cfg.Profile)
+		}
+	}
+	if cfg.Policy != nil && len(replaced) > 0 {
+		p.BuiltinsReplaced = true
+		if cfg.Sources[config.AnnKcmd] == config.AnnKcmd {
+			// Asked for explicitly, the built-ins would be missed: say
+			// so (the admin's default kcmd gets no warning).
+			p.Warnings = append(p.Warnings, replacedWarning(cfg, replaced))
+		}
+	}
+	for _, r := range p.inForce {
+		p.InForce = append(p.InForce, r.Text)
 	}
 	if cfg.Policy != nil {
 		if created && cfg.Kcmd.SignedPolicyRequired(cfg.Profile) {
@@ -243,6 +282,39 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error)
 		}
 	}
 	return p, nil
+}
+
+// replacedWarning says that the custom policy replaces the built-ins an
+// io.imans.kcmd annotation asked for, as the kernel's first load does.
+func replacedWarning(cfg *config.Config, replaced []policy.Rule) string {
+	var names []string
+	for _, r := range replaced {
+		n := strings.TrimPrefix(r.Source, "builtin:")
+		if len(names) == 0 || names[len(names)-1] != n {
+			names = append(names, n)
+		}
+	}
+	polKey := config.AnnPolicyRules
+	if cfg.PolicyPath != "" {
+		polKey = config.AnnPolicy
+	}
+	if src := cfg.Sources[polKey]; src != "" {
+		polKey = src
+	}
+	return fmt.Sprintf("%s: the custom policy (%s) replaces the ima_policy=%s built-in rules when it is loaded, as the kernel does: "+
+		"only its rules (and any architecture rules) are in force; copy the built-in rules you want to keep into the policy "+
+		"(ima-hook policy check --kcmd '%s' --explain lists them)", config.AnnKcmd, polKey, strings.Join(names, "|"), cfg.KcmdText)
+}
+
+// inForceSHA256 is the hex sha256 of the rules in force, one rule and a
+// newline each (as `ima-hook policy check --explain` would list them).
+func inForceSHA256(rules []string) string {
+	h := sha256.New()
+	for _, r := range rules {
+		h.Write([]byte(r))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // createdByWrapper reads what the wrapper recorded for this container.

@@ -143,9 +143,17 @@ func TestPolicyLoadedIntoFreshNamespace(t *testing.T) {
 		t.Fatalf("record %+v (ns %d)", rec, nsid)
 	}
 	got, _ := e.emu.Rules(pid)
-	// The kcmd built-ins stay in force, followed by the custom rules.
-	if len(got) < 3 || got[len(got)-2] != "measure func=BPRM_CHECK mask=MAY_EXEC" || got[len(got)-1] != "measure func=FILE_CHECK mask=MAY_READ uid=0" {
-		t.Fatalf("namespace rules %q", got)
+	// As the kernel does with this kcmd and policy: the custom rules
+	// replace the tcb built-ins (no architecture rules on this platform).
+	if strings.Join(got, "\n") != rules {
+		t.Fatalf("namespace rules %q, want exactly the custom ones", got)
+	}
+	if rec.InForceSHA != hex.EncodeToString(sum[:]) || rec.InForceRules != 2 || !rec.BuiltinsReplaced {
+		t.Fatalf("record of the rules in force: %+v", rec)
+	}
+	// io.imans.kcmd asked for ima_policy=tcb explicitly: warned.
+	if len(rec.Warnings) != 1 || !strings.Contains(rec.Warnings[0], "io.imans.kcmd: the custom policy (io.imans.policy-rules) replaces the ima_policy=tcb built-in rules") {
+		t.Fatalf("warnings %q", rec.Warnings)
 	}
 	// The host's own namespace is untouched.
 	if host, _ := e.emu.Rules(os.Getpid()); len(host) != 0 {
@@ -166,6 +174,43 @@ func TestPolicyLoadedIntoFreshNamespace(t *testing.T) {
 	view, err := os.ReadFile(filepath.Join(e.hook.Store.ArchiveDirOf("c1"), "ascii_runtime_measurements"))
 	if err != nil || !strings.Contains(string(view), ns.AggregateName(ns.NSID(nsid))) {
 		t.Fatalf("archived view %q: %v", view, err)
+	}
+}
+
+// Keylime's example policy excludes overlayfs from measurement ahead of its
+// measure rules. With the admin's default kcmd (ima_policy=tcb) the
+// namespace must hold exactly those rules, so the exclusion applies to
+// execs; the hook used to write the tcb built-ins in front of them, where
+// tcb's `measure func=BPRM_CHECK mask=MAY_EXEC` decided every exec first.
+func TestKeylimeExclusionNotShadowedByDefaultKcmd(t *testing.T) {
+	e := setup(t)
+	pid := e.container("ck", e.admin.Defaults.Kcmd, true)
+	rules := "dont_measure fsmagic=0x794c7630\nmeasure func=BPRM_CHECK\nmeasure func=MMAP_CHECK mask=MAY_EXEC"
+	if err := e.hook.CreateRuntime(state("ck", pid, map[string]string{config.AnnEnable: "true", config.AnnPolicyRules: rules})); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.emu.Rules(pid); strings.Join(got, "\n") != rules {
+		t.Fatalf("namespace rules %q, want exactly %q", got, rules)
+	}
+	rec, err := e.hook.Store.ReadLive("ck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The admin's default kcmd: replaced, recorded, but no warning.
+	if !rec.BuiltinsReplaced || len(rec.Warnings) != 0 || rec.InForceRules != 3 {
+		t.Fatalf("record %+v", rec)
+	}
+
+	// Without a custom policy nothing is written and the built-ins stay.
+	pid2 := e.container("ck2", e.admin.Defaults.Kcmd, true)
+	if err := e.hook.CreateRuntime(state("ck2", pid2, map[string]string{config.AnnEnable: "true"})); err != nil {
+		t.Fatal(err)
+	}
+	rec2, _ := e.hook.Store.ReadLive("ck2")
+	got, _ := e.emu.Rules(pid2)
+	sum := sha256.Sum256([]byte(strings.Join(got, "\n") + "\n"))
+	if rec2.BuiltinsReplaced || rec2.InForceRules != len(got) || len(got) == 0 || rec2.InForceSHA != hex.EncodeToString(sum[:]) {
+		t.Fatalf("kcmd only: record %+v, rules %q", rec2, got)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/keys"
 	"github.com/ima-hook/ima-hook/pkg/oci"
+	"github.com/ima-hook/ima-hook/pkg/policy"
 	"github.com/ima-hook/ima-hook/pkg/preflight"
 	"github.com/ima-hook/ima-hook/pkg/record"
 )
@@ -20,7 +21,9 @@ import (
 // enforce, a refused file on the entrypoint chain keeps the container from
 // starting; with warn it is logged and recorded. At createRuntime the
 // rootfs is mounted, so the walk sees what the container will see.
-func (h *Hook) preflight(st *specs.State, cfg *config.Config, rec *record.Record) error {
+//
+// It judges inForce, the rules the plan leaves in force (Plan.InForce).
+func (h *Hook) preflight(st *specs.State, cfg *config.Config, rec *record.Record, inForce []policy.Rule) error {
 	if cfg.Preflight == "" || cfg.Preflight == "off" {
 		return nil
 	}
@@ -35,9 +38,10 @@ func (h *Hook) preflight(st *specs.State, cfg *config.Config, rec *record.Record
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(st.Bundle, rootfs)
 	}
-	rules, err := preflight.EffectiveRules(cfg.Kcmd, cfg.Policy, cfg.Profile)
-	if err != nil {
-		return userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+	// Numbered from 1 in kernel order, as preflight.EffectiveRules does.
+	rules := append([]policy.Rule(nil), inForce...)
+	for i := range rules {
+		rules[i].Index = i + 1
 	}
 	var certs []*keys.Certificate
 	if cfg.Cert != nil {

@@ -29,25 +29,33 @@ const (
 
 // Record is the status of one container's IMA namespace.
 type Record struct {
-	ContainerID string    `json:"container_id"`
-	Bundle      string    `json:"bundle,omitempty"`
-	Runtime     string    `json:"runtime,omitempty"`
-	NS          uint32    `json:"ns_id"`
-	Created     bool      `json:"ns_created_by_wrapper"`
-	KeyID       string    `json:"key_id,omitempty"` // IMA key id (evmctl), hex
-	KeyPath     string    `json:"key_path,omitempty"`
-	PolicySHA   string    `json:"policy_sha256,omitempty"`
-	PolicyRules int       `json:"policy_rules"`
-	Kcmd        string    `json:"kcmd,omitempty"`
-	Template    string    `json:"template,omitempty"`
-	Required    bool      `json:"required"`
-	Result      string    `json:"result"`              // "applied", "skipped: <why>", "failed: <why>"
-	Preflight   string    `json:"preflight,omitempty"` // the appraisal preflight's one-line summary
-	Measurement uint64    `json:"measurement_count"`
-	Violations  uint64    `json:"violations"`
-	Aggregate   bool      `json:"ns_aggregate_present"`
-	Time        time.Time `json:"time"`
-	Stopped     time.Time `json:"stopped,omitzero"`
+	ContainerID string `json:"container_id"`
+	Bundle      string `json:"bundle,omitempty"`
+	Runtime     string `json:"runtime,omitempty"`
+	NS          uint32 `json:"ns_id"`
+	Created     bool   `json:"ns_created_by_wrapper"`
+	KeyID       string `json:"key_id,omitempty"` // IMA key id (evmctl), hex
+	KeyPath     string `json:"key_path,omitempty"`
+	PolicySHA   string `json:"policy_sha256,omitempty"`
+	PolicyRules int    `json:"policy_rules"`
+	// InForceSHA is the sha256 of the rules in force in the namespace once
+	// the hook is done (one rule and a newline each, kernel order), and
+	// InForceRules their number; BuiltinsReplaced says that a custom policy
+	// took the kcmd's built-in rules out of force, as the kernel's first
+	// load does (architecture rules stay).
+	InForceSHA       string    `json:"in_force_sha256,omitempty"`
+	InForceRules     int       `json:"in_force_rules"`
+	BuiltinsReplaced bool      `json:"builtins_replaced,omitempty"`
+	Kcmd             string    `json:"kcmd,omitempty"`
+	Template         string    `json:"template,omitempty"`
+	Required         bool      `json:"required"`
+	Result           string    `json:"result"`              // "applied", "skipped: <why>", "failed: <why>"
+	Preflight        string    `json:"preflight,omitempty"` // the appraisal preflight's one-line summary
+	Measurement      uint64    `json:"measurement_count"`
+	Violations       uint64    `json:"violations"`
+	Aggregate        bool      `json:"ns_aggregate_present"`
+	Time             time.Time `json:"time"`
+	Stopped          time.Time `json:"stopped,omitzero"`
 	// AggregateIndex is the position of this namespace's ns_aggregate entry
 	// in the host list when known (-1 otherwise); filtering starts there.
 	AggregateIndex int64 `json:"aggregate_index"`
