@@ -40,6 +40,12 @@ Output: one line per refused rule as FILE:LINE:COL: message, warnings as
 FILE:LINE:COL: warning: message, then a summary line. --format json prints
 one object with an entry per rule ("line", "ok", "error", ...).
 
+A rule that an earlier rule of its action class always decides first
+(shadowed: IMA takes the first matching rule per action) gets a warning,
+checked over the rules in force: the architecture rules, then the policy;
+with --kcmd and no policy, the built-ins. Loading a policy replaces the
+kcmd's built-in rules, as the kernel does (--explain lists what is left).
+
 Exit status: 0 when every rule (and the kcmd) is accepted, 1 when something
 is refused, 2 on usage errors or unreadable input.
 
@@ -109,6 +115,9 @@ type checkReport struct {
 	Errors    []string      `json:"errors,omitempty"` // problems with the policy as a whole
 	Kcmd      *kcmdReport   `json:"kcmd,omitempty"`
 	Effective []policy.Rule `json:"effective,omitempty"`
+	// Shadowed are the rules in force that an earlier rule always decides
+	// first (policy.Shadowed); a custom rule's also is among its warnings.
+	Shadowed []policy.Shadow `json:"shadowed,omitempty"`
 }
 
 type ruleReport struct {
@@ -222,13 +231,28 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 
-	if o.explain && (rep.Kcmd == nil || rep.Kcmd.OK) {
+	if rep.Kcmd == nil || rep.Kcmd.OK {
+		// The rules in force: what --explain prints, and where a rule can
+		// be shadowed (by an architecture rule too).
 		eff, err := policy.Effective(kc, pol, p)
 		if err != nil {
 			rep.Errors = append(rep.Errors, "explain: "+err.Error())
 			rep.OK = false
 		}
-		rep.Effective = eff
+		if o.explain {
+			rep.Effective = eff
+		}
+		rep.Shadowed = policy.Shadowed(eff)
+		for _, sh := range rep.Shadowed {
+			if sh.Rule.Source != "policy" {
+				continue
+			}
+			for i := range rep.Rules {
+				if rep.Rules[i].Index == sh.Rule.Index {
+					rep.Rules[i].Warnings = append(rep.Rules[i].Warnings, sh.Message)
+				}
+			}
+		}
 	}
 
 	if o.format == "json" {
@@ -382,6 +406,11 @@ func printCheck(w io.Writer, rep *checkReport, pol *policy.Policy, kc policy.Kcm
 	} else {
 		for _, e := range rep.Errors {
 			fmt.Fprintf(w, "%s\n", e)
+		}
+	}
+	for _, sh := range rep.Shadowed {
+		if sh.Rule.Source != "policy" {
+			fmt.Fprintf(w, "warning: %s rule %q: %s\n", sh.Rule.Source, sh.Rule.Text, sh.Message)
 		}
 	}
 	if explain && (rep.Kcmd == nil || rep.Kcmd.OK) {

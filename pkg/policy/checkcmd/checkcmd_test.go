@@ -38,8 +38,10 @@ func TestTextReport(t *testing.T) {
 	want := []string{
 		f + `:4:9: rule 2: token "func=BOGUS": unknown func`,
 		f + `:5:1: warning: rule 3: verity rules should include d-ngv2`,
+		// Rule 1 decides every exec before rule 3 (func-less) is reached.
+		f + `:5:1: warning: rule 3: never applies to func=BPRM_CHECK: rule 1 (line 2: "measure func=BPRM_CHECK mask=MAY_EXEC") comes first`,
 		f + `:6:10: rule 4: token "pcr=3": pcr= is only valid in measure rules`,
-		f + ": 4 rules: 2 accepted, 2 refused, 1 warning; checked against the kernel config " + kconfig + " (kernel 6.1)",
+		f + ": 4 rules: 2 accepted, 2 refused, 2 warnings; checked against the kernel config " + kconfig + " (kernel 6.1)",
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != len(want) {
@@ -112,6 +114,66 @@ func TestKcmdAndExplain(t *testing.T) {
 	rc, _, _ = run(t, "", "check", "--kernel-config", kconfig, "--allow-kcmd-template", "--kcmd", "ima_template=ima-ng")
 	if rc != 0 {
 		t.Fatalf("--allow-kcmd-template: rc=%d", rc)
+	}
+}
+
+// Shadowed rules: text and JSON, over the rules in force (the kcmd's
+// built-ins are replaced by the policy, so they shadow nothing).
+func TestShadowWarnings(t *testing.T) {
+	keylime := "measure func=BPRM_CHECK\ndont_measure fsmagic=0x794c7630\nmeasure func=BPRM_CHECK uid=0\n"
+	rc, out, _ := run(t, keylime, "check", "--kernel-config", kconfig, "--kcmd", "ima_policy=tcb", "-")
+	want := []string{
+		"kcmd: ok: ima_policy=tcb",
+		`<stdin>:2:1: warning: rule 2: never applies to func=BPRM_CHECK: rule 1 (line 1: "measure func=BPRM_CHECK") comes first and matches every BPRM_CHECK access this rule matches, so it decides whether to measure`,
+		`<stdin>:3:1: warning: rule 3: shadowed by rule 1 (line 1: "measure func=BPRM_CHECK"): it comes first and matches every access this rule matches, so this rule never decides whether to measure`,
+		"<stdin>: 3 rules: 3 accepted, 0 refused, 2 warnings; checked",
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if rc != 0 || len(lines) != len(want) {
+		t.Fatalf("rc=%d (warnings do not fail the check)\n%s", rc, out)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d:\n got %s\nwant %s…", i+1, lines[i], w)
+		}
+	}
+
+	rc, out, _ = run(t, keylime, "check", "--format", "json", "--kernel-config", kconfig, "--kcmd", "ima_policy=tcb", "-")
+	var rep struct {
+		Rules []struct {
+			Index    int      `json:"index"`
+			Warnings []string `json:"warnings"`
+		} `json:"rules"`
+		Shadowed []struct {
+			Rule struct {
+				Position int    `json:"position"`
+				Source   string `json:"source"`
+				Index    int    `json:"index"`
+				Text     string `json:"text"`
+			} `json:"rule"`
+			By struct {
+				Index int    `json:"index"`
+				Text  string `json:"text"`
+			} `json:"by"`
+			Func    string `json:"func"`
+			Message string `json:"message"`
+		} `json:"shadowed"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rc != 0 {
+		t.Fatalf("rc=%d %v\n%s", rc, err, out)
+	}
+	if len(rep.Shadowed) != 2 || rep.Shadowed[0].Rule.Index != 2 || rep.Shadowed[0].Func != "BPRM_CHECK" || rep.Shadowed[0].By.Index != 1 ||
+		rep.Shadowed[1].Rule.Index != 3 || rep.Shadowed[1].Func != "" || rep.Shadowed[1].Rule.Source != "policy" {
+		t.Fatalf("shadowed: %+v", rep.Shadowed)
+	}
+	if len(rep.Rules) != 3 || len(rep.Rules[0].Warnings) != 0 || len(rep.Rules[1].Warnings) != 1 || rep.Rules[1].Warnings[0] != rep.Shadowed[0].Message {
+		t.Fatalf("rule warnings: %+v", rep.Rules)
+	}
+
+	// The exclusion first: nothing shadowed.
+	rc, out, _ = run(t, "dont_measure fsmagic=0x794c7630\nmeasure func=BPRM_CHECK\n", "check", "--kernel-config", kconfig, "--kcmd", "ima_policy=tcb", "-")
+	if rc != 0 || strings.Contains(out, "warning") {
+		t.Fatalf("rc=%d\n%s", rc, out)
 	}
 }
 
