@@ -155,6 +155,9 @@ func TestPolicyLoadedIntoFreshNamespace(t *testing.T) {
 	if len(rec.Warnings) != 1 || !strings.Contains(rec.Warnings[0], "io.imans.kcmd: the custom policy (io.imans.policy-rules) replaces the ima_policy=tcb built-in rules") {
 		t.Fatalf("warnings %q", rec.Warnings)
 	}
+	if log, _ := os.ReadFile(filepath.Join(e.admin.RunDir, "ima-hook.log")); !strings.Contains(string(log), "warning: "+rec.Warnings[0]) {
+		t.Fatalf("warning not logged:\n%s", log)
+	}
 	// The host's own namespace is untouched.
 	if host, _ := e.emu.Rules(os.Getpid()); len(host) != 0 {
 		t.Fatalf("host rules changed: %v", host)
