@@ -92,6 +92,21 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("re-check of %q: %v %+v", r.Text, err, r2)
 				}
 			}
+			// A shadow names an earlier rule of the same action class,
+			// and a rule is shadowed by the rule it duplicates.
+			for _, sh := range Shadowed(pol.Rules) {
+				a, b := pol.Rules[sh.By.Position-1], pol.Rules[sh.Rule.Position-1]
+				if sh.By.Position >= sh.Rule.Position || actionClass(a.Action) != actionClass(b.Action) || a.Text != sh.By.Text || b.Text != sh.Rule.Text {
+					t.Fatalf("shadow %+v", sh)
+				}
+			}
+			if n := len(pol.Rules); n > 0 && actionClass(pol.Rules[0].Action) != "" && !strings.Contains(pol.Rules[0].Text, "_user=") &&
+				!strings.Contains(pol.Rules[0].Text, "_role=") && !strings.Contains(pol.Rules[0].Text, "_type=") {
+				dup := Shadowed([]Rule{pol.Rules[0], pol.Rules[0]})
+				if len(dup) != 1 || dup[0].Func != "" {
+					t.Fatalf("a duplicate of %q is not shadowed: %+v", pol.Rules[0].Text, dup)
+				}
+			}
 		}
 	})
 }
