@@ -164,7 +164,7 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 		}
 		return userror.New(config.AnnEnable, why, "run the container through the ima-runtime wrapper (docs/runtime-wrapper.md)")
 	}
-	plan, err := h.plan(st.ID, ctrNS, cfg)
+	plan, err := h.plan(st.ID, ctrNS, cfg, feat.SecureBoot)
 	if err != nil {
 		return err
 	}
@@ -199,8 +199,10 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 }
 
 // plan decides what to write. It fails where the config cannot be honoured
-// in a namespace that the wrapper did not create.
-func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error) {
+// in a namespace that the wrapper did not create. secureBoot says that the
+// platform booted with secure boot, whatever the admin's kernel profile
+// knows: the architecture rules are then in force in the namespace.
+func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config, secureBoot bool) (*Plan, error) {
 	p := &Plan{NS: ctrNS}
 	created, err := h.createdByWrapper(id, ctrNS)
 	if err != nil {
@@ -239,16 +241,18 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error)
 	// first load (policy.HookRules says why they are not written back).
 	// Without a custom policy, a namespace the wrapper created already has
 	// its kcmd's rules, and one it did not create gets them loaded.
-	replaced, err := policy.ReplacedBuiltins(cfg.Kcmd, cfg.Profile)
+	prof := cfg.Profile
+	prof.SecureBoot = prof.SecureBoot || secureBoot
+	replaced, err := policy.ReplacedBuiltins(cfg.Kcmd, prof)
 	if err != nil {
 		return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
 	}
-	p.inForce, err = policy.ExpandKcmd(cfg.Kcmd, cfg.Profile)
+	p.inForce, err = policy.ExpandKcmd(cfg.Kcmd, prof)
 	if err != nil {
 		return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
 	}
 	if cfg.Policy != nil || !created {
-		written, err := policy.HookRules(cfg.Kcmd, cfg.Policy, cfg.Profile)
+		written, err := policy.HookRules(cfg.Kcmd, cfg.Policy, prof)
 		if err != nil {
 			return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
 		}
@@ -256,7 +260,7 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config) (*Plan, error)
 			p.Rules = append(p.Rules, r.Text)
 		}
 		if len(written) > 0 {
-			p.inForce = policy.Loaded(written, cfg.Profile)
+			p.inForce = policy.Loaded(written, prof)
 		}
 	}
 	if cfg.Policy != nil && len(replaced) > 0 {

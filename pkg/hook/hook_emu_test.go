@@ -48,10 +48,22 @@ type env struct {
 	procs []*exec.Cmd
 }
 
-func setup(t *testing.T) *env {
+func setup(t *testing.T) *env { t.Helper(); return setupSwitches(t, "") }
+
+// setupSwitches is setup on an emulated kernel whose switches.json is
+// switchesJSON ("" for the defaults).
+func setupSwitches(t *testing.T, switchesJSON string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv(ns.EmuDirEnv, filepath.Join(dir, "emu"))
+	if switchesJSON != "" {
+		if err := os.MkdirAll(filepath.Join(dir, "emu"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "emu", emukernel.SwitchesFile), []byte(switchesJSON), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	emu, err := ns.Emulator()
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +226,29 @@ func TestKeylimeExclusionNotShadowedByDefaultKcmd(t *testing.T) {
 	sum := sha256.Sum256([]byte(strings.Join(got, "\n") + "\n"))
 	if rec2.BuiltinsReplaced || rec2.InForceRules != len(got) || len(got) == 0 || rec2.InForceSHA != hex.EncodeToString(sum[:]) {
 		t.Fatalf("kcmd only: record %+v, rules %q", rec2, got)
+	}
+}
+
+// On a secure-boot platform the architecture rules stay in front of the
+// custom policy (ima_update_policy keeps the custom list's architecture
+// rules), and the record's rules in force say so, although the admin's
+// kernel profile does not know the platform.
+func TestSecureBootArchRulesStayAndAreRecorded(t *testing.T) {
+	e := setupSwitches(t, `{"secure_boot": true}`)
+	pid := e.container("csb", e.admin.Defaults.Kcmd, true)
+	rules := "dont_measure fsmagic=0x794c7630\nmeasure func=BPRM_CHECK"
+	if err := e.hook.CreateRuntime(state("csb", pid, map[string]string{config.AnnEnable: "true", config.AnnPolicyRules: rules})); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.emu.Rules(pid)
+	want := "measure func=KEXEC_KERNEL_CHECK\nmeasure func=MODULE_CHECK\n" + rules
+	if strings.Join(got, "\n") != want {
+		t.Fatalf("namespace rules %q, want the architecture rules, then %q", got, rules)
+	}
+	rec, _ := e.hook.Store.ReadLive("csb")
+	sum := sha256.Sum256([]byte(want + "\n"))
+	if rec.InForceSHA != hex.EncodeToString(sum[:]) || rec.InForceRules != 4 || !rec.BuiltinsReplaced {
+		t.Fatalf("record %+v", rec)
 	}
 }
 

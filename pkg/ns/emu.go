@@ -64,7 +64,13 @@ func Emulator() (*emukernel.Kernel, error) {
 func (e *emuKernel) Probe() Features {
 	return Features{Kernel: "emulator", SecurityFSDir: filepath.Join(e.k.Dir(), "securityfs/ima"), SecurityFSMounted: true,
 		IMA: true, Namespaces: true, KcmdForChildren: true, X509ForChildren: true, PolicyFile: true, PolicyWritable: true,
-		ImaKeyring: ".ima", Template: "ima-ns"}
+		ImaKeyring: ".ima", Template: "ima-ns", SecureBoot: e.secureBoot()}
+}
+
+// secureBoot is the emulated platform's secure boot (switch secure_boot).
+func (e *emuKernel) secureBoot() bool {
+	sw, err := e.k.Switches()
+	return err == nil && sw.SecureBoot
 }
 
 func (e *emuKernel) NamespaceOf(pid int) (NSID, error) {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ima-hook/ima-hook/pkg/policy"
 )
 
 // DefaultSecurityFS is where the kernel's IMA securityfs files live.
@@ -38,6 +40,7 @@ func (k *linuxKernel) Probe() Features {
 	}
 	f.ImaKeyring = probeKeyring()
 	f.Template = firstTemplate(filepath.Join(k.secfs, "ascii_runtime_measurements"))
+	f.SecureBoot = policy.PlatformSecureBoot()
 	return f
 }
 

@@ -56,6 +56,10 @@ type Features struct {
 	PolicyWritable    bool   // ima/policy has an owner-write bit
 	ImaKeyring        string // ".ima" when the trusted keyring exists, "_ima" otherwise (see keys)
 	Template          string // template of the host list's first entry, "" when unknown
+	// SecureBoot: the platform booted with EFI secure boot, so a kernel
+	// with CONFIG_IMA_ARCH_POLICY gives every namespace the architecture
+	// rules, which stay in force after a custom policy load.
+	SecureBoot bool
 }
 
 // Missing returns why the kernel cannot give a container its own IMA

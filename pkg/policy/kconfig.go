@@ -337,6 +337,11 @@ func readSmall(path string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, maxSmallSysFile))
 }
 
+// PlatformSecureBoot reports whether this machine booted with EFI secure
+// boot (not in setup mode): then a kernel with CONFIG_IMA_ARCH_POLICY
+// gives every IMA namespace the architecture rules (ArchRules).
+func PlatformSecureBoot() bool { return efiSecureBoot() }
+
 // efiSecureBoot mirrors efi_get_secureboot_mode roughly: SecureBoot=1 and
 // not in setup mode. An efivars file is 4 attribute bytes and the value.
 func efiSecureBoot() bool {
