@@ -81,7 +81,7 @@ run_keylime() {
 	if [[ -e $IH_RUN_DIR/ima-hook.log ]]; then
 		grep -q "$id.*warning: io.imans.kcmd: the custom policy" "$IH_RUN_DIR/ima-hook.log" || ih_fail "warning not logged"
 	else
-		journalctl -q --no-pager -t ima-hook | grep -q "$id.*warning: io.imans.kcmd: the custom policy" || ih_fail "warning not logged"
+		journalctl -q --no-pager -t ima-hook "CONTAINER_ID=$id" | grep -q "warning: io.imans.kcmd: the custom policy" || ih_fail "warning not logged"
 	fi
 }
 
