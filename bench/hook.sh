@@ -142,7 +142,7 @@ timed() { # FUNC -> elapsed ms with 0.01 precision on stdout
 
 # Sanity: the hook run must really apply the policy.
 run_hook
-rec=$work/archive/bench-hook-$n/record.json
+rec=$(compgen -G "$work/archive/bench-hook-$n/*/record.json" | tail -n 1) || true
 [[ $(jq -r .result "$rec") == applied && $(jq -r .policy_rules "$rec") -eq $RULES ]] ||
 	{ echo "bench/hook.sh: the hook did not apply the $RULES-rule policy: $(cat "$rec")" >&2; exit 1; }
 

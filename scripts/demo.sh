@@ -107,9 +107,9 @@ say "evmctl's key id for the same key: $(echo probe >"$work/private/f" &&
 	evmctl ima_sign --sigfile -a sha256 --key "$work/private/tenant.pem" "$work/private/f" >/dev/null 2>&1 &&
 	od -An -tx1 -j3 -N4 "$work/private/f.sig" | tr -d ' \n')"
 "$podman" rm -f -t 0 "$cid" >/dev/null
-for _ in $(seq 100); do [[ -e $work/archive/$cid/record.json ]] && break; sleep 0.1; done
-say "after podman rm, poststop archived:"
-ls -1 "$work/archive/$cid" | indent
+for _ in $(seq 100); do compgen -G "$work/archive/$cid/*/record.json" >/dev/null && break; sleep 0.1; done
+say "after podman rm, poststop archived (one directory per life of the container id):"
+(cd "$work/archive/$cid" && ls -1d -- */*) | indent
 
 # --- runc --------------------------------------------------------------------
 bold "2. runc: busybox bundle with io.imans.enable and inline rules, through ima-runtime"

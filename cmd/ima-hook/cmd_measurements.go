@@ -7,13 +7,14 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
 	"github.com/ima-hook/ima-hook/pkg/record"
@@ -36,17 +37,24 @@ against the TPM, then filtering: --verify always replays everything, the
 output and the allowlist cover the selected entries.
 
 Selecting entries:
-  --container ID   the container's IMA namespace, found through the hook's
+  --container C    the container's IMA namespace, found through the hook's
                    records (live: <run-dir>/<id>.json, stopped:
-                   <archive-dir>/<id>/record.json); the record says where its
-                   ns_aggregate entry is in the host list
+                   <archive-dir>/<id>/<life>/record.json); the record says
+                   where its ns_aggregate entry is in the host list. C is the
+                   container id, a name its engine recorded (nerdctl, CRI-O,
+                   containerd's CRI) or a unique id prefix such as the
+                   12-character short id; stderr says which container was
+                   picked. Each container with a reused id is one life: the
+                   latest is taken, the others are listed (--life picks one).
+                   The directories are the admin config's run_dir and
+                   archive_dir (--config), or --run-dir and --archive-dir.
   --ns ID          IMA namespace ID (the nsfs inode: ns_aggregate_<ID>,
                    "readlink /proc/<pid>/ns/ima")
   A namespace's view starts at its ns_aggregate_<ID> entry and ends at the
   next ns_aggregate_<ID>: the kernel reuses ids after a namespace is gone.
   --incarnation picks which namespace had the id (default: the last one).
   A container stopped in an earlier boot is read from the view archived at
-  poststop (<archive-dir>/<id>/ascii_runtime_measurements).
+  poststop (<archive-dir>/<id>/<life>/ascii_runtime_measurements).
 
 Verifying (--verify): every template digest, the ns_aggregate entries, the
 boot_aggregate (when PCRs 0-9 are known), and a replay of the reference's
@@ -80,8 +88,8 @@ type measurementsFlags struct {
 	nsHeader                                        bool
 	layout                                          string
 	maxEntry                                        int
-	container, nsID, incarnation                    string
-	runDir, archiveDir                              string
+	container, life, nsID, incarnation              string
+	configPath, runDir, archiveDir                  string
 	format                                          string
 	verify, templateOnly                            bool
 	pcrs                                            []string
@@ -105,11 +113,13 @@ func measurementsMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.nsHeader, "ns-header", false, "same as --layout ns-header")
 	_ = fs.MarkHidden("ns-header")
 	fs.IntVar(&f.maxEntry, "max-entry-size", measure.DefaultLimits.MaxTemplateData, "largest template data of one entry, in `BYTES`")
-	fs.StringVar(&f.container, "container", "", "select the entries of container `ID`'s IMA namespace")
+	fs.StringVar(&f.container, "container", "", "select the entries of the IMA namespace of the container with `ID`, name or unique id prefix")
+	fs.StringVar(&f.life, "life", "", "with --container: the container's `LIFE` (as listed) when its id was used more than once (default: the latest)")
 	fs.StringVar(&f.nsID, "ns", "", "select the entries of IMA namespace `ID`")
 	fs.StringVar(&f.incarnation, "incarnation", "last", "when the namespace id was reused: last, all, or N (the N-th namespace with the id)")
-	fs.StringVar(&f.runDir, "run-dir", record.DefaultRunDir, "live container records `DIR`")
-	fs.StringVar(&f.archiveDir, "archive-dir", record.DefaultArchiveDir, "archived container records `DIR`")
+	fs.StringVar(&f.configPath, "config", "", "admin config `FILE` whose run_dir and archive_dir hold the records (default "+config.DefaultPath+")")
+	fs.StringVar(&f.runDir, "run-dir", "", "live container records `DIR` (default: run_dir of the admin config, "+record.DefaultRunDir+")")
+	fs.StringVar(&f.archiveDir, "archive-dir", "", "archived container records `DIR` (default: archive_dir of the admin config, "+record.DefaultArchiveDir+")")
 	fs.StringVar(&f.format, "format", "ascii", "output: ascii (kernel ascii_runtime_measurements lines), json (one object per line, summary last) or none")
 	fs.BoolVar(&f.verify, "verify", false, "verify template digests and replay the PCRs")
 	fs.StringArrayVar(&f.pcrs, "pcrs", nil, "reference PCR values: `[ALGO,]FILE` with PCR-NN: <hex> lines (evmctl; ALGO defaults to sha1) or tpm2_pcrread output; repeatable")
@@ -245,26 +255,30 @@ func selectEntries(f measurementsFlags, opt *measure.RunOptions, open func() (io
 	if f.container != "" && f.nsID != "" {
 		return nil, userror.New("--container", "given together with --ns", "use one of them")
 	}
+	if f.life != "" && f.container == "" {
+		return nil, userror.New("--life", "given without --container", "name the container with --container")
+	}
 	if f.container == "" && f.nsID == "" {
 		return open, nil
 	}
 	start := int64(-1)
 	sel := &measure.Selection{Incarnation: f.incarnation}
 	if f.container != "" {
-		store := record.Store{RunDir: f.runDir, ArchiveDir: f.archiveDir}
-		rec, live, err := store.ReadAny(f.container)
+		store, err := recordStore(f)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, userror.Wrap(err, "--container "+f.container, "no record of this container in "+f.runDir+" or "+f.archiveDir,
-					"check the id (full container id, as the runtime knows it) and --run-dir/--archive-dir")
-			}
-			return nil, userror.Wrap(err, "--container "+f.container, err.Error(), "check the record files")
+			return nil, err
 		}
+		life, err := pickContainer(store, f, stderr)
+		if err != nil {
+			return nil, err
+		}
+		rec, live, id := life.Record, life.Live, life.ContainerID
+		subject := "--container " + f.container
 		if rec.NS == 0 {
-			return nil, userror.New("--container "+f.container, "the container has no IMA namespace (record result: "+rec.Result+")",
+			return nil, userror.New(subject, "the container has no IMA namespace (record result: "+rec.Result+")",
 				"run it with the runtime wrapper and the io.imans.* annotations")
 		}
-		sel.NS, sel.Container = rec.NS, f.container
+		sel.NS, sel.Container = rec.NS, id
 		// The record's index counts entries of the host list of the boot it
 		// was made in (the filter checks that the aggregate is there);
 		// --incarnation selects in other lists.
@@ -281,24 +295,21 @@ func selectEntries(f measurementsFlags, opt *measure.RunOptions, open func() (io
 			if err != nil {
 				return nil, err
 			}
-			for _, a := range idx {
-				if a >= rec.Start() {
-					start = a
-					sel.StartIndex = &start
-					sel.Incarnation = ""
-					break
-				}
+			if a := measure.NSLifeStart(idx, rec.Start()); a >= 0 {
+				start = a
+				sel.StartIndex = &start
+				sel.Incarnation = ""
 			}
 		}
 		// A stopped container of an earlier boot: the host list no longer
 		// has its entries, the view archived at poststop does.
-		view := filepath.Join(store.ArchiveDirOf(f.container), "ascii_runtime_measurements")
+		view := life.ViewPath()
 		if !live && f.file == "" && start >= 0 && !aggregateAt(open, *opt, start, rec.NS) && exists(view) {
 			if f.verify && !f.templateOnly {
-				return nil, userror.New("--container "+f.container, "the container ran in an earlier boot: the host list no longer has its entries, and its archived view cannot be replayed against this boot's PCRs",
+				return nil, userror.New(subject, "the container ran in an earlier boot: the host list no longer has its entries, and its archived view cannot be replayed against this boot's PCRs",
 					"check the archived view with --verify --template-only")
 			}
-			fmt.Fprintf(stderr, "ima-hook: measurements: container %s stopped in an earlier boot: reading the view archived at poststop, %s\n", f.container, view)
+			fmt.Fprintf(stderr, "ima-hook: measurements: container %s stopped in an earlier boot: reading the view archived at poststop, %s\n", id, view)
 			opt.Source, opt.Format, opt.Read.Bank = view, measure.ASCIIList, measure.AlgUnknown
 			open = fileOpener(view)
 			start, sel.StartIndex, sel.Incarnation = -1, nil, "all (archived view)"
@@ -344,6 +355,106 @@ func selectEntries(f measurementsFlags, opt *measure.RunOptions, open func() (io
 	opt.Filter = measure.NewNSFilter(sel.NS, start, incarnation)
 	opt.Selection = sel
 	return open, nil
+}
+
+// recordStore is where the records are: --run-dir and --archive-dir, else
+// the admin config's run_dir and archive_dir (the hook writes there).
+func recordStore(f measurementsFlags) (record.Store, error) {
+	s := record.Store{RunDir: f.runDir, ArchiveDir: f.archiveDir}
+	if s.RunDir != "" && s.ArchiveDir != "" {
+		return s, nil
+	}
+	a, err := config.LoadAdmin(f.configPath)
+	if err != nil {
+		return s, err
+	}
+	if s.RunDir == "" {
+		s.RunDir = a.RunDir
+	}
+	if s.ArchiveDir == "" {
+		s.ArchiveDir = a.ArchiveDir
+	}
+	return s, nil
+}
+
+// pickContainer finds the container --container names and the life of it
+// to read: --life, or the latest. It says on stderr which one it took when
+// that is not plain from the command line, and lists the other lives.
+func pickContainer(store record.Store, f measurementsFlags, stderr io.Writer) (record.Life, error) {
+	subject := "--container " + f.container
+	id, by, err := store.Find(f.container)
+	var amb *record.AmbiguousError
+	switch {
+	case errors.As(err, &amb):
+		return record.Life{}, userror.Wrap(err, subject, err.Error(), "give more of the id, or the full id")
+	case errors.Is(err, fs.ErrNotExist):
+		return record.Life{}, userror.Wrap(err, subject, "no record of a container with this id, name or id prefix in "+store.RunDir+" or "+store.ArchiveDir,
+			"check the name or id (as the engine shows it) and --config, or --run-dir/--archive-dir")
+	case err != nil:
+		return record.Life{}, userror.Wrap(err, subject, err.Error(), "check the record files")
+	}
+	lives, err := store.Lives(id)
+	if err != nil {
+		return record.Life{}, userror.Wrap(err, subject, err.Error(), "check the record files (move a damaged one away)")
+	}
+	pick := len(lives) - 1
+	if f.life != "" {
+		pick = -1
+		for i, l := range lives {
+			if l.Key == f.life {
+				pick = i
+			}
+		}
+		if pick < 0 {
+			return record.Life{}, userror.New("--life "+f.life, "container "+id+" has no such life (it has "+lifeKeys(lives)+")", "give one of those")
+		}
+	}
+	life := lives[pick]
+	if by != record.ByID || len(lives) > 1 {
+		how := ""
+		if by != record.ByID {
+			how = " (by " + by + ")"
+		}
+		fmt.Fprintf(stderr, "ima-hook: measurements: %s: container %s%s, life %s\n", subject, id, how, describeLife(life))
+	}
+	if len(lives) > 1 {
+		var others []string
+		for i, l := range lives {
+			if i != pick {
+				others = append(others, describeLife(l))
+			}
+		}
+		fmt.Fprintf(stderr, "ima-hook: measurements: container %s has %d other lives with this id: %s; pick one with --life\n", id, len(others), strings.Join(others, "; "))
+	}
+	return life, nil
+}
+
+func describeLife(l record.Life) string {
+	d := l.Key
+	switch {
+	case l.Live:
+		d += " (live, created " + l.Time.Format(time.RFC3339) + ")"
+	case !l.Stopped.IsZero():
+		d += " (created " + l.Time.Format(time.RFC3339) + ", stopped " + l.Stopped.Format(time.RFC3339) + ")"
+	default:
+		d += " (created " + l.Time.Format(time.RFC3339) + ", " + orDefault(l.Archived, "archived") + ")"
+	}
+	return d
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func lifeKeys(lives []record.Life) string {
+	keys := make([]string, len(lives))
+	for i, l := range lives {
+		keys[i] = l.Key
+	}
+	return strings.Join(keys, ", ")
 }
 
 // verifyOptions loads what --verify and --allowlist need.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/measure/listgen"
@@ -128,7 +129,11 @@ func TestMeasurementsContainer(t *testing.T) {
 		t.Errorf("stderr %q", errs)
 	}
 	// An archived record is found too.
-	must(t, store.Archive(record.Record{ContainerID: "web-1", NS: ns.ID, AggregateIndex: ns.AggregateIndex}, nil))
+	rec, err := store.ReadLive("web-1")
+	must(t, err)
+	_, err = store.Archive(rec, nil)
+	must(t, err)
+	must(t, store.RemoveLive("web-1", rec.Life))
 	if code, out2, _ := run(append([]string{"--file", lf.bin, "--container", "web-1"}, dirs...)...); code != 0 || out2 != out {
 		t.Fatalf("archived record: code %d", code)
 	}
@@ -141,7 +146,7 @@ func TestMeasurementsContainer(t *testing.T) {
 		t.Fatalf("container without namespace: %d %q", code, errs)
 	}
 	code, _, errs = run(append([]string{"--file", lf.bin, "--container", "nope"}, dirs...)...)
-	if code != 2 || !strings.Contains(errs, "no record of this container") {
+	if code != 2 || !strings.Contains(errs, "no record of a container with this id, name or id prefix") {
 		t.Fatalf("unknown container: %d %q", code, errs)
 	}
 }
@@ -342,13 +347,15 @@ func TestMeasurementsArchivedView(t *testing.T) {
 	store := record.Store{RunDir: filepath.Join(lf.dir, "run"), ArchiveDir: filepath.Join(lf.dir, "lib")}
 	dirs := []string{"--run-dir", store.RunDir, "--archive-dir", store.ArchiveDir}
 	// Same boot: the host list is used (and can be verified).
-	must(t, store.Archive(record.Record{ContainerID: "same", NS: ns.ID, AggregateIndex: ns.AggregateIndex, Result: "applied"}, strings.NewReader(view)))
+	_, err := store.Archive(record.Record{ContainerID: "same", NS: ns.ID, AggregateIndex: ns.AggregateIndex, Result: "applied"}, strings.NewReader(view))
+	must(t, err)
 	code, out, errs := run(append([]string{"--container", "same"}, dirs...)...)
 	if code != 0 || out != view || strings.Contains(errs, "archived") {
 		t.Fatalf("same boot: %d %q", code, errs)
 	}
 	// Earlier boot: index 7 of this list is not its aggregate.
-	must(t, store.Archive(record.Record{ContainerID: "old", NS: ns.ID, AggregateIndex: 7, Result: "applied"}, strings.NewReader(view)))
+	_, err = store.Archive(record.Record{ContainerID: "old", NS: ns.ID, AggregateIndex: 7, Result: "applied"}, strings.NewReader(view))
+	must(t, err)
 	code, out, errs = run(append([]string{"--container", "old"}, dirs...)...)
 	if code != 0 || out != view || !strings.Contains(errs, "earlier boot: reading the view archived at poststop") {
 		t.Fatalf("earlier boot: code %d, same view %v, %q", code, out == view, errs)
@@ -520,5 +527,133 @@ func TestMeasurementsLayouts(t *testing.T) {
 	code, _, errs := run("--layout", "rfc2020", "--file", "x")
 	if code != 2 || !strings.Contains(errs, "--layout") {
 		t.Fatalf("bad --layout: %d %s", code, errs)
+	}
+}
+
+// One container id used by two containers one after the other: each life
+// has its own archive; --container reads the latest, lists the other, and
+// --life picks it.
+func TestMeasurementsContainerLives(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 1200, Namespaces: 3, Seed: 21})
+	first, second := lf.res.Namespaces[1], lf.res.Namespaces[2]
+	store := record.Store{RunDir: filepath.Join(lf.dir, "run"), ArchiveDir: filepath.Join(lf.dir, "lib")}
+	dirs := []string{"--run-dir", store.RunDir, "--archive-dir", store.ArchiveDir}
+	var keys []string
+	for i, ns := range []listgen.NS{first, second} {
+		r := record.Record{ContainerID: "ctr", NS: ns.ID, AggregateIndex: ns.AggregateIndex, Result: "applied",
+			Time: time.Date(2026, 12, 2, 6, i, 0, 0, time.UTC)}
+		must(t, store.WriteLive(r))
+		live, err := store.ReadLive("ctr")
+		must(t, err)
+		dir, err := store.Archive(live, nil)
+		must(t, err)
+		must(t, store.RemoveLive("ctr", live.Life))
+		keys = append(keys, filepath.Base(dir))
+	}
+	code, out, errs := run(append([]string{"--file", lf.bin, "--container", "ctr"}, dirs...)...)
+	if code != 0 || strings.Count(out, "\n") != second.Entries {
+		t.Fatalf("code %d, %d lines, want the latest life's %d: %s", code, strings.Count(out, "\n"), second.Entries, errs)
+	}
+	if !strings.Contains(errs, "life "+keys[1]) || !strings.Contains(errs, "1 other lives with this id: "+keys[0]) || !strings.Contains(errs, "--life") {
+		t.Fatalf("stderr does not name the life taken and the other one: %q", errs)
+	}
+	code, out, errs = run(append([]string{"--file", lf.bin, "--container", "ctr", "--life", keys[0]}, dirs...)...)
+	if code != 0 || strings.Count(out, "\n") != first.Entries {
+		t.Fatalf("--life: code %d, %d lines, want %d: %s", code, strings.Count(out, "\n"), first.Entries, errs)
+	}
+	code, _, errs = run(append([]string{"--file", lf.bin, "--container", "ctr", "--life", "nope"}, dirs...)...)
+	if code != 2 || !strings.Contains(errs, keys[0]) || !strings.Contains(errs, keys[1]) {
+		t.Fatalf("unknown life: %d %q", code, errs)
+	}
+	if code, _, errs = run("--file", lf.bin, "--life", keys[0]); code != 2 || !strings.Contains(errs, "--life") {
+		t.Fatalf("--life without --container: %d %q", code, errs)
+	}
+	// A third container with the id is running: it is the latest.
+	must(t, store.WriteLive(record.Record{ContainerID: "ctr", NS: first.ID, AggregateIndex: first.AggregateIndex, Result: "applied",
+		Time: time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)}))
+	code, out, errs = run(append([]string{"--file", lf.bin, "--container", "ctr"}, dirs...)...)
+	if code != 0 || strings.Count(out, "\n") != first.Entries || !strings.Contains(errs, "(live") || !strings.Contains(errs, "2 other lives") {
+		t.Fatalf("live life: code %d, %d lines: %q", code, strings.Count(out, "\n"), errs)
+	}
+}
+
+// Containers are found as users name them: a unique id prefix (the short
+// id engines show) or a name the engine recorded; stderr says which one was
+// taken, and an ambiguous prefix or name lists the candidates.
+func TestMeasurementsContainerByNameOrPrefix(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 1200, Namespaces: 3, Seed: 22})
+	web, db := lf.res.Namespaces[1], lf.res.Namespaces[2]
+	const (
+		webID = "4f1c2a9e0b7d4c3a8e6f5d4c3b2a1908f7e6d5c4b3a2918f7e6d5c4b3a291800"
+		dbID  = "4f1c99990b7d4c3a8e6f5d4c3b2a1908f7e6d5c4b3a2918f7e6d5c4b3a291811"
+	)
+	store := record.Store{RunDir: filepath.Join(lf.dir, "run"), ArchiveDir: filepath.Join(lf.dir, "lib")}
+	dirs := []string{"--run-dir", store.RunDir, "--archive-dir", store.ArchiveDir}
+	must(t, store.WriteLive(record.Record{ContainerID: webID, Names: []string{"web", "default/shop/web"}, NS: web.ID, AggregateIndex: web.AggregateIndex, Result: "applied"}))
+	must(t, store.WriteLive(record.Record{ContainerID: dbID, Names: []string{"db"}, NS: db.ID, AggregateIndex: db.AggregateIndex, Result: "applied"}))
+	for _, c := range []struct {
+		query, by string
+		ns        listgen.NS
+		id        string
+	}{
+		{webID, "", web, webID},
+		{webID[:12], "id prefix", web, webID},
+		{"web", "name", web, webID},
+		{"default/shop/web", "name", web, webID},
+		{"db", "name", db, dbID},
+		{dbID[:12], "id prefix", db, dbID},
+	} {
+		code, out, errs := run(append([]string{"--file", lf.bin, "--container", c.query}, dirs...)...)
+		if code != 0 || strings.Count(out, "\n") != c.ns.Entries {
+			t.Errorf("%s: code %d, %d lines, want %d: %s", c.query, code, strings.Count(out, "\n"), c.ns.Entries, errs)
+			continue
+		}
+		picked := "container " + c.id + " (by " + c.by + ")"
+		if c.by == "" {
+			if strings.Contains(errs, "(by ") {
+				t.Errorf("%s: the full id needs no note: %q", c.query, errs)
+			}
+		} else if !strings.Contains(errs, picked) {
+			t.Errorf("%s: stderr does not say %q: %q", c.query, picked, errs)
+		}
+	}
+	code, _, errs := run(append([]string{"--file", lf.bin, "--container", "4f1c"}, dirs...)...)
+	if code != 2 || !strings.Contains(errs, "2 containers match this id prefix") || !strings.Contains(errs, webID) || !strings.Contains(errs, dbID) {
+		t.Fatalf("ambiguous prefix: %d %q", code, errs)
+	}
+	must(t, store.WriteLive(record.Record{ContainerID: "other", Names: []string{"web"}, NS: db.ID, Result: "applied"}))
+	code, _, errs = run(append([]string{"--file", lf.bin, "--container", "web"}, dirs...)...)
+	if code != 2 || !strings.Contains(errs, "2 containers match this name") || !strings.Contains(errs, webID) || !strings.Contains(errs, "other") {
+		t.Fatalf("ambiguous name: %d %q", code, errs)
+	}
+}
+
+// --config: the records are where the admin config's run_dir and
+// archive_dir say (the hook writes them there); --run-dir/--archive-dir
+// still win.
+func TestMeasurementsConfigDirs(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 600, Namespaces: 2, Seed: 23})
+	ns := lf.res.Namespaces[1]
+	store := record.Store{RunDir: filepath.Join(lf.dir, "run"), ArchiveDir: filepath.Join(lf.dir, "lib")}
+	must(t, store.WriteLive(record.Record{ContainerID: "c1", NS: ns.ID, AggregateIndex: ns.AggregateIndex, Result: "applied"}))
+	cfg := filepath.Join(lf.dir, "config.toml")
+	must(t, os.WriteFile(cfg, []byte(fmt.Sprintf("run_dir = %q\narchive_dir = %q\n", store.RunDir, store.ArchiveDir)), 0o644))
+	code, out, errs := run("--file", lf.bin, "--container", "c1", "--config", cfg)
+	if code != 0 || strings.Count(out, "\n") != ns.Entries {
+		t.Fatalf("--config: code %d, %d lines: %s", code, strings.Count(out, "\n"), errs)
+	}
+	// An explicit directory wins over the config's.
+	code, _, errs = run("--file", lf.bin, "--container", "c1", "--config", cfg, "--run-dir", filepath.Join(lf.dir, "elsewhere"))
+	if code != 2 || !strings.Contains(errs, filepath.Join(lf.dir, "elsewhere")) {
+		t.Fatalf("--run-dir over --config: %d %q", code, errs)
+	}
+	// A config that cannot be read is named.
+	code, _, errs = run("--file", lf.bin, "--container", "c1", "--config", filepath.Join(lf.dir, "missing.toml"))
+	if code != 2 || !strings.Contains(errs, "missing.toml") {
+		t.Fatalf("missing config: %d %q", code, errs)
+	}
+	// No --container: the config is not needed, even a broken one.
+	if code, _, errs = run("--file", lf.bin, "--format", "none", "--config", filepath.Join(lf.dir, "missing.toml")); code != 0 {
+		t.Fatalf("config read without --container: %d %q", code, errs)
 	}
 }

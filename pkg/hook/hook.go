@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/ima-hook/ima-hook/internal/logx"
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
+	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
 	"github.com/ima-hook/ima-hook/pkg/oci"
 	"github.com/ima-hook/ima-hook/pkg/policy"
@@ -91,8 +91,9 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 		h.Log.Info(st.ID, "IMA not requested; nothing to do")
 		return nil
 	}
-	rec := record.Record{ContainerID: st.ID, Bundle: st.Bundle, Required: cfg.Required, Kcmd: cfg.KcmdText,
-		PolicySHA: cfg.PolicySHA256, KeyPath: cfg.X509Path, Time: h.Now().UTC(), AggregateIndex: -1}
+	now := h.Now().UTC()
+	rec := record.Record{ContainerID: st.ID, Life: record.NewLife(now), Names: record.EngineNames(ann), Bundle: st.Bundle,
+		Required: cfg.Required, Kcmd: cfg.KcmdText, PolicySHA: cfg.PolicySHA256, KeyPath: cfg.X509Path, Time: now, AggregateIndex: -1}
 	rec.Warnings = warnings
 	if cfg.Cert != nil {
 		rec.KeyID = fmt.Sprintf("%08x", cfg.Cert.KeyID)
@@ -170,10 +171,8 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 	}
 	rec.Created = plan.CreatedByWrapper
 	if plan.CreatedByWrapper {
-		if b, err := os.ReadFile(h.Store.ListStartPath(st.ID)); err == nil {
-			if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n >= 0 {
-				rec.ListStart = &n
-			}
+		if n, ok := h.Store.ReadListStart(st.ID); ok {
+			rec.ListStart = &n
 		}
 	}
 	rec.Template = feat.Template
@@ -321,18 +320,14 @@ func inForceSHA256(rules []string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// createdByWrapper reads what the wrapper recorded for this container.
+// createdByWrapper reads what the wrapper noted for this container.
 func (h *Hook) createdByWrapper(id string, ctrNS ns.NSID) (bool, error) {
-	b, err := os.ReadFile(h.Store.PendingNSPath(id))
-	if errors.Is(err, os.ErrNotExist) {
+	want, ok, err := h.Store.ReadNSIDNote(id)
+	if err != nil {
+		return false, userror.Wrap(err, h.Store.PendingNSPath(id), err.Error(), "remove the file and restart the container")
+	}
+	if !ok {
 		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	want, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
-	if err != nil {
-		return false, userror.New(h.Store.PendingNSPath(id), "not a namespace id", "remove the file and restart the container")
 	}
 	if ns.NSID(want) != ctrNS {
 		return false, userror.New(h.Store.PendingNSPath(id), fmt.Sprintf("the wrapper created namespace %d but the container is in %d", want, ctrNS),
@@ -353,7 +348,7 @@ func verify(p *Plan, res ns.PopulateResult) error {
 		return userror.New("IMA namespace", fmt.Sprintf("wrote %d of %d policy rules", res.RulesWritten, want), "check the kernel log")
 	}
 	if !res.AggregatePresent {
-		return userror.New("IMA namespace", fmt.Sprintf("the namespace's measurement list has no %s entry", ns.AggregateName(p.NS)),
+		return userror.New("IMA namespace", fmt.Sprintf("the namespace's measurement list has no %s entry", measure.NSAggregateName(uint32(p.NS))),
 			"the namespace was not activated as expected; check the kernel log")
 	}
 	return nil

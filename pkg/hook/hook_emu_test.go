@@ -23,6 +23,7 @@ import (
 	"github.com/ima-hook/ima-hook/internal/logx"
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
+	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
 	"github.com/ima-hook/ima-hook/pkg/ns/emukernel"
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
@@ -92,9 +93,12 @@ func (e *env) container(id, kcmd string, created bool) int {
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		sp := e.hook.Store.ListStartPath(id)
-		os.MkdirAll(filepath.Dir(sp), 0o700)
-		os.WriteFile(sp, []byte(strconv.FormatUint(count, 10)), 0o600)
+		if err := e.hook.Store.PrepareNotes(id); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := e.hook.Store.WriteListStart(id, count); err != nil {
+			e.t.Fatal(err)
+		}
 		nsid, err := e.emu.Unshare(os.Getpid())
 		if err != nil {
 			e.t.Fatal(err)
@@ -104,9 +108,9 @@ func (e *env) container(id, kcmd string, created bool) int {
 				e.t.Fatal(err)
 			}
 		}
-		p := e.hook.Store.PendingNSPath(id)
-		os.MkdirAll(filepath.Dir(p), 0o700)
-		os.WriteFile(p, []byte(strconv.FormatUint(uint64(nsid), 10)), 0o600)
+		if err := e.hook.Store.WriteNSIDNote(id, uint32(nsid)); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 	cmd := exec.Command("sleep", "300")
 	if err := cmd.Start(); err != nil {
@@ -186,8 +190,8 @@ func TestPolicyLoadedIntoFreshNamespace(t *testing.T) {
 	if err != nil || live || arch.Stopped.IsZero() {
 		t.Fatalf("archive %+v live=%v err=%v", arch, live, err)
 	}
-	view, err := os.ReadFile(filepath.Join(e.hook.Store.ArchiveDirOf("c1"), "ascii_runtime_measurements"))
-	if err != nil || !strings.Contains(string(view), ns.AggregateName(ns.NSID(nsid))) {
+	view, err := os.ReadFile(latestView(t, e.hook.Store, "c1"))
+	if err != nil || !strings.Contains(string(view), measure.NSAggregateName(uint32(nsid))) {
 		t.Fatalf("archived view %q: %v", view, err)
 	}
 }
@@ -391,7 +395,7 @@ func TestPoststopWithReusedNamespaceID(t *testing.T) {
 	if err := e.hook.Poststop(&specs.State{ID: "ca", Status: "stopped"}); err != nil {
 		t.Fatal(err)
 	}
-	view, err := os.ReadFile(filepath.Join(e.hook.Store.ArchiveDirOf("ca"), "ascii_runtime_measurements"))
+	view, err := os.ReadFile(latestView(t, e.hook.Store, "ca"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,8 +432,8 @@ func TestPoststopFromInsideTheNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	view, _ := os.ReadFile(filepath.Join(e.hook.Store.ArchiveDirOf("cin"), "ascii_runtime_measurements"))
-	if !strings.Contains(string(view), ns.AggregateName(ns.NSID(nsid))) || !strings.Contains(string(view), "/inside") {
+	view, _ := os.ReadFile(latestView(t, e.hook.Store, "cin"))
+	if !strings.Contains(string(view), measure.NSAggregateName(uint32(nsid))) || !strings.Contains(string(view), "/inside") {
 		t.Fatalf("view %q", view)
 	}
 }

@@ -17,13 +17,16 @@ import (
 const maxArchivedView = 64 << 20
 
 // Poststop archives the container's record with the final measurement view
-// of its namespace, then drops the live record and the wrapper's note. A
-// container whose createRuntime never wrote a record has nothing to archive.
-// Poststop failures only produce warnings in runtimes, so the archive is
-// best effort but every failure is still reported.
+// of its namespace in an archive of its own (one per container life: ids
+// are reused), then drops the live record and the wrapper's notes. A
+// container whose createRuntime never wrote a record has nothing to
+// archive. Runtimes only warn about poststop failures, so every failure is
+// logged as well as returned; when the archive cannot be written the live
+// record stays, and the next container with the id archives it.
 func (h *Hook) Poststop(st *specs.State) error {
-	defer os.Remove(h.Store.PendingNSPath(st.ID))
-	defer os.Remove(h.Store.ListStartPath(st.ID))
+	// The notes describe this life's namespace only: whatever happens to
+	// the record, they go.
+	defer func() { _ = h.Store.RemoveNotes(st.ID) }()
 	rec, err := h.Store.ReadLive(st.ID)
 	if errors.Is(err, os.ErrNotExist) {
 		h.Log.Info(st.ID, "poststop: no IMA record; nothing to archive")
@@ -33,22 +36,35 @@ func (h *Hook) Poststop(st *specs.State) error {
 		return userror.Wrap(err, h.Store.LivePath(st.ID), err.Error(), "remove the damaged record")
 	}
 	rec.Stopped = h.Now().UTC()
+	rec.Archived = "poststop"
 	var view io.Reader
 	var viewErr error
+	n := 0
 	if rec.NS != 0 && rec.Result == "applied" {
 		var buf bytes.Buffer
-		idx, n, err := h.namespaceView(rec.NS, rec.Start(), &buf)
+		idx, count, err := h.namespaceView(rec.NS, rec.Start(), &buf)
 		switch {
 		case err != nil:
 			viewErr = err
 		default:
 			rec.AggregateIndex = idx
-			view = &buf
-			h.Log.Info(st.ID, "poststop: archived %d measurements of namespace %d", n, rec.NS)
+			view, n = &buf, count
 		}
 	}
-	if err := h.Store.Archive(rec, view); err != nil {
-		return userror.Wrap(err, h.Store.ArchiveDirOf(st.ID), "cannot archive the record: "+err.Error(), "check that "+h.Store.ArchiveDir+" is writable")
+	dir, err := h.Store.Archive(rec, view)
+	if err != nil {
+		h.Log.Error(st.ID, "poststop: not archived, the live record %s stays: %v", h.Store.LivePath(st.ID), err)
+		return userror.Wrap(err, h.Store.ArchiveDirOf(st.ID), "cannot archive the record ("+err.Error()+"); the live record "+h.Store.LivePath(st.ID)+" is kept",
+			"make "+h.Store.ArchiveDir+" writable (free space); the next container with this id archives the kept record")
+	}
+	// Only now is the archive on disk: the live record may go.
+	if view != nil {
+		h.Log.Info(st.ID, "poststop: archived the record and %d measurements of namespace %d in %s", n, rec.NS, dir)
+	} else {
+		h.Log.Info(st.ID, "poststop: archived the record in %s", dir)
+	}
+	if err := h.Store.RemoveLive(st.ID, rec.Life); err != nil {
+		h.Log.Error(st.ID, "poststop: archived in %s, but the live record stays: %v", dir, err)
 	}
 	if viewErr != nil {
 		h.Log.Error(st.ID, "poststop: measurement view not archived: %v", viewErr)
@@ -91,15 +107,7 @@ func (h *Hook) namespaceView(id uint32, listStart int64, w io.Writer) (aggIndex 
 	if err != nil {
 		return -1, 0, err
 	}
-	aggIndex = -1
-	for _, a := range aggs {
-		if listStart < 0 || a >= listStart {
-			aggIndex = a
-			if listStart >= 0 {
-				break
-			}
-		}
-	}
+	aggIndex = measure.NSLifeStart(aggs, listStart)
 	if aggIndex < 0 {
 		return -1, 0, fmt.Errorf("no %s entry in the host list at or after entry %d", measure.NSAggregateName(id), listStart)
 	}

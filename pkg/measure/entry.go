@@ -273,25 +273,7 @@ func NSAggregateName(id uint32) string { return nsAggregatePrefix + strconv.Form
 
 // NSAggregate returns the namespace id named by an ns_aggregate_<id> entry.
 func (e *Entry) NSAggregate() (uint32, bool) {
-	name := e.eventName()
-	if !bytes.HasPrefix(name, []byte(nsAggregatePrefix)) {
-		return 0, false
-	}
-	digits := name[len(nsAggregatePrefix):]
-	if len(digits) == 0 || len(digits) > 10 || (len(digits) > 1 && digits[0] == '0') {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + uint64(c-'0')
-	}
-	if v > 0xffffffff {
-		return 0, false
-	}
-	return uint32(v), true
+	return parseNSAggregate(e.eventName())
 }
 
 // templateData appends the template-digest input of e to dst: for every

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns/emukernel"
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 )
@@ -99,12 +100,12 @@ func (e *emuKernel) Populate(pid int, req PopulateRequest) (PopulateResult, erro
 
 func (e *emuKernel) Spawn(req SpawnRequest) error {
 	self := os.Getpid()
-	if req.ListStartFile != "" {
+	if req.NoteListStart != nil {
 		n, err := e.k.Counter(self, "runtime_measurements_count")
 		if err != nil {
 			return err
 		}
-		if err := writeSmallFile(req.ListStartFile, strconv.FormatUint(n, 10)); err != nil {
+		if err := req.NoteListStart(n); err != nil {
 			return err
 		}
 	}
@@ -122,8 +123,8 @@ func (e *emuKernel) Spawn(req SpawnRequest) error {
 			return err
 		}
 	}
-	if req.NSIDFile != "" {
-		if err := writeSmallFile(req.NSIDFile, strconv.FormatUint(uint64(id), 10)); err != nil {
+	if req.NoteNSID != nil {
+		if err := req.NoteNSID(NSID(id)); err != nil {
 			return err
 		}
 	}
@@ -259,7 +260,7 @@ func (s *emuSecfs) hasAggregate(id NSID) (bool, error) {
 		return false, err
 	}
 	for _, e := range entries {
-		if e.Name == AggregateName(id) && e.NS == uint32(id) {
+		if e.Name == measure.NSAggregateName(uint32(id)) && e.NS == uint32(id) {
 			return true, nil
 		}
 	}

@@ -23,7 +23,7 @@ func RenderEmulated(w io.Writer, entries []emukernel.Entry, binary bool, sw emuk
 		switch {
 		case e.Violation:
 			me, err = measure.NewViolation(uint32(e.PCR), e.Template, e.Name, e.NS)
-		case len(e.Name) > len("ns_aggregate_") && e.Name[:len("ns_aggregate_")] == "ns_aggregate_" && e.Algo == "sha1":
+		case isNSAggregate(e.Name) && e.Algo == "sha1":
 			me, err = measure.NewNSAggregate(e.NS, e.Template)
 		default:
 			d, derr := hex.DecodeString(e.Digest)
@@ -53,4 +53,9 @@ func RenderEmulated(w io.Writer, entries []emukernel.Entry, binary bool, sw emuk
 		}
 	}
 	return nil
+}
+
+func isNSAggregate(name string) bool {
+	_, ok := measure.ParseNSAggregateName(name)
+	return ok
 }

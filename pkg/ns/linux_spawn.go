@@ -74,20 +74,14 @@ func (k *linuxKernel) Spawn(req SpawnRequest) error {
 		ErrorLog:     req.ErrorLog.Path,
 		ErrorLogJSON: req.ErrorLog.JSON,
 	}
-	if req.ListStartFile != "" {
-		if err := writeListStart(req.ListStartFile, filepath.Join(k.secfs, "runtime_measurements_count")); err != nil {
-			return fmt.Errorf("spawn: %w", err)
+	if req.NoteListStart != nil {
+		if n, ok := readCount(filepath.Join(k.secfs, "runtime_measurements_count")); ok {
+			if err := req.NoteListStart(n); err != nil {
+				return fmt.Errorf("spawn: note the list start: %w", err)
+			}
 		}
 	}
 	if req.NSIDFile != "" {
-		if err := os.MkdirAll(filepath.Dir(req.NSIDFile), 0o700); err != nil {
-			return fmt.Errorf("spawn: directory for the namespace id: %w", err)
-		}
-		// A leftover of an earlier container with the same id: the C stage
-		// opens with O_NOFOLLOW and would refuse a link.
-		if err := os.Remove(req.NSIDFile); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("spawn: stale namespace id file: %w", err)
-		}
 		p.NSIDLink = filepath.Join(k.proc, "self/ns", spawnKind.childrenNS)
 		p.NSIDFile = req.NSIDFile
 	}

@@ -122,13 +122,19 @@ type SpawnRequest struct {
 	// Writes go to the *_for_children files between unshare and fork.
 	Kcmd     string // kcmd_for_children content, "" to leave defaults
 	X509Path string // x509_for_children content (absolute host path), "" for none
-	// NSIDFile, when set, receives the new namespace id (decimal) before the fork.
+	// NSIDFile, when set, receives the new namespace id (decimal) before the
+	// fork. The C stage writes it, between unshare and fork where no Go
+	// runs, so it is handed the path (record.Store.PendingNSPath, whose
+	// directory the caller has made); a kernel whose Spawn runs Go there
+	// (the emulator) calls NoteNSID instead.
 	NSIDFile string
-	// ListStartFile, when set, receives the host measurement count
+	NoteNSID func(NSID) error
+	// NoteListStart, when set, is given the host measurement count
 	// (runtime_measurements_count of the initial namespace) taken before the
 	// unshare: the new namespace's ns_aggregate entry comes at or after that
 	// index, and any earlier namespace with the same (reused) id before it.
-	ListStartFile string
+	// A kernel without the count (no IMA) gives none.
+	NoteListStart func(count uint64) error
 	// Argv and Env of the runtime to exec in the child; Argv[0] must be absolute.
 	Argv []string
 	Env  []string

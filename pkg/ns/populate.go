@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/measure"
 )
 
 // The populate stage runs in a re-executed copy of the binary whose C stage
@@ -184,15 +185,11 @@ func writePolicyRetrying(fs secfs, rules []string, path string) (int, error) {
 	}
 }
 
-// AggregateName is the event name of the entry a namespace logs when it is
-// activated (ima_ns_add_boot_aggregate in openEuler's ima_ns.c).
-func AggregateName(id NSID) string { return "ns_aggregate_" + strconv.FormatUint(uint64(id), 10) }
-
 // scanForAggregate looks for id's ns_aggregate entry among the first lines
 // of an ASCII measurement view. In a namespace's own view it is the first
 // entry (added right after activation), so a short scan suffices.
 func scanForAggregate(r io.Reader, id NSID) (bool, error) {
-	want := " " + AggregateName(id)
+	want := " " + measure.NSAggregateName(uint32(id))
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
 	for i := 0; i < 64 && sc.Scan(); i++ {

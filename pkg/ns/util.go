@@ -3,32 +3,19 @@ package ns
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
-// writeSmallFile writes data to path atomically, creating its directory.
-func writeSmallFile(path, data string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// writeListStart copies the host's measurement count (countFile) into path.
-// A kernel without the file (no IMA) gives no marker, not an error: the
-// wrapper then refuses or passes through for other reasons.
-func writeListStart(path, countFile string) error {
+// readCount reads a measurement counter file; ok is false when the kernel
+// has none (no IMA): the wrapper then refuses or passes through for other
+// reasons.
+func readCount(countFile string) (uint64, bool) {
 	b, err := os.ReadFile(countFile)
 	if err != nil {
-		os.Remove(path)
-		return nil
+		return 0, false
 	}
-	return writeSmallFile(path, strings.TrimSpace(string(b)))
+	n, err := parseCounter(b)
+	return n, err == nil
 }
 
 // joinArgv and splitArgv carry an argv through one environment variable

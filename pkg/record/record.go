@@ -1,13 +1,16 @@
 // Package record keeps what the hook did to each container: a live record
 // under /run/ima-hook while the container exists, and an archive under
-// /var/lib/ima-hook/<container-id>/ after it stopped (record plus its final
-// measurement view). The measurements command finds a container's namespace
-// through these records.
+// /var/lib/ima-hook/<container-id>/<life>/ after it stopped (record plus its
+// final measurement view). The measurements command finds a container's
+// namespace through these records.
 //
 // Namespace ids are reused by the kernel once a namespace dies, so nothing
 // here is keyed by namespace id: records are keyed by container id, and a
 // namespace's entries in the host list start at its ns_aggregate_<id> entry
 // (AggregateIndex) — an earlier namespace with the same id ended before it.
+// Container ids are reused too (runc, crun and ctr users choose them), so
+// each container life gets its own life id at createRuntime and its own
+// archive directory: no record of an earlier life is ever overwritten.
 package record
 
 import (
@@ -15,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,14 +35,20 @@ const (
 // Record is the status of one container's IMA namespace.
 type Record struct {
 	ContainerID string `json:"container_id"`
-	Bundle      string `json:"bundle,omitempty"`
-	Runtime     string `json:"runtime,omitempty"`
-	NS          uint32 `json:"ns_id"`
-	Created     bool   `json:"ns_created_by_wrapper"`
-	KeyID       string `json:"key_id,omitempty"` // IMA key id (evmctl), hex
-	KeyPath     string `json:"key_path,omitempty"`
-	PolicySHA   string `json:"policy_sha256,omitempty"`
-	PolicyRules int    `json:"policy_rules"`
+	// Life tells this life of the container id from earlier and later
+	// containers with the same id (NewLife); the archive is named after it.
+	Life string `json:"life,omitempty"`
+	// Names are what the engine calls the container, from its annotations
+	// (EngineNames): `measurements --container` accepts them.
+	Names       []string `json:"names,omitempty"`
+	Bundle      string   `json:"bundle,omitempty"`
+	Runtime     string   `json:"runtime,omitempty"`
+	NS          uint32   `json:"ns_id"`
+	Created     bool     `json:"ns_created_by_wrapper"`
+	KeyID       string   `json:"key_id,omitempty"` // IMA key id (evmctl), hex
+	KeyPath     string   `json:"key_path,omitempty"`
+	PolicySHA   string   `json:"policy_sha256,omitempty"`
+	PolicyRules int      `json:"policy_rules"`
 	// InForceSHA is the sha256 of the rules in force in the namespace once
 	// the hook is done (one rule and a newline each, kernel order), and
 	// InForceRules their number; BuiltinsReplaced says that a custom policy
@@ -56,6 +67,9 @@ type Record struct {
 	Aggregate        bool      `json:"ns_aggregate_present"`
 	Time             time.Time `json:"time"`
 	Stopped          time.Time `json:"stopped,omitzero"`
+	// Archived says how the record reached the archive: "poststop", or
+	// LeftBehind when the next container with the id found it still live.
+	Archived string `json:"archived,omitempty"`
 	// AggregateIndex is the position of this namespace's ns_aggregate entry
 	// in the host list when known (-1 otherwise); filtering starts there.
 	AggregateIndex int64 `json:"aggregate_index"`
@@ -69,6 +83,11 @@ type Record struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// LeftBehind is Record.Archived of a live record that no poststop archived
+// (the archive failed, or the runtime never ran poststop) and that the next
+// container with the same id moved to the archive.
+const LeftBehind = "left behind; archived when the container id was used again"
+
 // Start returns ListStart, or -1 when it is unknown.
 func (r Record) Start() int64 {
 	if r.ListStart == nil {
@@ -77,19 +96,31 @@ func (r Record) Start() int64 {
 	return *r.ListStart
 }
 
+// NewLife returns a life id for a container created at t: the time (UTC,
+// sortable) and 32 random bits, so that two containers with one id never
+// share an archive even when the clock steps back.
+func NewLife(t time.Time) string {
+	return t.UTC().Format("20060102T150405.000000000Z") + fmt.Sprintf("-%08x", rand.Uint32())
+}
+
 // ValidID reports whether id is safe to use as a file name. Container ids
 // come from the runtime state; never trust them as paths. (A byte loop, not
 // a regexp: compiling one costs every hook and wrapper run a millisecond.)
 func ValidID(id string) error {
-	ok := len(id) > 0 && len(id) <= 256 && isAlnum(id[0])
-	for i := 1; ok && i < len(id); i++ {
-		c := id[i]
-		ok = isAlnum(c) || c == '_' || c == '.' || c == '-'
-	}
-	if !ok {
+	if !safeName(id, 256) {
 		return fmt.Errorf("container id %q is not a safe file name (want [A-Za-z0-9][A-Za-z0-9_.-]*, at most 256 characters)", id)
 	}
 	return nil
+}
+
+// safeName: [A-Za-z0-9][A-Za-z0-9_.-]*, at most max bytes.
+func safeName(s string, max int) bool {
+	ok := len(s) > 0 && len(s) <= max && isAlnum(s[0])
+	for i := 1; ok && i < len(s); i++ {
+		c := s[i]
+		ok = isAlnum(c) || c == '_' || c == '.' || c == '-'
+	}
+	return ok
 }
 
 func isAlnum(c byte) bool {
@@ -102,36 +133,50 @@ type Store struct {
 	ArchiveDir string
 }
 
-// DefaultStore uses the standard directories.
-func DefaultStore() Store { return Store{RunDir: DefaultRunDir, ArchiveDir: DefaultArchiveDir} }
-
 // LivePath is where the live record of id is.
 func (s Store) LivePath(id string) string { return filepath.Join(s.RunDir, id+".json") }
 
-// ArchiveDirOf is where the archive of id is.
+// ArchiveDirOf is the directory that holds the archived lives of id, one
+// subdirectory each (Lives).
 func (s Store) ArchiveDirOf(id string) string { return filepath.Join(s.ArchiveDir, id) }
 
-// PendingNSPath is where the runtime wrapper leaves the id of the namespace
-// it created for a container, for the hook to check.
-func (s Store) PendingNSPath(id string) string {
-	return filepath.Join(s.RunDir, "created", id+".nsid")
-}
-
-// ListStartPath is where the wrapper leaves the host list's length taken
-// just before it created the namespace.
-func (s Store) ListStartPath(id string) string {
-	return filepath.Join(s.RunDir, "created", id+".start")
-}
-
-// WriteLive writes r atomically (write to a temp file, then rename).
+// WriteLive writes r atomically (write to a temp file, then rename). A live
+// record of another life of the id (one that no poststop archived) is first
+// moved to the archive; when that fails nothing is written and the error
+// says so: a record is never overwritten. r without a Life gets a new one.
 func (s Store) WriteLive(r Record) error {
 	if err := ValidID(r.ContainerID); err != nil {
+		return err
+	}
+	if r.Life == "" {
+		r.Life = NewLife(r.Time)
+	}
+	if err := s.keepLeftover(r); err != nil {
 		return err
 	}
 	// The live record is volatile by design (/run is a tmpfs and the
 	// container does not outlive a reboot): atomic, but not fsync'ed, which
 	// would cost every container start a disk flush.
 	return writeJSONAtomic(s.LivePath(r.ContainerID), r, false)
+}
+
+// keepLeftover archives a live record of id that belongs to another life
+// than r's.
+func (s Store) keepLeftover(r Record) error {
+	old, err := s.ReadLive(r.ContainerID)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("a record of an earlier container with this id cannot be read and is kept (move it away): %w", err)
+	case old.Life == r.Life:
+		return nil
+	}
+	old.Archived = LeftBehind
+	if _, err := s.Archive(old, nil); err != nil {
+		return fmt.Errorf("the record of an earlier container with this id (%s) is still live and cannot be archived, so it is kept and nothing was written: %w", s.LivePath(r.ContainerID), err)
+	}
+	return nil
 }
 
 // ReadLive reads the live record of id.
@@ -142,45 +187,35 @@ func (s Store) ReadLive(id string) (Record, error) {
 	return readJSON(s.LivePath(id))
 }
 
-// ReadAny reads the live record of id, or the archived one.
-func (s Store) ReadAny(id string) (Record, bool, error) {
+// RemoveLive drops the live record of id if it is of the given life: a
+// newer life's record stays.
+func (s Store) RemoveLive(id, life string) error {
 	r, err := s.ReadLive(id)
-	if err == nil {
-		return r, true, nil
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return Record{}, false, err
-	}
-	r, err = readJSON(filepath.Join(s.ArchiveDirOf(id), "record.json"))
-	return r, false, err
-}
-
-// Archive stores r and the final measurement view of its namespace, then
-// drops the live record. measurements may be nil.
-func (s Store) Archive(r Record, measurements io.Reader) error {
-	if err := ValidID(r.ContainerID); err != nil {
+	if err != nil {
 		return err
 	}
-	dir := s.ArchiveDirOf(r.ContainerID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+	if r.Life != life {
+		return nil
 	}
-	if measurements != nil {
-		if err := writeAtomic(filepath.Join(dir, "ascii_runtime_measurements"), true, func(w io.Writer) error {
-			_, err := io.Copy(w, measurements)
-			return err
-		}); err != nil {
-			return err
-		}
-	}
-	if err := writeJSONAtomic(filepath.Join(dir, "record.json"), r, true); err != nil {
-		return err
-	}
-	err := os.Remove(s.LivePath(r.ContainerID))
-	if errors.Is(err, os.ErrNotExist) {
+	err = os.Remove(s.LivePath(id))
+	if errors.Is(err, fs.ErrNotExist) {
 		err = nil
 	}
 	return err
+}
+
+// ReadAny reads the latest life of id: the live record, or the most recent
+// archived one.
+func (s Store) ReadAny(id string) (Record, bool, error) {
+	lives, err := s.Lives(id)
+	if err != nil {
+		return Record{}, false, err
+	}
+	l := lives[len(lives)-1]
+	return l.Record, l.Live, nil
 }
 
 func writeJSONAtomic(path string, v any, durable bool) error {
@@ -192,12 +227,14 @@ func writeJSONAtomic(path string, v any, durable bool) error {
 }
 
 // writeAtomic writes through a temp file and a rename, so readers see the
-// old or the new file, never half of one; durable also flushes it to disk.
+// old or the new file, never half of one; durable also flushes the file and
+// then its directory entry to disk.
 func writeAtomic(path string, durable bool, fill func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
@@ -215,7 +252,13 @@ func writeAtomic(path string, durable bool, fill func(io.Writer) error) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	if durable {
+		return syncDir(dir)
+	}
+	return nil
 }
 
 func readJSON(path string) (Record, error) {

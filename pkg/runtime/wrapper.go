@@ -180,11 +180,17 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		w.logf(inv.ID, "kernel probe says %q; attempting the namespace anyway (--force-unshare)", m)
 	}
 	w.logf(inv.ID, "creating the IMA namespace (kcmd %q, x509 %q) and running %s %s", settings.Kcmd, settings.X509Path, w.Runtime, inv.Command)
+	// The notes of an earlier container with this id would describe
+	// another namespace.
+	if err := w.Store.PrepareNotes(inv.ID); err != nil {
+		return w.fail(inv.ID, userror.Wrap(err, w.Store.PendingNSPath(inv.ID), "cannot prepare the namespace notes: "+err.Error(), "check that the run directory is writable; nothing was created"))
+	}
 	err = w.Kernel.Spawn(ns.SpawnRequest{
 		Kcmd:          settings.Kcmd,
 		X509Path:      settings.X509Path,
 		NSIDFile:      w.Store.PendingNSPath(inv.ID),
-		ListStartFile: w.Store.ListStartPath(inv.ID),
+		NoteNSID:      func(id ns.NSID) error { return w.Store.WriteNSIDNote(inv.ID, uint32(id)) },
+		NoteListStart: func(n uint64) error { return w.Store.WriteListStart(inv.ID, n) },
 		Argv:          w.argv(inv),
 		Env:           w.Env,
 		ErrorLog:      w.log,

@@ -69,7 +69,7 @@ func newHarness(t *testing.T, ann map[string]string) *harness {
 		},
 		Enabled: func(a map[string]string) (bool, error) { return a["io.imans.enable"] == "true", nil },
 		Kernel:  h.k,
-		Store:   record.Store{RunDir: "/run/ima-hook-test"},
+		Store:   record.Store{RunDir: t.TempDir()},
 		Env:     []string{"PATH=/usr/bin", "X=1"},
 		Log:     func(id, f string, a ...any) { h.logs = append(h.logs, id) },
 		Stderr:  &h.stderr,
@@ -125,7 +125,7 @@ func TestCreateSpawns(t *testing.T) {
 	}
 	wantArgv := []string{"/usr/sbin/runc", "--root", "/r", "create", "--bundle", h.bundle, "--pid-file", "/p", "ctr1"}
 	if req.Kcmd != "ima_policy=tcb" || req.X509Path != "/etc/k.der" || !reflect.DeepEqual(req.Argv, wantArgv) ||
-		req.NSIDFile != "/run/ima-hook-test/created/ctr1.nsid" || !reflect.DeepEqual(req.Env, h.w.Env) {
+		req.NSIDFile != h.w.Store.PendingNSPath("ctr1") || !reflect.DeepEqual(req.Env, h.w.Env) {
 		t.Errorf("spawn request %+v", req)
 	}
 	if h.execArgv != nil {

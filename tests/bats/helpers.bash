@@ -510,14 +510,25 @@ ih_policy_rules() {
 
 # ih_record ID: the hook's live record of container ID (pkg/record).
 ih_record() { cat "$IH_RUN_DIR/$1.json"; }
-# ih_archived_record ID: the record poststop archived.
-ih_archived_record() { cat "$IH_ARCHIVE_DIR/$1/record.json"; }
+# ih_archive ID: the archive directory of ID's latest life. Poststop
+# archives each life of a container id in its own $IH_ARCHIVE_DIR/ID/<life>/
+# (record.json, ascii_runtime_measurements); life names start with the
+# creation time, so the last in order is the latest. Fails when there is none.
+ih_archive() {
+	local d latest=
+	for d in "$IH_ARCHIVE_DIR/$1"/*/; do
+		[[ -f ${d}record.json ]] && latest=${d%/}
+	done
+	[[ -n $latest ]] && echo "$latest"
+}
+# ih_archived_record ID: the record poststop archived (latest life).
+ih_archived_record() { cat "$(ih_archive "$1")/record.json"; }
 
 # ih_record_field ID JQ-PATH: one field of the live record, else of the
-# archived one.
+# latest archived one.
 ih_record_field() {
 	local f=$IH_RUN_DIR/$1.json
-	[[ -e $f ]] || f=$IH_ARCHIVE_DIR/$1/record.json
+	[[ -e $f ]] || f=$(ih_archive "$1")/record.json
 	jq -r "$2" "$f"
 }
 
@@ -590,7 +601,7 @@ ih_expect_applied() {
 	local id=$1 want=$2 rec ns sha result
 	if [[ -f $want ]]; then want=$(ih_sha256 "$want"); fi
 	rec=$IH_RUN_DIR/$id.json
-	[[ -e $rec ]] || rec=$IH_ARCHIVE_DIR/$id/record.json
+	[[ -e $rec ]] || rec=$(ih_archive "$id")/record.json
 	[[ -e $rec ]] || { ih_fail "no record for $id in $IH_RUN_DIR or $IH_ARCHIVE_DIR"; return 1; }
 	ns=$(jq -r .ns_id "$rec")
 	sha=$(jq -r .policy_sha256 "$rec")

@@ -43,7 +43,7 @@ teardown() {
 	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
 	[[ $output == *STARTED* ]]
 	ih_expect_applied "$id" "$pol"
-	[ -f "$IH_ARCHIVE_DIR/$id/record.json" ]
+	[ -f "$(ih_archive "$id")/record.json" ]
 }
 
 @test "crun: an invalid config is refused; the one line lands in run.oci.hooks.stderr" {

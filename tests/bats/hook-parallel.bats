@@ -68,8 +68,8 @@ N=20
 	wait
 	for ((i = 1; i <= N; i++)); do
 		id=$(ih_cid "c$i")
-		[ -f "$IH_ARCHIVE_DIR/$id/record.json" ] || ih_fail "c$i not archived"
+		ih_archive "$id" >/dev/null || ih_fail "c$i not archived"
 		[ ! -e "$IH_RUN_DIR/$id.json" ]
-		[ "$(jq -r .policy_sha256 "$IH_ARCHIVE_DIR/$id/record.json")" = "$(ih_sha256 "$IH_POLICIES_DIR/p$i.policy")" ]
+		[ "$(ih_archived_record "$id" | jq -r .policy_sha256)" = "$(ih_sha256 "$IH_POLICIES_DIR/p$i.policy")" ]
 	done
 }

@@ -15,12 +15,12 @@ setup() {
 
 teardown() { ih_teardown; }
 
-# wait_for FILE: podman may run poststop after `podman run --rm` returned
-# (conmon's cleanup); wait up to 20 s.
-wait_for() {
+# wait_for_archive ID: podman may run poststop after `podman run --rm`
+# returned (conmon's cleanup); wait up to 20 s for ID's archive.
+wait_for_archive() {
 	local i
 	for i in $(seq 200); do
-		[[ -e $1 ]] && return 0
+		ih_archive "$1" >/dev/null && return 0
 		sleep 0.1
 	done
 	ih_fail "$1 did not appear"
@@ -34,7 +34,7 @@ wait_for() {
 	[ "$status" -eq 0 ]
 	[[ $output == *STARTED* ]]
 	id=$(cat "$cidfile")
-	wait_for "$IH_ARCHIVE_DIR/$id/record.json"
+	wait_for_archive "$id"
 	ih_expect_applied "$id" "$pol"
 	[ ! -e "$IH_RUN_DIR/$id.json" ]
 }
@@ -51,7 +51,7 @@ wait_for() {
 	# Built-ins of the default kcmd first, then the policy's rule.
 	diff <(ih_emu_rules "$pid" | tail -n 1) "$pol"
 	"$IH_PODMAN" rm -f "$id" >/dev/null
-	wait_for "$IH_ARCHIVE_DIR/$id/record.json"
+	wait_for_archive "$id"
 }
 
 @test "podman: an unannotated container gets no hook and starts" {

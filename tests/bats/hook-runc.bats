@@ -5,6 +5,7 @@
 # populates that namespace at createRuntime and archives it at poststop.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup() {
 	ih_setup
@@ -136,13 +137,15 @@ teardown() { ih_teardown; }
 	[ "$status" -eq 0 ]
 	[[ $output == *STARTED* ]]
 	[ ! -e "$IH_RUN_DIR/$id.json" ]
-	[ -f "$IH_ARCHIVE_DIR/$id/record.json" ]
+	# One directory for this life of the id, named by its life id.
+	arch=$(ih_archive "$id")
+	[ "$(basename "$arch")" = "$(jq -r .life "$arch/record.json")" ]
 	ih_expect_applied "$id" "$pol"
-	jq -e '.stopped != null and .stopped != ""' "$IH_ARCHIVE_DIR/$id/record.json" >/dev/null
+	jq -e '.stopped != null and .stopped != "" and .archived == "poststop"' "$arch/record.json" >/dev/null
 	# The final measurement view starts at the namespace's ns_aggregate.
-	ns=$(jq -r .ns_id "$IH_ARCHIVE_DIR/$id/record.json")
-	[ -f "$IH_ARCHIVE_DIR/$id/ascii_runtime_measurements" ]
-	grep -q "ns_aggregate_$ns" "$IH_ARCHIVE_DIR/$id/ascii_runtime_measurements"
+	ns=$(jq -r .ns_id "$arch/record.json")
+	[ -f "$arch/ascii_runtime_measurements" ]
+	grep -q "ns_aggregate_$ns" "$arch/ascii_runtime_measurements"
 }
 
 @test "runc: poststop after kill and delete of a detached container archives it" {
@@ -156,7 +159,7 @@ teardown() { ih_teardown; }
 	run ih_delete "$id"
 	[ "$status" -eq 0 ]
 	[ ! -e "$IH_RUN_DIR/$id.json" ]
-	[ "$(jq -r .result "$IH_ARCHIVE_DIR/$id/record.json")" = applied ]
+	[ "$(ih_archived_record "$id" | jq -r .result)" = applied ]
 }
 
 @test "runc: without the wrapper, required IMA refuses and names the wrapper" {
@@ -231,8 +234,78 @@ teardown() { ih_teardown; }
 	ns3=$(ih_record_field "$(ih_cid seq3)" .ns_id)
 	[ "$ns1" = "$ns3" ] || skip "the emulated kernel did not reuse namespace ids ($ns1, $ns3)"
 	for i in 1 2 3; do
-		view=$IH_ARCHIVE_DIR/$(ih_cid "seq$i")/ascii_runtime_measurements
+		view=$(ih_archive "$(ih_cid "seq$i")")/ascii_runtime_measurements
 		[ -f "$view" ] || ih_fail "seq$i: no archived measurement view"
 		[ "$(grep -c "ns_aggregate_$ns1" "$view")" -eq 1 ] || ih_fail "seq$i: view does not start at one ns_aggregate: $(cat "$view")"
 	done
+}
+
+@test "runc: a reused container id keeps every life's archive; measurements --container takes the latest and lists the other" {
+	# runc users choose ids: two containers with one id, one after the
+	# other. Each life is archived on its own (the second never replaces
+	# the first), and `measurements --container` reads the latest life and
+	# names the earlier one, which --life selects.
+	local id arch1 arch2 life1 life2
+	id=$(ih_cid same)
+	for i in 1 2; do
+		ih_write_policy "same$i.policy" "measure func=BPRM_CHECK mask=MAY_EXEC uid=$i" >/dev/null
+		b=$(ih_bundle "same$i" /bin/echo STARTED)
+		ih_annotate "$b" io.imans.enable=true "io.imans.policy=$IH_POLICIES_DIR/same$i.policy"
+		ih_add_hooks "$b"
+		run ih_wrapped_runc run --bundle "$b" "$id" </dev/null
+		ih_log "life $i: status $status: $output"
+		[ "$status" -eq 0 ]
+		[[ $output == *STARTED* ]]
+		[ "$(ih_count_hook_lines "$output")" -eq 0 ]
+	done
+	[ ! -e "$IH_RUN_DIR/$id.json" ]
+	mapfile -t lives < <(compgen -G "$IH_ARCHIVE_DIR/$id/*/record.json" | sort)
+	[ "${#lives[@]}" -eq 2 ] || ih_fail "want 2 archived lives of $id, got: ${lives[*]}"
+	arch1=$(dirname "${lives[0]}") arch2=$(dirname "${lives[1]}")
+	life1=$(basename "$arch1") life2=$(basename "$arch2")
+	[ "$(jq -r .policy_sha256 "$arch1/record.json")" = "$(ih_sha256 "$IH_POLICIES_DIR/same1.policy")" ]
+	[ "$(jq -r .policy_sha256 "$arch2/record.json")" = "$(ih_sha256 "$IH_POLICIES_DIR/same2.policy")" ]
+	[ -s "$arch1/ascii_runtime_measurements" ] && [ -s "$arch2/ascii_runtime_measurements" ]
+
+	# The latest life by default; stderr names it and lists the other.
+	run --separate-stderr "$IH_EMU_BIN" measurements --container "$id" --config "$IH_CONFIG"
+	ih_log "measurements: status $status: $output / $stderr"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"life $life2"* ]] || ih_fail "latest life $life2 not named: $stderr"
+	[[ $stderr == *"1 other lives with this id: $life1"* ]] || ih_fail "earlier life $life1 not listed: $stderr"
+	ns2=$(jq -r .ns_id "$arch2/record.json")
+	[[ ${lines[0]} == *"ns_aggregate_$ns2"* ]]
+	# --life reads the earlier one.
+	run --separate-stderr "$IH_EMU_BIN" measurements --container "$id" --life "$life1" --config "$IH_CONFIG"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"life $life1"* ]]
+	[[ ${lines[0]} == *"ns_aggregate_$(jq -r .ns_id "$arch1/record.json")"* ]]
+}
+
+@test "runc: measurements --container finds a container by a unique id prefix and by the name its engine recorded" {
+	b=$(ih_bundle named /bin/sleep 300)
+	ih_annotate "$b" io.imans.enable=true "io.imans.policy-rules=measure func=BPRM_CHECK mask=MAY_EXEC" \
+		"nerdctl/name=web-$BATS_TEST_NUMBER"
+	ih_add_hooks "$b"
+	id=$(ih_cid named)
+	ih_start_detached named "$b"
+	[ "$status" -eq 0 ]
+	[ "$(ih_record_field "$id" '.names[0]')" = "web-$BATS_TEST_NUMBER" ]
+	ns=$(ih_record_field "$id" .ns_id)
+	for query in "web-$BATS_TEST_NUMBER" "${id:0:$((${#id} - 3))}"; do
+		run --separate-stderr "$IH_EMU_BIN" measurements --container "$query" --config "$IH_CONFIG"
+		ih_log "$query: status $status: $stderr"
+		[ "$status" -eq 0 ]
+		[[ $stderr == *"container $id (by "* ]] || ih_fail "$query: the picked container is not named: $stderr"
+		[[ ${lines[0]} == *"ns_aggregate_$ns"* ]]
+	done
+	# An ambiguous prefix lists the candidates.
+	b2=$(ih_bundle named2 /bin/sleep 300)
+	ih_annotate "$b2" io.imans.enable=true "io.imans.policy-rules=measure func=BPRM_CHECK mask=MAY_EXEC"
+	ih_add_hooks "$b2"
+	ih_start_detached named2 "$b2"
+	[ "$status" -eq 0 ]
+	run --separate-stderr "$IH_EMU_BIN" measurements --container "$IH_RUN_ID-$BATS_TEST_NUMBER-nam" --config "$IH_CONFIG"
+	[ "$status" -eq 2 ]
+	[[ $stderr == *"2 containers match this id prefix"* && $stderr == *"$id "* && $stderr == *"$(ih_cid named2)"* ]] || ih_fail "ambiguity not listed: $stderr"
 }

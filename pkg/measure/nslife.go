@@ -1,0 +1,63 @@
+package measure
+
+// A namespace's life in the host list. The kernel hands a dead namespace's
+// id to the next one (ns_alloc_inum), and the host list keeps every earlier
+// namespace's entries, so one id can head several lives: each begins at its
+// own ns_aggregate_<id> entry, logged when the namespace becomes active
+// (ima_ns_add_boot_aggregate).
+
+// NSLifeStart picks the aggregate that starts a namespace's life among
+// aggregates, the indexes of every ns_aggregate_<id> entry of the host list
+// in list order (FindAggregates). listStart is the list's length noted just
+// before the namespace was created: its aggregate is the first one at or
+// after it, since any earlier namespace with the id was activated before.
+// With listStart < 0 (not noted) the last aggregate is taken. The result is
+// -1 when there is no such aggregate.
+func NSLifeStart(aggregates []int64, listStart int64) int64 {
+	if listStart < 0 {
+		if len(aggregates) == 0 {
+			return -1
+		}
+		return aggregates[len(aggregates)-1]
+	}
+	for _, a := range aggregates {
+		if a >= listStart {
+			return a
+		}
+	}
+	return -1
+}
+
+// ParseNSAggregateName returns the namespace id named by an aggregate's
+// event name, ns_aggregate_<id> with <id> in canonical decimal; ok is false
+// for any other name.
+func ParseNSAggregateName(name string) (id uint32, ok bool) {
+	return parseNSAggregate(name)
+}
+
+func parseNSAggregate[T string | []byte](name T) (uint32, bool) {
+	if len(name) <= len(nsAggregatePrefix) {
+		return 0, false
+	}
+	for i := 0; i < len(nsAggregatePrefix); i++ {
+		if name[i] != nsAggregatePrefix[i] {
+			return 0, false
+		}
+	}
+	digits := name[len(nsAggregatePrefix):]
+	if len(digits) > 10 || (len(digits) > 1 && digits[0] == '0') {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	if v > 0xffffffff {
+		return 0, false
+	}
+	return uint32(v), true
+}

@@ -1,0 +1,167 @@
+package record
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// The runtime wrapper leaves two notes per container it created a namespace
+// for, under <run-dir>/created/, for the hook's createRuntime:
+//
+//	<id>.nsid   the namespace id, in decimal (written by the C stage between
+//	            unshare and fork, or by a Go kernel through WriteNSIDNote)
+//	<id>.start  the host list's length just before the namespace was created
+//
+// This file is their one owner: paths, format, reading and writing.
+
+// maxNote bounds a note: a decimal number and a newline.
+const maxNote = 32
+
+// PendingNSPath is where the runtime wrapper leaves the id of the namespace
+// it created for a container, for the hook to check. The C stage writes it
+// itself (it must, between unshare and fork), so it is handed the path.
+func (s Store) PendingNSPath(id string) string {
+	return filepath.Join(s.RunDir, "created", id+".nsid")
+}
+
+// ListStartPath is where the wrapper leaves the host list's length taken
+// just before it created the namespace.
+func (s Store) ListStartPath(id string) string {
+	return filepath.Join(s.RunDir, "created", id+".start")
+}
+
+// PrepareNotes clears the notes an earlier container with id left behind
+// and makes sure their directory exists, before a new namespace is created
+// for id: a stale note would describe another namespace.
+func (s Store) PrepareNotes(id string) error {
+	if err := ValidID(id); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(s.RunDir, "created"), 0o700); err != nil {
+		return err
+	}
+	return s.RemoveNotes(id)
+}
+
+// RemoveNotes removes both notes of id; missing notes are not an error.
+func (s Store) RemoveNotes(id string) error {
+	if err := ValidID(id); err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range []string{s.PendingNSPath(id), s.ListStartPath(id)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WriteNSIDNote records the namespace id the wrapper created for id.
+func (s Store) WriteNSIDNote(id string, ns uint32) error {
+	if err := ValidID(id); err != nil {
+		return err
+	}
+	return writeNote(s.PendingNSPath(id), strconv.FormatUint(uint64(ns), 10))
+}
+
+// ReadNSIDNote reads the namespace id the wrapper created for id; ok is
+// false when there is no note (the wrapper created no namespace).
+func (s Store) ReadNSIDNote(id string) (ns uint32, ok bool, err error) {
+	if err := ValidID(id); err != nil {
+		return 0, false, err
+	}
+	text, err := readNote(s.PendingNSPath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	n, err := ParseNSIDNote(text)
+	if err != nil {
+		return 0, false, err
+	}
+	return n, true, nil
+}
+
+// ParseNSIDNote parses a namespace-id note: a decimal uint32, surrounding
+// white space allowed.
+func ParseNSIDNote(text string) (uint32, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(text), 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("not a namespace id: %q", text)
+	}
+	return uint32(n), nil
+}
+
+// WriteListStart records the host list's length n taken before the
+// namespace of id was created.
+func (s Store) WriteListStart(id string, n uint64) error {
+	if err := ValidID(id); err != nil {
+		return err
+	}
+	return writeNote(s.ListStartPath(id), strconv.FormatUint(n, 10))
+}
+
+// ReadListStart reads the list-start note of id; ok is false when there is
+// none or it is not a count (the start is then unknown, which the readers
+// of records handle: Record.ListStart nil).
+func (s Store) ReadListStart(id string) (n int64, ok bool) {
+	if ValidID(id) != nil {
+		return 0, false
+	}
+	text, err := readNote(s.ListStartPath(id))
+	if err != nil {
+		return 0, false
+	}
+	return ParseListStart(text)
+}
+
+// ParseListStart parses a list-start note: a non-negative decimal count.
+func ParseListStart(text string) (int64, bool) {
+	n, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+func writeNote(path, text string) error {
+	return writeAtomic(path, false, func(w io.Writer) error {
+		_, err := io.WriteString(w, text)
+		return err
+	})
+}
+
+// readNote reads a note without following a symlink and refuses anything
+// but a small regular file.
+func readNote(path string) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxNote+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxNote {
+		return "", fmt.Errorf("%s: longer than %d bytes", path, maxNote)
+	}
+	return string(b), nil
+}
