@@ -132,7 +132,7 @@ say "ima-runtime run -d --bundle $bundle demo-runc"
 show_state demo-runc "$("$runc" --root "$work/runc" state demo-runc | jq -r .pid)"
 "$wrapper" --root "$work/runc" delete --force demo-runc
 say "after delete, poststop archived:"
-ls -1 "$work/archive/demo-runc" | indent
+(cd "$work/archive/demo-runc" && ls -1d -- */*) | indent
 
 # --- refused ------------------------------------------------------------------
 bold "3. a wrong config never starts: io.imans.kcmd=ima_hash=sha1"
