@@ -42,9 +42,9 @@ one object with an entry per rule ("line", "ok", "error", ...).
 
 A rule that an earlier rule of its action class always decides first
 (shadowed: IMA takes the first matching rule per action) gets a warning,
-checked over the rules in force: the architecture rules, then the policy;
-with --kcmd and no policy, the built-ins. Loading a policy replaces the
-kcmd's built-in rules, as the kernel does (--explain lists what is left).
+checked over the rules in force: the architecture rules, then the policy.
+Loading a policy replaces the kcmd's built-in rules, as the kernel does
+(--explain lists what is left).
 
 Exit status: 0 when every rule (and the kcmd) is accepted, 1 when something
 is refused, 2 on usage errors or unreadable input.
@@ -115,8 +115,8 @@ type checkReport struct {
 	Errors    []string      `json:"errors,omitempty"` // problems with the policy as a whole
 	Kcmd      *kcmdReport   `json:"kcmd,omitempty"`
 	Effective []policy.Rule `json:"effective,omitempty"`
-	// Shadowed are the rules in force that an earlier rule always decides
-	// first (policy.Shadowed); a custom rule's also is among its warnings.
+	// Shadowed are the policy's rules that an earlier rule in force always
+	// decides first (policy.Shadowed); each is also among its warnings.
 	Shadowed []policy.Shadow `json:"shadowed,omitempty"`
 }
 
@@ -242,11 +242,13 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if o.explain {
 			rep.Effective = eff
 		}
-		rep.Shadowed = policy.Shadowed(eff)
-		for _, sh := range rep.Shadowed {
+		// Only the policy's own rules: the built-ins shadow each other by
+		// the kernel's design (secure_boot's rules first, on purpose).
+		for _, sh := range policy.Shadowed(eff) {
 			if sh.Rule.Source != "policy" {
 				continue
 			}
+			rep.Shadowed = append(rep.Shadowed, sh)
 			for i := range rep.Rules {
 				if rep.Rules[i].Index == sh.Rule.Index {
 					rep.Rules[i].Warnings = append(rep.Rules[i].Warnings, sh.Message)
@@ -406,11 +408,6 @@ func printCheck(w io.Writer, rep *checkReport, pol *policy.Policy, kc policy.Kcm
 	} else {
 		for _, e := range rep.Errors {
 			fmt.Fprintf(w, "%s\n", e)
-		}
-	}
-	for _, sh := range rep.Shadowed {
-		if sh.Rule.Source != "policy" {
-			fmt.Fprintf(w, "warning: %s rule %q: %s\n", sh.Rule.Source, sh.Rule.Text, sh.Message)
 		}
 	}
 	if explain && (rep.Kcmd == nil || rep.Kcmd.OK) {

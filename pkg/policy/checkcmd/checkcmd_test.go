@@ -170,6 +170,13 @@ func TestShadowWarnings(t *testing.T) {
 		t.Fatalf("rule warnings: %+v", rep.Rules)
 	}
 
+	// The built-ins shadow one another by the kernel's design (secure_boot
+	// first): not reported.
+	rc, out, _ = run(t, "", "check", "--kernel-config", kconfig, "--kcmd", "ima_policy=tcb|secure_boot|appraise_tcb")
+	if rc != 0 || strings.Contains(out, "warning") {
+		t.Fatalf("kcmd only: rc=%d\n%s", rc, out)
+	}
+
 	// The exclusion first: nothing shadowed.
 	rc, out, _ = run(t, "dont_measure fsmagic=0x794c7630\nmeasure func=BPRM_CHECK\n", "check", "--kernel-config", kconfig, "--kcmd", "ima_policy=tcb", "-")
 	if rc != 0 || strings.Contains(out, "warning") {
