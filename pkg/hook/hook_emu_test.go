@@ -549,3 +549,44 @@ func TestWarningsReachLogAndRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestPreflightEnforceRefusesWhatItCannotDecide: under
+// io.imans.preflight=enforce, an entrypoint the preflight cannot judge (here:
+// missing from the rootfs) refuses the container and says what was
+// undecidable; under warn it is recorded. Before, enforce let it through as
+// if the chain passed.
+func TestPreflightEnforceRefusesWhatItCannotDecide(t *testing.T) {
+	e := setup(t)
+	bundle := filepath.Join(e.dir, "bundle")
+	if err := os.MkdirAll(filepath.Join(bundle, "rootfs", "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/bin/nope"],"cwd":"/","env":["PATH=/bin"]}}`
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ann := map[string]string{config.AnnEnable: "true", config.AnnPolicyRules: "appraise func=BPRM_CHECK appraise_type=imasig", config.AnnPreflight: "enforce"}
+	pid := e.container("pf1", "", true)
+	st := state("pf1", pid, ann)
+	st.Bundle = bundle
+	err := e.hook.CreateRuntime(st)
+	line := ""
+	if err != nil {
+		line = userror.Line(err)
+	}
+	if !strings.HasPrefix(line, "ima-hook: io.imans.preflight: the appraisal preflight cannot tell whether the container would start: ") ||
+		!strings.Contains(line, "/bin/nope") || !strings.Contains(line, "io.imans.preflight=warn") {
+		t.Fatalf("enforce: %q", line)
+	}
+	ann[config.AnnPreflight] = "warn"
+	pid = e.container("pf2", "", true)
+	st = state("pf2", pid, ann)
+	st.Bundle = bundle
+	if err := e.hook.CreateRuntime(st); err != nil {
+		t.Fatalf("warn: %v", err)
+	}
+	rec, err := e.hook.Store.ReadLive("pf2")
+	if err != nil || !strings.Contains(rec.Preflight, "/bin/nope") || strings.Contains(rec.Preflight, "passes") {
+		t.Fatalf("warn record: %+v %v", rec, err)
+	}
+}

@@ -77,6 +77,17 @@ func (h *Hook) preflight(st *specs.State, cfg *config.Config, rec *record.Record
 		h.Log.Info(st.ID, "preflight warning: %s", rec.Preflight)
 		return nil
 	}
+	// Enforce promises that the entrypoint chain will pass: what the
+	// preflight could not decide (a missing entrypoint, a file over the
+	// byte budget, a rule on LSM labels, a limit) is no pass.
+	if rep.Enforcing && !rep.ChainDecided() {
+		if cfg.Preflight == "enforce" {
+			return userror.New(config.AnnPreflight, "the appraisal preflight cannot tell whether the container would start: "+rep.Undecided(3),
+				"fix what the reasons name (sign the files with evmctl ima_sign, fix the entrypoint), or set io.imans.preflight=warn")
+		}
+		h.Log.Info(st.ID, "preflight warning: %s", rec.Preflight)
+		return nil
+	}
 	h.Log.Info(st.ID, "preflight: %s", rec.Preflight)
 	return nil
 }

@@ -40,14 +40,24 @@ type chainer struct {
 	cwd   string
 	env   map[string]string
 	notes []string
-	out   []FileResult
-	seen  map[[2]uint64]int // dev, ino -> index in out
+	// gaps say which parts of the chain were not followed (a limit, a
+	// binfmt_misc program): the chain is then not judged in full.
+	gaps []string
+	out  []FileResult
+	seen map[[2]uint64]int // dev, ino -> index in out
 
 	confDirs []string
 	confRead bool
 }
 
 func (c *chainer) note(format string, a ...any) { c.notes = append(c.notes, fmt.Sprintf(format, a...)) }
+
+// gap notes a part of the chain that was not followed.
+func (c *chainer) gap(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	c.notes = append(c.notes, msg)
+	c.gaps = append(c.gaps, msg)
+}
 
 func (c *chainer) run() []FileResult {
 	c.seen = map[[2]uint64]int{}
@@ -60,7 +70,7 @@ func (c *chainer) run() []FileResult {
 		}
 	}
 	if len(p.Args) == 0 || p.Args[0] == "" {
-		c.note("process.args is empty: no entrypoint to check")
+		c.gap("process.args is empty: no entrypoint to check")
 		return c.out
 	}
 	r, err := c.lookPath(p.Args[0])
@@ -157,7 +167,9 @@ func mergeAccesses(a, b []AccessResult) []AccessResult {
 
 func (c *chainer) full() bool {
 	if len(c.out) >= c.max {
-		c.note("the entrypoint chain has more than %d files (limit max_chain); the rest was not checked", c.max)
+		if len(c.gaps) == 0 || !strings.Contains(c.gaps[len(c.gaps)-1], "max_chain") {
+			c.gap("the entrypoint chain has more than %d files (limit max_chain); the rest was not checked", c.max)
+		}
 		return true
 	}
 	return false
@@ -209,7 +221,7 @@ func (c *chainer) exec(r *resolved, role string, depth int) {
 			c.add(sr, role, []use{{accRead, &ipost}}, "")
 		}
 	case errors.Is(elfErr, ErrNotELF):
-		c.note("%s is neither an ELF program nor a #! script: only a binfmt_misc handler could run it, which is not followed", progPath)
+		c.gap("%s is neither an ELF program nor a #! script: only a binfmt_misc handler could run it, which is not followed", progPath)
 	case elfErr != nil:
 		c.note("%s: the kernel would refuse the ELF file (ENOEXEC): %v", progPath, elfErr)
 	default:

@@ -28,6 +28,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/keys"
 	"github.com/ima-hook/ima-hook/pkg/policy"
 )
@@ -224,6 +225,12 @@ type Report struct {
 	// Blocking are the entrypoint chain files that would be refused (empty
 	// when not enforcing).
 	Blocking []FileResult `json:"blocking"`
+	// ChainChecked is true when the entrypoint chain was followed in full
+	// (its files may still be undecidable); ChainGaps say what was not
+	// followed otherwise (no process, a limit, the time budget, a program
+	// only binfmt_misc runs).
+	ChainChecked bool     `json:"chain_checked"`
+	ChainGaps    []string `json:"chain_gaps,omitempty"`
 	// Counts per verdict over Files.
 	Counts map[Verdict]int `json:"counts"`
 	// Notes are limitations of this run (conditions never decidable,
@@ -349,11 +356,18 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if opt.Spec != nil && opt.Spec.Process != nil {
 		rep.Entrypoint = ch.run()
 		rep.Notes = append(rep.Notes, ch.notes...)
+		rep.ChainGaps = ch.gaps
 		chainDone = ctx.Err() == nil
+		if !chainDone {
+			rep.ChainGaps = append(rep.ChainGaps, "the time budget ran out before the entrypoint chain was judged")
+		}
 	} else {
-		rep.Notes = append(rep.Notes, "no config.json: the entrypoint chain was not analysed")
+		const why = "no config.json (or no process in it): the entrypoint chain was not analysed"
+		rep.Notes = append(rep.Notes, why)
+		rep.ChainGaps = append(rep.ChainGaps, why)
 		chainDone = true
 	}
+	rep.ChainChecked = len(rep.ChainGaps) == 0
 	for _, f := range rep.Entrypoint {
 		if f.Verdict == Refused && rep.Enforcing {
 			rep.Blocking = append(rep.Blocking, f)
@@ -445,7 +459,7 @@ func (r *Report) Summary(max int) string {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(f.Path)
+			b.WriteString(userror.Text(f.Path))
 			if f.Reason != "" {
 				b.WriteString(" (" + f.Reason + ")")
 			}
@@ -457,6 +471,13 @@ func (r *Report) Summary(max int) string {
 	case len(refusedChain) > 0:
 		fmt.Fprintf(&b, "%d of the %d files the entrypoint loads would be refused by IMA appraisal: ", len(refusedChain), len(r.Entrypoint))
 		list(refusedChain)
+	case !r.ChainDecided():
+		// Never "passes" for a chain that was not judged in full.
+		b.WriteString(r.Undecided(max))
+		if len(refused) > 0 {
+			b.WriteString(", and rootfs files would be refused when used: ")
+			list(refused)
+		}
 	case len(refused) > 0:
 		b.WriteString("the entrypoint chain passes, but rootfs files would be refused when used: ")
 		list(refused)
@@ -478,7 +499,49 @@ func (r *Report) Summary(max int) string {
 		b.WriteString("; incomplete: the time budget ran out")
 	}
 	b.WriteString("]")
-	return strings.NewReplacer("\n", " ", "\r", " ").Replace(b.String())
+	return userror.OneLine(b.String())
+}
+
+// ChainDecided reports whether the entrypoint chain was followed in full
+// and every file on it decided (pass, not appraised or refused).
+func (r *Report) ChainDecided() bool {
+	return r.ChainChecked && countVerdict(r.Entrypoint, Undecidable) == 0
+}
+
+// Undecided says, in one line without "; ", what the preflight could not
+// decide about the entrypoint chain: the parts it did not follow and the
+// first max undecidable files with their reasons ("" when ChainDecided).
+func (r *Report) Undecided(max int) string {
+	if r.ChainDecided() {
+		return ""
+	}
+	if max <= 0 {
+		max = 3
+	}
+	var parts []string
+	if !r.ChainChecked {
+		parts = append(parts, "the entrypoint chain was not judged in full ("+strings.Join(r.ChainGaps, ", ")+")")
+	}
+	var und []string
+	for _, f := range r.Entrypoint {
+		if f.Verdict != Undecidable {
+			continue
+		}
+		if len(und) == max {
+			und = append(und, fmt.Sprintf("and %d more", countVerdict(r.Entrypoint, Undecidable)-max))
+			break
+		}
+		s := userror.Text(f.Path)
+		if f.Reason != "" {
+			s += " (" + f.Reason + ")"
+		}
+		und = append(und, s)
+	}
+	if len(und) > 0 {
+		parts = append(parts, fmt.Sprintf("%d of the %d files the entrypoint loads are undecidable: %s",
+			countVerdict(r.Entrypoint, Undecidable), len(r.Entrypoint), strings.Join(und, ", ")))
+	}
+	return strings.ReplaceAll(strings.Join(parts, ", and "), "; ", ", ")
 }
 
 func refusedOf(files []FileResult) []FileResult {

@@ -483,3 +483,73 @@ func TestReportJSONShape(t *testing.T) {
 		t.Errorf("no note about the missing spec: %v", rep.Notes)
 	}
 }
+
+// TestUndecidedChainNeverPasses: a missing entrypoint, an entrypoint over
+// the byte budget, no process at all, or a chain cut by max_chain is not a
+// chain that "passes": Summary says what was undecidable, ChainDecided is
+// false. Before, Summary said "the entrypoint chain passes" in these cases
+// (and the hook's enforce let the container start).
+func TestUndecidedChainNeverPasses(t *testing.T) {
+	root, key, _ := evmctlRootfs(t)
+	certs := []*keys.Certificate{key.cert}
+	imasig := rules(t, "", "appraise func=BPRM_CHECK appraise_type=imasig\nappraise func=FILE_CHECK")
+	spec := func(arg string) *specs.Spec {
+		return &specs.Spec{Process: &specs.Process{Args: []string{arg}, Env: []string{"PATH=/bin"}, Cwd: "/"}}
+	}
+	hashOnly := rules(t, "", "appraise func=BPRM_CHECK")
+	cases := []struct {
+		name string
+		opt  Options
+		want []string
+	}{
+		{"missing entrypoint", Options{Rootfs: root, Spec: spec("app"), Rules: imasig, Certs: certs},
+			[]string{"1 of the 1 files the entrypoint loads are undecidable: app (entrypoint \"app\" not found in PATH=/bin"}},
+		{"over the byte budget", Options{Rootfs: root, Spec: spec("/opt/hashonly"), Rules: hashOnly, Certs: certs, Limits: Limits{MaxBytes: 1, Workers: 1}},
+			[]string{"/opt/hashonly (exec (BPRM_CHECK): not hashed: the byte budget of the preflight is used up)"}},
+		{"no process", Options{Rootfs: root, Rules: imasig, Certs: certs},
+			[]string{"the entrypoint chain was not judged in full (no config.json"}},
+		{"empty args", Options{Rootfs: root, Spec: &specs.Spec{Process: &specs.Process{Cwd: "/"}}, Rules: imasig, Certs: certs},
+			[]string{"(process.args is empty"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep := runPreflight(t, c.opt)
+			s := rep.Summary(3)
+			if rep.ChainDecided() || len(rep.Blocking) != 0 || strings.Contains(s, "passes") || strings.Contains(s, "no file would be refused") {
+				t.Errorf("decided %v, %d blocking, summary %q", rep.ChainDecided(), len(rep.Blocking), s)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(s, w) || !strings.Contains(rep.Undecided(3), w) {
+					t.Errorf("summary %q / undecided %q lack %q", s, rep.Undecided(3), w)
+				}
+			}
+			if strings.Contains(rep.Undecided(3), "; ") {
+				t.Errorf("undecided has a '; ' that would split the error line: %q", rep.Undecided(3))
+			}
+		})
+	}
+	// A static ELF entrypoint that no rule appraises is decided.
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Skipf("static busybox: %v", err)
+	}
+	static := t.TempDir()
+	writeFile(t, static, "bin/app", bb, 0o755, 0, 0)
+	rep := runPreflight(t, Options{Rootfs: static, Spec: spec("app"), Rules: rules(t, "", "appraise func=FILE_CHECK mask=MAY_WRITE")})
+	if !rep.ChainDecided() || rep.Undecided(3) != "" || !rep.ChainChecked || !strings.Contains(rep.Summary(3), "no file would be refused") {
+		t.Errorf("static app: decided %v, %q, summary %q", rep.ChainDecided(), rep.Undecided(3), rep.Summary(3))
+	}
+}
+
+// TestReportQuotesHostileNames: a rootfs file name with a newline, ESC or
+// invalid UTF-8 shows quoted in Summary and never breaks its line.
+func TestReportQuotesHostileNames(t *testing.T) {
+	root := t.TempDir()
+	name := "bin/a\nREFUSED forged\x1b[2J\xff"
+	writeFile(t, root, name, []byte("#!/nope\n"), 0o755, 0, 0)
+	rep := runPreflight(t, Options{Rootfs: root, Rules: rules(t, "", "appraise func=FILE_CHECK")})
+	s := rep.Summary(3)
+	if !strings.Contains(s, `"/bin/a\nREFUSED forged\x1b[2J\xff"`) || strings.ContainsAny(s, "\n\x1b") {
+		t.Errorf("summary %q", s)
+	}
+}

@@ -134,3 +134,43 @@ pf_require_hook_support() {
 	[ "$status" -eq 0 ]
 	[[ $output == *started* ]]
 }
+
+@test "preflight: a run whose time budget ran out says NOT FULLY CHECKED, never OK (exit 3)" {
+	b=$(ih_bundle budget /bin/sh -c 'echo started')
+	run --separate-stderr "$IH_RELEASE_BIN" preflight --bundle "$b" --policy-rules "$IMASIG_EXEC" --timeout 1ns
+	[ "$status" -eq 3 ] || ih_fail "exit $status: $output"
+	[[ ${lines[-1]} == "NOT FULLY CHECKED: "* ]] || ih_fail "last line: ${lines[-1]}"
+	[[ $output != *"OK: "* ]]
+}
+
+@test "preflight: a missing entrypoint is UNDECIDED, not a chain that passes" {
+	run "$IH_RELEASE_BIN" preflight --rootfs "$IH_ROOTFS" --entrypoint /bin/no-such-program --policy-rules "$IMASIG_EXEC"
+	[ "$status" -eq 0 ] || ih_fail "exit $status: $output"
+	[[ ${lines[-1]} == "UNDECIDED: "*"/bin/no-such-program"* ]] || ih_fail "last line: ${lines[-1]}"
+	[[ $output != *passes* ]]
+	run "$IH_RELEASE_BIN" preflight --rootfs "$IH_ROOTFS" --entrypoint /bin/no-such-program --policy-rules "$IMASIG_EXEC" --strict
+	[ "$status" -eq 1 ]
+}
+
+@test "preflight: a file name with a newline and ESC cannot forge a report line" {
+	r=$BATS_TEST_TMPDIR/hostile-rootfs
+	cp -a "$IH_ROOTFS" "$r"
+	printf x >"$r/bin/evil"$'\n'"REFUSED bin-busybox [entrypoint]"$'\e'"[2J"
+	run "$IH_RELEASE_BIN" preflight --rootfs "$r" --all --policy-rules 'appraise func=FILE_CHECK'
+	[ "$status" -eq 0 ] || ih_fail "exit $status: $output"
+	! grep -q $'\e' <<<"$output" || ih_fail "ESC reached the report"
+	! grep -q '^REFUSED ' <<<"$output" || ih_fail "a line was forged: $output"
+	grep -q '"/bin/evil\\nREFUSED' <<<"$output" || ih_fail "the name is not shown quoted: $output"
+}
+
+@test "hook: io.imans.preflight=enforce refuses a container whose entrypoint it cannot judge" {
+	pf_require_hook_support
+	b=$(ih_bundle undecided /bin/no-such-program)
+	ih_annotate "$b" io.imans.enable=true io.imans.kcmd= "io.imans.policy-rules=$IMASIG_EXEC" io.imans.preflight=enforce
+	ih_add_hooks "$b"
+	ih_run_container undecided "$b"
+	[ "$status" -ne 0 ]
+	[ "$(ih_count_hook_lines "$output")" -eq 1 ] || ih_fail "$output"
+	[[ $output == *"ima-hook: io.imans.preflight: the appraisal preflight cannot tell whether the container would start: "*"/bin/no-such-program"* ]] ||
+		ih_fail "$output"
+}

@@ -200,12 +200,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	if len(rep.Blocking) > 0 {
 		return ExitRefused
 	}
-	if o.strict {
-		for _, f := range rep.Entrypoint {
-			if f.Verdict == preflight.Undecidable {
-				return ExitRefused
-			}
-		}
+	if o.strict && popt.Spec != nil && !rep.ChainDecided() {
+		return ExitRefused
 	}
 	return ExitOK
 }
@@ -439,7 +435,11 @@ func parseSize(s string) (int64, error) {
 }
 
 // writeText prints the human report: the chain, then the rootfs files
-// that need attention, notes and the summary line.
+// that need attention, notes and the summary line. Everything in it that
+// comes from the rootfs (file names, xattrs, reasons quoting them) is
+// untrusted: file names go through userror.Text, and every other string
+// through userror.Fprintf, so each report line stays one printable line
+// that a crafted name cannot forge. (The JSON report stays exact.)
 func writeText(w io.Writer, rep *preflight.Report, popt *preflight.Options, all bool) {
 	appraise := 0
 	for _, r := range popt.Rules {
@@ -447,9 +447,10 @@ func writeText(w io.Writer, rep *preflight.Report, popt *preflight.Options, all 
 			appraise++
 		}
 	}
-	fmt.Fprintf(w, "preflight of %s: filesystem %s, %d appraise/dont_appraise rules, %d keys\n", rep.Rootfs, rep.FS, appraise, len(popt.Certs))
+	p := func(format string, args ...any) { _, _ = userror.Fprintf(w, format, args...) }
+	p("preflight of %s: filesystem %s, %d appraise/dont_appraise rules, %d keys\n", userror.Text(rep.Rootfs), rep.FS.String(), appraise, len(popt.Certs))
 	if appraise == 0 {
-		fmt.Fprintln(w, "note: the policy has no appraise rules: nothing is appraised")
+		p("note: the policy has no appraise rules: nothing is appraised\n")
 	}
 	line := func(f preflight.FileResult) {
 		label := strings.ToUpper(string(f.Verdict))
@@ -460,31 +461,31 @@ func writeText(w io.Writer, rep *preflight.Report, popt *preflight.Options, all 
 		if f.Role != "" {
 			role = " [" + f.Role + "]"
 		}
-		fmt.Fprintf(w, "  %-13s %s%s", label, f.Path, role)
+		reason := ""
 		if f.Reason != "" {
-			fmt.Fprintf(w, ": %s", f.Reason)
+			reason = ": " + f.Reason
 		}
-		fmt.Fprintln(w)
+		p("  %-13s %s%s%s\n", label, userror.Text(f.Path), role, reason)
 		if f.Verdict == preflight.Refused || f.Verdict == preflight.Undecidable {
 			if f.Xattr != "" {
-				fmt.Fprintf(w, "      security.ima: %s\n", shortXattr(f.Xattr))
+				p("      security.ima: %s\n", shortXattr(f.Xattr))
 			}
 			if f.Rule != nil {
-				fmt.Fprintf(w, "      %s\n", f.Rule)
+				p("      %s\n", f.Rule.String())
 			}
 		}
 	}
 	if len(rep.Entrypoint) > 0 {
-		fmt.Fprintln(w, "entrypoint chain (what the first exec loads):")
+		p("entrypoint chain (what the first exec loads):\n")
 		for _, f := range rep.Entrypoint {
 			line(f)
 		}
 	}
 	if len(rep.Files) > 0 {
 		if all {
-			fmt.Fprintln(w, "rootfs files:")
+			p("rootfs files:\n")
 		} else {
-			fmt.Fprintln(w, "rootfs files refused or undecidable when used (--all lists every file):")
+			p("rootfs files refused or undecidable when used (--all lists every file):\n")
 		}
 		shown := 0
 		for _, f := range rep.Files {
@@ -494,22 +495,44 @@ func writeText(w io.Writer, rep *preflight.Report, popt *preflight.Options, all 
 			}
 		}
 		if shown == 0 {
-			fmt.Fprintln(w, "  (none)")
+			p("  (none)\n")
 		}
 	}
 	if len(rep.Notes) > 0 {
-		fmt.Fprintln(w, "notes:")
+		p("notes:\n")
 		for _, n := range rep.Notes {
-			fmt.Fprintf(w, "  - %s\n", n)
+			p("  - %s\n", n)
 		}
 	}
-	fmt.Fprintf(w, "stats: %d files, %d dirs, %d symlinks, %d special; %d hashed (%d bytes) in %s\n",
-		rep.Stats.Files, rep.Stats.Dirs, rep.Stats.Symlinks, rep.Stats.Special, rep.Stats.Hashed, rep.Stats.Bytes, rep.Stats.Duration.Round(time.Millisecond))
-	verdict := "OK: nothing on the entrypoint chain would be refused"
-	if len(rep.Blocking) > 0 {
-		verdict = "REFUSED: the container would not start"
+	p("stats: %d files, %d dirs, %d symlinks, %d special; %d hashed (%d bytes) in %s\n",
+		rep.Stats.Files, rep.Stats.Dirs, rep.Stats.Symlinks, rep.Stats.Special, rep.Stats.Hashed, rep.Stats.Bytes, rep.Stats.Duration.Round(time.Millisecond).String())
+	p("%s; %s\n", verdictLine(rep, popt.Spec != nil), rep.Summary(5))
+}
+
+// verdictLine is the report's conclusion: it says OK only when the
+// entrypoint chain was judged in full and nothing on it would be refused.
+func verdictLine(rep *preflight.Report, chainAsked bool) string {
+	undecided := 0
+	for _, f := range rep.Entrypoint {
+		if f.Verdict == preflight.Undecidable {
+			undecided++
+		}
 	}
-	fmt.Fprintf(w, "%s; %s\n", verdict, rep.Summary(5))
+	switch {
+	case len(rep.Blocking) > 0:
+		return "REFUSED: the container would not start"
+	case !chainAsked:
+		return "ROOTFS ONLY: no entrypoint was given (--bundle or --entrypoint), so nothing is said about the container's start"
+	case rep.Incomplete && !rep.ChainChecked:
+		return "NOT FULLY CHECKED: the time budget ran out before the entrypoint chain was judged, so nothing is said about the container's start"
+	case !rep.ChainChecked:
+		return "NOT FULLY CHECKED: the entrypoint chain was not followed in full (see the notes); nothing on the part checked would be refused"
+	case undecided > 0:
+		return fmt.Sprintf("UNDECIDED: nothing on the entrypoint chain would be refused, but %d of its files are undecidable (--strict refuses them)", undecided)
+	case rep.Incomplete:
+		return "OK: nothing on the entrypoint chain would be refused, but the rootfs walk was not fully checked (the time budget ran out)"
+	}
+	return "OK: nothing on the entrypoint chain would be refused"
 }
 
 func shortXattr(s string) string {

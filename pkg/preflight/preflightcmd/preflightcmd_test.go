@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -206,4 +208,115 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("%q accepted", in)
 		}
 	}
+}
+
+// TestVerdictLineSaysWhatWasChecked: the last line says OK only when the
+// entrypoint chain was judged in full. Before, a run whose time budget ran
+// out (exit 3) printed "OK: nothing on the entrypoint chain would be
+// refused", and so did a run whose entrypoint was missing.
+func TestVerdictLineSaysWhatWasChecked(t *testing.T) {
+	bundle, rootfs := busyboxBundle(t, nil)
+	last := func(out string) string {
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		return lines[len(lines)-1]
+	}
+	code, out, errs := run("--bundle", bundle, "--policy-rules", "appraise func=BPRM_CHECK appraise_type=imasig", "--timeout", "1ns")
+	if code != ExitIncomplete || !strings.HasPrefix(last(out), "NOT FULLY CHECKED: the time budget ran out") || strings.Contains(out, "OK:") {
+		t.Errorf("time budget: exit %d, last line %q\n%s", code, last(out), errs)
+	}
+	code, out, _ = run("--rootfs", rootfs, "--entrypoint", "/bin/nope", "--policy-rules", "appraise func=BPRM_CHECK appraise_type=imasig")
+	if code != ExitOK || !strings.HasPrefix(last(out), "UNDECIDED: ") || strings.Contains(last(out), "passes") || !strings.Contains(last(out), "/bin/nope") {
+		t.Errorf("missing entrypoint: exit %d, last line %q", code, last(out))
+	}
+	code, _, _ = run("--rootfs", rootfs, "--entrypoint", "/bin/nope", "--strict", "--policy-rules", "appraise func=BPRM_CHECK appraise_type=imasig")
+	if code != ExitRefused {
+		t.Errorf("missing entrypoint with --strict: exit %d", code)
+	}
+	code, out, _ = run("--rootfs", rootfs, "--policy-rules", "appraise func=BPRM_CHECK appraise_type=imasig")
+	if code != ExitOK || !strings.HasPrefix(last(out), "ROOTFS ONLY: ") {
+		t.Errorf("rootfs only: exit %d, last line %q", code, last(out))
+	}
+	code, out, _ = run("--bundle", bundle, "--policy-rules", "appraise func=FILE_CHECK mask=MAY_WRITE")
+	if code != ExitOK || !strings.HasPrefix(last(out), "OK: nothing on the entrypoint chain would be refused") {
+		t.Errorf("nothing appraised: exit %d, last line %q", code, last(out))
+	}
+}
+
+// hostileName is a rootfs file name that tries to forge a report line and
+// to drive the terminal.
+const hostileName = "evil\nREFUSED bin-busybox [entrypoint]\x1b[2J\a\x00x\xff"
+
+// TestTextReportQuotesHostileNames: every line of the text report is one
+// printable line; the file name shows quoted. The JSON report keeps the
+// exact name.
+func TestTextReportQuotesHostileNames(t *testing.T) {
+	_, rootfs := busyboxBundle(t, nil)
+	if err := os.WriteFile(filepath.Join(rootfs, "bin", strings.ReplaceAll(hostileName, "\x00", "")), []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run("--rootfs", rootfs, "--all", "--policy-rules", "appraise func=FILE_CHECK")
+	if code != ExitOK {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	checkPrintable(t, out)
+	if !strings.Contains(out, `"/bin/evil\nREFUSED bin-busybox [entrypoint]\x1b[2J\ax\xff"`) {
+		t.Errorf("the name is not shown quoted:\n%s", out)
+	}
+	_, out, _ = run("--rootfs", rootfs, "--format", "json", "--policy-rules", "appraise func=FILE_CHECK")
+	var rep preflight.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	// encoding/json turns the invalid byte into U+FFFD; the rest is exact.
+	want := "/bin/" + strings.ToValidUTF8(strings.ReplaceAll(hostileName, "\x00", ""), "\uFFFD")
+	found := false
+	for _, f := range rep.Files {
+		found = found || f.Path == want
+	}
+	if !found {
+		t.Errorf("JSON lost the exact name")
+	}
+}
+
+func checkPrintable(t *testing.T, out string) {
+	t.Helper()
+	for i, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if !utf8.ValidString(l) {
+			t.Errorf("line %d is not UTF-8: %q", i+1, l)
+			continue
+		}
+		for _, r := range l {
+			if !strconv.IsPrint(r) {
+				t.Errorf("line %d has %U: %q", i+1, r, l)
+				break
+			}
+		}
+		if strings.HasPrefix(l, "REFUSED ") {
+			t.Errorf("forged line %d: %q", i+1, l)
+		}
+	}
+}
+
+// FuzzTextReport: whatever the file names, reasons, notes and rule texts
+// hold, the text report has exactly the lines its structure gives, each
+// one printable.
+func FuzzTextReport(f *testing.F) {
+	f.Add(hostileName, "reason\x1b]0;x\a", "note\nnote", "appraise\u2028func=X")
+	f.Add("/bin/sh", "", "", "")
+	f.Fuzz(func(t *testing.T, path, reason, note, rule string) {
+		build := func(path, reason, note, rule string) *preflight.Report {
+			fr := preflight.FileResult{Path: path, Role: "entrypoint", Verdict: preflight.Refused, Reason: reason, Xattr: "sig" + reason,
+				Rule: &preflight.RuleRef{Index: 1, Text: rule}}
+			return &preflight.Report{Rootfs: path, Entrypoint: []preflight.FileResult{fr}, Files: []preflight.FileResult{fr},
+				Blocking: []preflight.FileResult{fr}, Notes: []string{note}, ChainChecked: true, Counts: map[preflight.Verdict]int{}}
+		}
+		popt := &preflight.Options{Spec: &specs.Spec{}}
+		var got, plain bytes.Buffer
+		writeText(&got, build(path, reason, note, rule), popt, true)
+		writeText(&plain, build("p", "r", "n", "t"), popt, true)
+		if strings.Count(got.String(), "\n") != strings.Count(plain.String(), "\n") {
+			t.Fatalf("the input changed the number of lines:\n%s", got.String())
+		}
+		checkPrintable(t, got.String())
+	})
 }
