@@ -9,9 +9,11 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
 )
@@ -344,5 +346,34 @@ func TestLookalikeKeysWarn(t *testing.T) {
 	got = LookalikeKeys(map[string]string{"IO.IMANS.\x1b[31mpolicy": "x"})
 	if len(got) != 1 || !strings.Contains(got[0], `"IO.IMANS.\x1b[31mpolicy"`) || strings.ContainsRune(got[0], 0x1b) {
 		t.Errorf("control characters: %q", got)
+	}
+}
+
+// TestHostileKeysAndPathsStayOneLine: ESC, NUL and newlines in annotation
+// keys and policy or key paths reach the error line escaped, never raw.
+func TestHostileKeysAndPathsStayOneLine(t *testing.T) {
+	f := newFixture(t)
+	for _, ann := range []map[string]string{
+		{"io.imans.\x1b[2Jpolicy\n": "x"},
+		{"io.imans.pol\x00icy": "x"},
+		{AnnPolicy: filepath.Join(f.admin.PoliciesDir, "a\x1b]0;pwned\a\nb.policy")},
+		{AnnPolicy: "../\x1b[31m\x00/etc/shadow"},
+		{AnnX509: filepath.Join(f.admin.KeysDir, "k\r\n\x1b[1A.der")},
+	} {
+		ann[AnnEnable] = "true"
+		line := errLine(t, ann, f.admin)
+		for _, r := range line {
+			if !strconv.IsPrint(r) {
+				t.Errorf("%q: %U in %q", ann, r, line)
+				break
+			}
+		}
+		if !utf8.ValidString(line) {
+			t.Errorf("%q: not UTF-8: %q", ann, line)
+		}
+	}
+	line := errLine(t, map[string]string{AnnEnable: "true", "io.imans.\x1b[2Jpolicy\n": "x"}, f.admin)
+	if !strings.HasPrefix(line, `ima-hook: "io.imans.\x1b[2Jpolicy\n": unknown annotation;`) {
+		t.Errorf("the key is not quoted: %q", line)
 	}
 }

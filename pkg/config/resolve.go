@@ -288,7 +288,7 @@ func checkKeys(ann map[string]string, a *Admin) error {
 	for _, k := range keysSeen {
 		v := ann[k]
 		if !isKnown(k) {
-			return userror.New(k, "unknown annotation", "known ones are "+strings.Join(known, ", "))
+			return userror.New(userror.Text(k), "unknown annotation", "known ones are "+strings.Join(known, ", "))
 		}
 		if len(v) > MaxAnnotation {
 			return userror.New(k, fmt.Sprintf("value is %d bytes, more than %d", len(v), MaxAnnotation), "use a policy file (io.imans.policy)")

@@ -373,12 +373,14 @@ func errText(err error) string {
 }
 
 func printCheck(w io.Writer, rep *checkReport, pol *policy.Policy, kc policy.Kcmd, explain bool) {
-	src := rep.Source
+	// Everything here may come from the policy text or the command line:
+	// userror.Fprintf keeps each report line one printable line.
+	src := userror.Text(rep.Source)
 	if rep.Kcmd != nil {
 		if rep.Kcmd.OK {
-			fmt.Fprintf(w, "kcmd: ok: %s\n", kc.String())
+			userror.Fprintf(w, "kcmd: ok: %s\n", kc.String())
 		} else {
-			fmt.Fprintf(w, "%s\n", rep.Kcmd.Error)
+			userror.Fprintf(w, "%s\n", rep.Kcmd.Error)
 		}
 	}
 	if pol != nil {
@@ -390,24 +392,24 @@ func printCheck(w io.Writer, rep *checkReport, pol *policy.Policy, kc policy.Kcm
 				if r.Token != "" {
 					tok = "token " + quoteTok(r.Token) + ": "
 				}
-				fmt.Fprintf(w, "%s:%d:%d: rule %d: %s%s\n", src, r.Line, r.Col, r.Index, tok, r.Message)
+				userror.Fprintf(w, "%s:%d:%d: rule %d: %s%s\n", src, r.Line, r.Col, r.Index, tok, r.Message)
 			}
 			for _, wn := range r.Warnings {
 				warned++
-				fmt.Fprintf(w, "%s:%d:%d: warning: rule %d: %s\n", src, r.Line, r.Col, r.Index, wn)
+				userror.Fprintf(w, "%s:%d:%d: warning: rule %d: %s\n", src, r.Line, r.Col, r.Index, wn)
 			}
 		}
 		for _, e := range rep.Errors {
-			fmt.Fprintf(w, "%s: %s\n", src, e)
+			userror.Fprintf(w, "%s: %s\n", src, e)
 		}
 		summary := fmt.Sprintf("%s: %s: %d accepted, %d refused", src, plural(len(rep.Rules), "rule"), len(rep.Rules)-refused, refused)
 		if warned > 0 {
 			summary += ", " + plural(warned, "warning")
 		}
-		fmt.Fprintf(w, "%s; checked against the %s\n", summary, rep.Profile)
+		userror.Fprintf(w, "%s; checked against the %s\n", summary, rep.Profile)
 	} else {
 		for _, e := range rep.Errors {
-			fmt.Fprintf(w, "%s\n", e)
+			userror.Fprintf(w, "%s\n", e)
 		}
 	}
 	if explain && (rep.Kcmd == nil || rep.Kcmd.OK) {
@@ -420,7 +422,7 @@ func printCheck(w io.Writer, rep *checkReport, pol *policy.Policy, kc policy.Kcm
 			fmt.Fprintln(w, "# (none: nothing is measured or appraised)")
 		}
 		for _, r := range rep.Effective {
-			fmt.Fprintf(w, "%-22s %s\n", r.Source, r.Text)
+			userror.Fprintf(w, "%-22s %s\n", r.Source, r.Text)
 		}
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 const kconfig = "../testdata/oracle/kernel-6.1.config"
@@ -245,4 +247,66 @@ func TestOversizedInput(t *testing.T) {
 	if rc != 1 || !strings.Contains(out, "the limit is") {
 		t.Fatalf("rc=%d out=%.200s", rc, out)
 	}
+}
+
+// printableLines fails unless every line of out is valid UTF-8 made of
+// printable characters.
+func printableLines(t *testing.T, out string) {
+	t.Helper()
+	for i, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if !utf8.ValidString(l) {
+			t.Fatalf("line %d is not UTF-8: %q", i+1, l)
+		}
+		for _, r := range l {
+			if !strconv.IsPrint(r) {
+				t.Fatalf("line %d has %U: %q", i+1, r, l)
+			}
+		}
+	}
+}
+
+// TestTextReportQuotesControls: a policy whose rules and file name carry
+// ESC, NUL or a newline yields a report of printable lines; before, the
+// raw bytes reached the terminal.
+func TestTextReportQuotesControls(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "we\x1b[2Jb\n.policy")
+	if err := os.WriteFile(p, []byte("measure func=BPRM_CHECK\x1b[31m\nappraise fowner=\x00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, out, errs := run(t, "", "check", p)
+	printableLines(t, out)
+	printableLines(t, errs)
+	if !strings.Contains(out, strconv.Quote(p)+":1:") {
+		t.Errorf("the file name is not quoted:\n%s", out)
+	}
+}
+
+// FuzzTextReportLines: whatever the policy text holds, the text report has
+// one line per refused rule, warning and policy-wide error, plus the
+// summary, each of them printable.
+func FuzzTextReportLines(f *testing.F) {
+	f.Add("measure func=BPRM_CHECK\nappraise fowner=0\n")
+	f.Add(mixed)
+	f.Fuzz(func(t *testing.T, text string) {
+		rc, out, _ := run(t, text, "check", "-")
+		if rc == 2 {
+			return // unreadable input: not a report
+		}
+		_, js, _ := run(t, text, "check", "--format", "json", "-")
+		var rep checkReport
+		if err := json.Unmarshal([]byte(js), &rep); err != nil {
+			t.Fatalf("json: %v", err)
+		}
+		want := 1 + len(rep.Errors)
+		for _, r := range rep.Rules {
+			if !r.OK {
+				want++
+			}
+			want += len(r.Warnings)
+		}
+		if got := strings.Count(out, "\n"); got != want {
+			t.Fatalf("%d lines, want %d:\n%s", got, want, out)
+		}
+		printableLines(t, out)
+	})
 }
