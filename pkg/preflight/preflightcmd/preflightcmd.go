@@ -79,8 +79,10 @@ own filesystem, right when DIR is the mounted container root).
 
 Exit status: 0 when nothing on the entrypoint chain would be refused (also
 when the appraisal mode only logs), 1 when something would be (or, with
---strict, is undecidable), 2 on usage errors or unreadable input, 3 when
-the time budget ran out before the entrypoint chain was judged.
+--strict, is undecidable or was not followed in full), 2 on usage errors or
+unreadable input, 3 when the time budget ran out before the entrypoint
+chain was judged. The report's last line says OK only for a chain judged in
+full; otherwise REFUSED, NOT FULLY CHECKED, UNDECIDED or ROOTFS ONLY.
 
 Examples:
   ima-hook preflight --bundle /var/lib/ctr/b1 --x509 app.der \
@@ -128,7 +130,7 @@ func flags(o *opts) *pflag.FlagSet {
 	fs.StringVar(&o.ruleIDs, "rule-ids", "host", "user namespace of the rules' uid=/fowner= values: `host` or container")
 	fs.StringVar(&o.kernelConfig, "kernel-config", "", "parse rules for the kernel built with this config `FILE` ('running': this kernel; default: openEuler CONFIG_IMA_NS profile)")
 	fs.BoolVar(&o.all, "all", false, "text: list every file, not only refused and undecidable ones")
-	fs.BoolVar(&o.strict, "strict", false, "exit 1 also when a file on the entrypoint chain is undecidable")
+	fs.BoolVar(&o.strict, "strict", false, "exit 1 also when a file on the entrypoint chain is undecidable, or the chain was not followed in full")
 	fs.BoolVar(&o.skipWalk, "entrypoint-only", false, "check only the entrypoint chain, not the whole rootfs")
 	fs.IntVar(&o.maxFiles, "max-files", 0, "stop the walk after `N` regular files (default 200000)")
 	fs.IntVar(&o.maxDepth, "max-depth", 0, "do not enter directories deeper than `N` (default 64)")
