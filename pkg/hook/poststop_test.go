@@ -81,16 +81,6 @@ func newListHook(t *testing.T) (*Hook, *listKernel, string) {
 	return h, k, filepath.Join(a.RunDir, "ima-hook.log")
 }
 
-// latestView is the measurement view archived with id's latest life.
-func latestView(t *testing.T, s record.Store, id string) string {
-	t.Helper()
-	lives, err := s.Lives(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lives[len(lives)-1].ViewPath()
-}
-
 // Two containers with one id, one after the other (and one namespace id,
 // as the kernel reuses it): each life keeps its own archive and view.
 func TestPoststopArchivesEveryLifeOfAnID(t *testing.T) {

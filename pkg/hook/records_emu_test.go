@@ -40,3 +40,13 @@ func TestCreateRuntimeKeepsALeftBehindRecord(t *testing.T) {
 		t.Fatalf("new record %+v", cur.Record)
 	}
 }
+
+// latestView is the measurement view archived with id's latest life.
+func latestView(t *testing.T, s record.Store, id string) string {
+	t.Helper()
+	lives, err := s.Lives(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lives[len(lives)-1].ViewPath()
+}

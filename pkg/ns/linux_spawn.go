@@ -121,3 +121,15 @@ func (k *linuxKernel) JoinAndExec(pid int, req ExecRequest) error {
 	runtime.KeepAlive(f)
 	return err
 }
+
+// readCount reads a measurement counter file; ok is false when the kernel
+// has none (no IMA): the wrapper then refuses or passes through for other
+// reasons.
+func readCount(countFile string) (uint64, bool) {
+	b, err := os.ReadFile(countFile)
+	if err != nil {
+		return 0, false
+	}
+	n, err := parseCounter(b)
+	return n, err == nil
+}

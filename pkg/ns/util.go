@@ -2,21 +2,8 @@ package ns
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 )
-
-// readCount reads a measurement counter file; ok is false when the kernel
-// has none (no IMA): the wrapper then refuses or passes through for other
-// reasons.
-func readCount(countFile string) (uint64, bool) {
-	b, err := os.ReadFile(countFile)
-	if err != nil {
-		return 0, false
-	}
-	n, err := parseCounter(b)
-	return n, err == nil
-}
 
 // joinArgv and splitArgv carry an argv through one environment variable
 // (JSON, so any argument survives).
