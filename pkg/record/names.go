@@ -8,9 +8,9 @@ import (
 
 // Engines that name containers write the name into the bundle's
 // annotations under their own keys. Podman writes none (checked with podman
-// 4.3: only io.podman.annotations.* flags), nor does Docker: their
-// containers are found by id or id prefix (the 12-character short id that
-// `podman ps` and `docker ps` show).
+// 4.3: only io.podman.annotations.* flags), nor does Docker (checked with
+// dockerd 20.10: no annotations at all): their containers are found by id
+// or id prefix (the 12-character short id `podman ps` and `docker ps` show).
 var engineNameKeys = []string{
 	"nerdctl/name",                      // nerdctl (containerd)
 	"io.kubernetes.cri.container-name",  // containerd's CRI plugin
