@@ -538,8 +538,12 @@ func (r *Report) Undecided(max int) string {
 		und = append(und, s)
 	}
 	if len(und) > 0 {
-		parts = append(parts, fmt.Sprintf("%d of the %d files the entrypoint loads are undecidable: %s",
-			countVerdict(r.Entrypoint, Undecidable), len(r.Entrypoint), strings.Join(und, ", ")))
+		n, verb := countVerdict(r.Entrypoint, Undecidable), "are"
+		if n == 1 {
+			verb = "is"
+		}
+		parts = append(parts, fmt.Sprintf("%d of the %d files the entrypoint loads %s undecidable: %s",
+			n, len(r.Entrypoint), verb, strings.Join(und, ", ")))
 	}
 	return strings.ReplaceAll(strings.Join(parts, ", and "), "; ", ", ")
 }

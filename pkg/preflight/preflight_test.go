@@ -503,7 +503,7 @@ func TestUndecidedChainNeverPasses(t *testing.T) {
 		want []string
 	}{
 		{"missing entrypoint", Options{Rootfs: root, Spec: spec("app"), Rules: imasig, Certs: certs},
-			[]string{"1 of the 1 files the entrypoint loads are undecidable: app (entrypoint \"app\" not found in PATH=/bin"}},
+			[]string{"1 of the 1 files the entrypoint loads is undecidable: app (entrypoint \"app\" not found in PATH=/bin"}},
 		{"over the byte budget", Options{Rootfs: root, Spec: spec("/opt/hashonly"), Rules: hashOnly, Certs: certs, Limits: Limits{MaxBytes: 1, Workers: 1}},
 			[]string{"/opt/hashonly (exec (BPRM_CHECK): not hashed: the byte budget of the preflight is used up)"}},
 		{"no process", Options{Rootfs: root, Rules: imasig, Certs: certs},

@@ -530,7 +530,11 @@ func verdictLine(rep *preflight.Report, chainAsked bool) string {
 	case !rep.ChainChecked:
 		return "NOT FULLY CHECKED: the entrypoint chain was not followed in full (see the notes); nothing on the part checked would be refused"
 	case undecided > 0:
-		return fmt.Sprintf("UNDECIDED: nothing on the entrypoint chain would be refused, but %d of its files are undecidable (--strict refuses them)", undecided)
+		verb := "are"
+		if undecided == 1 {
+			verb = "is"
+		}
+		return fmt.Sprintf("UNDECIDED: nothing on the entrypoint chain would be refused, but %d of its files %s undecidable (--strict refuses them)", undecided, verb)
 	case rep.Incomplete:
 		return "OK: nothing on the entrypoint chain would be refused, but the rootfs walk was not fully checked (the time budget ran out)"
 	}
