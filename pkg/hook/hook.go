@@ -115,7 +115,10 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 		if errors.As(err, &skip) {
 			rec.Result = "skipped: " + skip.why
 			h.Log.Info(st.ID, "IMA optional and unavailable, container starts without it: %s", skip.why)
-			return h.Store.WriteLive(rec)
+			if err := h.Store.WriteLive(rec); err != nil {
+				return h.recordError(st.ID, err)
+			}
+			return nil
 		}
 		rec.Result = "failed: " + err.Error()
 		h.Log.Error(st.ID, "refused: %v", err)
@@ -124,11 +127,19 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 	}
 	rec.Result = "applied"
 	if err := h.Store.WriteLive(rec); err != nil {
-		return userror.Wrap(err, h.Store.LivePath(st.ID), "cannot write the container's IMA record: "+err.Error(), "check that "+h.Store.RunDir+" is writable")
+		return h.recordError(st.ID, err)
 	}
 	h.Log.Info(st.ID, "IMA namespace %d populated: %d rules, key %q, %d measurements, %d violations",
 		rec.NS, rec.PolicyRules, rec.KeyID, rec.Measurement, rec.Violations)
 	return nil
+}
+
+// recordError: the live record could not be written. Either directory may
+// be the cause: a record an earlier container with this id left live is
+// moved to the archive first, and is never overwritten.
+func (h *Hook) recordError(id string, err error) error {
+	return userror.Wrap(err, h.Store.LivePath(id), "cannot write the container's IMA record: "+err.Error(),
+		"check that "+h.Store.RunDir+" and "+h.Store.ArchiveDir+" are writable")
 }
 
 // skipped means: optional IMA could not be had; start without it.

@@ -3,7 +3,11 @@
 package hook
 
 import (
+	"os"
+	"strings"
 	"testing"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
 
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/record"
@@ -49,4 +53,28 @@ func latestView(t *testing.T, s record.Store, id string) string {
 		t.Fatal(err)
 	}
 	return lives[len(lives)-1].ViewPath()
+}
+
+// When the record an earlier container left live cannot be archived, the
+// new container is refused in one line and the old record stays.
+func TestCreateRuntimeRefusesRatherThanOverwrite(t *testing.T) {
+	e := setup(t)
+	left := record.Record{ContainerID: "ck", Life: "earlier-life", NS: 1234, Result: "applied", AggregateIndex: -1}
+	if err := e.hook.Store.WriteLive(left); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.hook.Store.ArchiveDir, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pid := e.container("ck", "", true)
+	err := e.hook.CreateRuntime(state("ck", pid, map[string]string{
+		config.AnnEnable: "true", config.AnnPolicyRules: "measure func=BPRM_CHECK mask=MAY_EXEC"}))
+	line := userror.Line(err)
+	if err == nil || !strings.Contains(line, "kept") || !strings.Contains(line, e.hook.Store.RunDir+" and "+e.hook.Store.ArchiveDir+" are writable") || strings.Count(line, "\n") > 0 {
+		t.Fatalf("want a one-line refusal that keeps the old record, got %q", line)
+	}
+	got, err := e.hook.Store.ReadLive("ck")
+	if err != nil || got.Life != "earlier-life" || got.NS != 1234 {
+		t.Fatalf("the earlier record was replaced: %+v %v", got, err)
+	}
 }
