@@ -32,7 +32,14 @@ PATH=$PATH:/usr/local/go/bin
 if command -v go >/dev/null; then
 	cd "$(dirname "$0")/.."
 	go mod download
-	echo "install-deps.sh: Go $(go env GOVERSION) found, modules downloaded"
+	# crictl, for the CRI suite (tests/bats/cri-containerd.bats) and
+	# bench/cri.sh: Debian 12 does not package it; built from source into
+	# .cache/bin, where both look for it.
+	crictl_version=v1.37.0
+	if ! .cache/bin/crictl --version 2>/dev/null | grep -q "${crictl_version#v}"; then
+		GOBIN=$PWD/.cache/bin go install "sigs.k8s.io/cri-tools/cmd/crictl@$crictl_version"
+	fi
+	echo "install-deps.sh: Go $(go env GOVERSION) found, modules downloaded, crictl $crictl_version in .cache/bin"
 else
 	echo "install-deps.sh: Go is missing; install Go $(sed -nE 's/^go ([0-9.]+)$/\1/p' "$(dirname "$0")/../go.mod") or newer at /usr/local/go" >&2
 	exit 1
