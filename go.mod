@@ -16,4 +16,5 @@ require (
 	github.com/fsnotify/fsnotify v1.10.1 // indirect
 	github.com/sirupsen/logrus v1.9.4 // indirect
 	go.podman.io/storage v1.63.0 // indirect
+	golang.org/x/crypto v0.51.0 // indirect
 )

@@ -22,6 +22,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/safefile"
 )
@@ -42,11 +45,11 @@ type Certificate struct {
 	Serial    []byte           // raw serial INTEGER content, as the kernel keeps it
 	NotBefore time.Time        // validity; the kernel does not enforce it
 	NotAfter  time.Time        //
-	Algo      string           // "rsa-2048", "ecdsa-p256", ...
+	Algo      string           // "rsa-2048", "ecdsa-p256", "sm2", ...
 	Bits      int              // key size in bits
 	Requires  string           // kernel support the key needs, for messages and status
 	Warnings  []string         // accepted, but worth telling the admin
-	PublicKey crypto.PublicKey // *rsa.PublicKey or *ecdsa.PublicKey
+	PublicKey crypto.PublicKey // *rsa.PublicKey or *ecdsa.PublicKey (also for SM2: curve sm2p256v1)
 	Path      string           // resolved file path when loaded from a file
 
 	issuerTail uint32 // last 4 bytes of raw serial||issuer (kernel id[0] tail)
@@ -220,6 +223,15 @@ func (c *Certificate) parseDER(der []byte) error {
 			"supply exactly one DER certificate (openssl x509 -outform DER)")
 	}
 	x, err := x509.ParseCertificate(der)
+	sm2Key := false
+	if err != nil && strings.HasPrefix(spkiAlgorithm(der), "SM2 (curve") {
+		// Go's x509 knows no sm2p256v1 curve; gmsm's smx509 parses the
+		// same DER into the same structure with an SM2 *ecdsa.PublicKey,
+		// as the kernel's x509_extract_key_data does (pkey_algo "sm2").
+		if sx, serr := smx509.ParseCertificate(der); serr == nil {
+			x, err, sm2Key = sx.ToX509(), nil, true
+		}
+	}
 	if err != nil {
 		// Go refuses some algorithms the kernel knows (SM2, GOST); name
 		// the algorithm instead of passing on "unsupported elliptic curve".
@@ -241,6 +253,11 @@ func (c *Certificate) parseDER(der []byte) error {
 	}
 	if err := c.checkKey(x); err != nil {
 		return err
+	}
+	if sm2Key {
+		if err := checkSM2SelfSignature(der, x); err != nil {
+			return err
+		}
 	}
 	bits, err := subjectPublicKeyBits(x.RawSubjectPublicKeyInfo)
 	if err != nil {
@@ -302,6 +319,11 @@ func (c *Certificate) checkKey(x *x509.Certificate) error {
 	case *ecdsa.PublicKey:
 		c.PublicKey = k
 		c.Bits = k.Curve.Params().BitSize
+		if sm2.IsSM2PublicKey(k) {
+			c.Algo = "sm2"
+			c.Requires = "CONFIG_CRYPTO_SM2 and CONFIG_CRYPTO_SM3 (openEuler kernels; Debian's and recent mainline kernels have no SM2)"
+			return nil
+		}
 		switch k.Curve {
 		case elliptic.P256():
 			c.Algo = "ecdsa-p256"
@@ -337,8 +359,12 @@ func describePKAlgo(x *x509.Certificate) string {
 func unsupportedAlgo(alg string) error {
 	var why string
 	switch {
+	case alg == "SM2":
+		why = "ima-hook reads SM2 keys in the form OpenSSL writes (id-ecPublicKey with the sm2p256v1 curve), not under the bare SM2 algorithm OID"
+		return certErr("unsupported public key algorithm "+alg+": "+why,
+			"reissue the certificate with OpenSSL: openssl req -x509 -key sm2.pem -sm3 -sigopt distid:1234567812345678 -addext subjectKeyIdentifier=hash -outform DER -out cert.der")
 	case strings.HasPrefix(alg, "SM2"):
-		why = "SM2 keys are accepted only by some kernels (CONFIG_CRYPTO_SM2, e.g. openEuler 5.10) and ima-hook cannot verify SM2 signatures"
+		why = "the SM2 key or certificate does not parse"
 	case strings.HasPrefix(alg, "Ed25519"), strings.HasPrefix(alg, "Ed448"):
 		why = "the kernel's X.509 parser (x509_note_pkey_algo) has no EdDSA support, IMA cannot use this key"
 	case strings.HasPrefix(alg, "GOST"):
@@ -350,6 +376,33 @@ func unsupportedAlgo(alg string) error {
 	}
 	return certErr("unsupported public key algorithm "+alg+": "+why,
 		"use an RSA (2048/3072/4096) or ECDSA P-256/P-384 key")
+}
+
+// checkSM2SelfSignature verifies a self-issued SM2 certificate's own
+// signature as x509_check_for_self_signed does (public_key_verify_signature
+// with ZA of the default user id "1234567812345678" over the TBS): a
+// self-signed certificate whose signature fails is refused by add_key
+// with EKEYREJECTED. OpenSSL 3's `req -x509 -sm3` signs with an empty id
+// unless given -sigopt distid:1234567812345678 (checked with 3.0), so this
+// catches the common mistake before the kernel silently drops the key.
+// Certificates issued by another key are left to the kernel's keyring
+// restriction.
+func checkSM2SelfSignature(der []byte, x *x509.Certificate) error {
+	if !bytes.Equal(x.RawIssuer, x.RawSubject) {
+		return nil
+	}
+	if len(x.AuthorityKeyId) > 0 && len(x.SubjectKeyId) > 0 && !bytes.Equal(x.AuthorityKeyId, x.SubjectKeyId) {
+		return nil // issued by another key of the same name
+	}
+	sx, err := smx509.ParseCertificate(der)
+	if err != nil {
+		return certErr("SM2 certificate: "+err.Error(), "check the file (openssl x509 -inform DER -in FILE -noout -text)")
+	}
+	if err := sx.CheckSignature(sx.SignatureAlgorithm, sx.RawTBSCertificate, sx.Signature); err != nil {
+		return certErr("self-signed SM2 certificate whose own signature does not verify with the default user id (the kernel's add_key refuses it with EKEYREJECTED): "+strings.TrimPrefix(err.Error(), "x509: "),
+			"sign it with the default id (OpenSSL 3 uses an empty one unless told): openssl req -x509 -key sm2.pem -sm3 -sigopt distid:1234567812345678 -addext subjectKeyIdentifier=hash -outform DER -out cert.der")
+	}
+	return nil
 }
 
 // notACertificate explains what the DER blob is instead, when that can be

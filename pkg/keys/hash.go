@@ -24,11 +24,10 @@ var hashBufs = sync.Pool{New: func() any { b := make([]byte, hashBufSize); retur
 // io.WriterTo, and io.Copy would then hash through os.File's own 32 KiB
 // generic path.
 func HashReader(r io.Reader, algo HashAlgo) ([]byte, error) {
-	ch, ok := algo.CryptoHash()
+	h, ok := algo.New()
 	if !ok {
 		return nil, fmt.Errorf("%w: hash algorithm %s cannot be computed here", ErrUnsupported, algo)
 	}
-	h := ch.New()
 	bp := hashBufs.Get().(*[]byte)
 	defer hashBufs.Put(bp)
 	buf := *bp

@@ -8,7 +8,10 @@ import (
 	_ "crypto/sha3"
 	_ "crypto/sha512"
 	"fmt"
+	"hash"
 	"strings"
+
+	"github.com/emmansun/gmsm/sm3"
 )
 
 // HashAlgo is a kernel hash algorithm id (include/uapi/linux/hash_info.h,
@@ -45,35 +48,36 @@ const (
 )
 
 type hashInfo struct {
-	name string      // hash_algo_name[] (crypto/hash_info.c)
-	size int         // hash_digest_size[]
-	go_  crypto.Hash // 0 when Go cannot compute it
+	name string           // hash_algo_name[] (crypto/hash_info.c)
+	size int              // hash_digest_size[]
+	go_  crypto.Hash      // 0 when the standard library has no such hash
+	new_ func() hash.Hash // a hash outside crypto.Hash (sm3, from gmsm)
 }
 
 var hashTable = [hashAlgoLast]hashInfo{
-	HashMD4:         {"md4", 16, 0},
-	HashMD5:         {"md5", 16, crypto.MD5},
-	HashSHA1:        {"sha1", 20, crypto.SHA1},
-	HashRMD160:      {"rmd160", 20, 0},
-	HashSHA256:      {"sha256", 32, crypto.SHA256},
-	HashSHA384:      {"sha384", 48, crypto.SHA384},
-	HashSHA512:      {"sha512", 64, crypto.SHA512},
-	HashSHA224:      {"sha224", 28, crypto.SHA224},
-	HashRMD128:      {"rmd128", 16, 0},
-	HashRMD256:      {"rmd256", 32, 0},
-	HashRMD320:      {"rmd320", 40, 0},
-	HashWP256:       {"wp256", 32, 0},
-	HashWP384:       {"wp384", 48, 0},
-	HashWP512:       {"wp512", 64, 0},
-	HashTGR128:      {"tgr128", 16, 0},
-	HashTGR160:      {"tgr160", 20, 0},
-	HashTGR192:      {"tgr192", 24, 0},
-	HashSM3:         {"sm3", 32, 0},
-	HashStreebog256: {"streebog256", 32, 0},
-	HashStreebog512: {"streebog512", 64, 0},
-	HashSHA3_256:    {"sha3-256", 32, crypto.SHA3_256},
-	HashSHA3_384:    {"sha3-384", 48, crypto.SHA3_384},
-	HashSHA3_512:    {"sha3-512", 64, crypto.SHA3_512},
+	HashMD4:         {"md4", 16, 0, nil},
+	HashMD5:         {"md5", 16, crypto.MD5, nil},
+	HashSHA1:        {"sha1", 20, crypto.SHA1, nil},
+	HashRMD160:      {"rmd160", 20, 0, nil},
+	HashSHA256:      {"sha256", 32, crypto.SHA256, nil},
+	HashSHA384:      {"sha384", 48, crypto.SHA384, nil},
+	HashSHA512:      {"sha512", 64, crypto.SHA512, nil},
+	HashSHA224:      {"sha224", 28, crypto.SHA224, nil},
+	HashRMD128:      {"rmd128", 16, 0, nil},
+	HashRMD256:      {"rmd256", 32, 0, nil},
+	HashRMD320:      {"rmd320", 40, 0, nil},
+	HashWP256:       {"wp256", 32, 0, nil},
+	HashWP384:       {"wp384", 48, 0, nil},
+	HashWP512:       {"wp512", 64, 0, nil},
+	HashTGR128:      {"tgr128", 16, 0, nil},
+	HashTGR160:      {"tgr160", 20, 0, nil},
+	HashTGR192:      {"tgr192", 24, 0, nil},
+	HashSM3:         {"sm3", 32, 0, sm3.New}, // openEuler's national algorithm, from github.com/emmansun/gmsm
+	HashStreebog256: {"streebog256", 32, 0, nil},
+	HashStreebog512: {"streebog512", 64, 0, nil},
+	HashSHA3_256:    {"sha3-256", 32, crypto.SHA3_256, nil},
+	HashSHA3_384:    {"sha3-384", 48, crypto.SHA3_384, nil},
+	HashSHA3_512:    {"sha3-512", 64, crypto.SHA3_512, nil},
 }
 
 // Known reports whether the kernel has an algorithm with this id.
@@ -95,14 +99,40 @@ func (a HashAlgo) Size() int {
 	return 0
 }
 
-// CryptoHash is the Go hash for a, and whether Go can compute it. The
-// kernel-only algorithms (sm3, streebog, wp, tgr, rmd) have none here.
+// CryptoHash is the standard library's hash for a, and whether there is
+// one (RSA PKCS#1 v1.5 needs it for the DigestInfo). sm3 has none: use
+// New, which covers it.
 func (a HashAlgo) CryptoHash() (crypto.Hash, bool) {
 	if !a.Known() {
 		return 0, false
 	}
 	h := hashTable[a].go_
 	return h, h != 0 && h.Available()
+}
+
+// New returns a fresh hash for a, and whether it can be computed here:
+// the standard library's hashes and sm3 (gmsm). The kernel-only
+// algorithms (streebog, wp, tgr, rmd, md4) have none.
+func (a HashAlgo) New() (hash.Hash, bool) {
+	if !a.Known() {
+		return nil, false
+	}
+	if f := hashTable[a].new_; f != nil {
+		return f(), true
+	}
+	if h, ok := a.CryptoHash(); ok {
+		return h.New(), true
+	}
+	return nil, false
+}
+
+// Computable reports whether New has a hash for a.
+func (a HashAlgo) Computable() bool {
+	if !a.Known() {
+		return false
+	}
+	_, ok := a.CryptoHash()
+	return ok || hashTable[a].new_ != nil
 }
 
 // ParseHashAlgo maps a kernel or evmctl name ("sha256", "SHA-256") to its id.

@@ -9,6 +9,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/emmansun/gmsm/sm2"
 )
 
 // VerifySignature checks a signature xattr against the digest of the file
@@ -16,8 +18,16 @@ import (
 // a v2 signature (asymmetric_verify): the key is looked up by the 32-bit
 // key id among certs the way the kernel's keyring search matches it (see
 // Certificate.KernelMatches), then RSA keys check a PKCS#1 v1.5 signature
-// with the DigestInfo of x.HashAlgo and ECDSA keys an ASN.1 DER (r,s)
-// signature over the digest, which is what evmctl ima_sign produces.
+// with the DigestInfo of x.HashAlgo, ECDSA keys an ASN.1 DER (r,s)
+// signature over the digest, and SM2 keys an ASN.1 DER SM2 signature over
+// the sm3 digest itself, which is what evmctl ima_sign produces.
+//
+// SM2 takes no Z value here: public_key_verify_signature hashes ZA (the
+// default user id "1234567812345678") into the digest only when the
+// signature carries the signed data (sig->data_size, i.e. certificates);
+// asymmetric_verify hands IMA's file digest over as the finished digest,
+// and evmctl's EVP_PKEY_sign over that digest adds none either (checked
+// with evmctl 1.4 and OpenSSL 3.0: a Z-prefixed verification fails).
 //
 // Errors wrap ErrHashOnly (x is a hash), ErrUnknownKeyID, ErrBadSignature
 // or ErrUnsupported (sigv1, sigv3, hash algorithms Go lacks).
@@ -38,12 +48,11 @@ func VerifySignature(x Xattr, fileDigest []byte, certs []*Certificate) error {
 		// cause=invalid-signature-version.
 		return fmt.Errorf("%w: signature version %d in a %s value (kernel cause invalid-signature-version)", ErrBadSignature, x.SigVersion, x.Type)
 	}
-	h, ok := x.HashAlgo.CryptoHash()
-	if !ok {
+	if !x.HashAlgo.Computable() {
 		return fmt.Errorf("%w: signature hash algorithm %s cannot be computed here", ErrUnsupported, x.HashAlgo)
 	}
-	if len(fileDigest) != h.Size() {
-		return fmt.Errorf("internal: %s digest of %d bytes, want %d", x.HashAlgo, len(fileDigest), h.Size())
+	if len(fileDigest) != x.HashAlgo.Size() {
+		return fmt.Errorf("internal: %s digest of %d bytes, want %d", x.HashAlgo, len(fileDigest), x.HashAlgo.Size())
 	}
 	var candidates []*Certificate
 	for _, c := range certs {
@@ -61,8 +70,18 @@ func VerifySignature(x Xattr, fileDigest []byte, certs []*Certificate) error {
 		var err error
 		switch pub := c.PublicKey.(type) {
 		case *rsa.PublicKey:
+			h, ok := x.HashAlgo.CryptoHash()
+			if !ok {
+				// pkcs1pad has no DigestInfo for sm3 (rsa_lookup_asn1),
+				// so no kernel verifies such a signature either.
+				return fmt.Errorf("%w: RSA signature over a %s digest: the kernel's PKCS#1 v1.5 padding has no DigestInfo for %s; sign with an SM2 key or a sha2 hash", ErrBadSignature, x.HashAlgo, x.HashAlgo)
+			}
 			err = rsa.VerifyPKCS1v15(pub, h, fileDigest, x.Sig)
 		case *ecdsa.PublicKey:
+			if sm2.IsSM2PublicKey(pub) {
+				err = verifySM2(pub, x.HashAlgo, fileDigest, x.Sig)
+				break
+			}
 			if !ecdsa.VerifyASN1(pub, fileDigest, x.Sig) {
 				err = fmt.Errorf("ECDSA verification failed")
 			}
@@ -75,6 +94,20 @@ func VerifySignature(x Xattr, fileDigest []byte, certs []*Certificate) error {
 		reasons = append(reasons, fmt.Sprintf("%s key %s: %v", c.Algo, c.KeyIDHex(), err))
 	}
 	return fmt.Errorf("%w (keyid %08x, %s): %s", ErrBadSignature, x.KeyID, x.HashAlgo, strings.Join(reasons, "; "))
+}
+
+// verifySM2 checks an SM2 signature the way the kernel's sm2 akcipher
+// does for IMA: the DER (r,s) pair over the digest as given, without ZA.
+// Kernels since 6.1 (software_key_determine_akcipher) take SM2 only with
+// sm3; ima-hook holds every kernel to that.
+func verifySM2(pub *ecdsa.PublicKey, algo HashAlgo, digest, sig []byte) error {
+	if algo != HashSM3 {
+		return fmt.Errorf("an SM2 key signs sm3 digests only, this signature is over %s (the kernel refuses the pair); re-sign with evmctl ima_sign --hashalgo sm3", algo)
+	}
+	if !sm2.VerifyASN1(pub, digest, sig) {
+		return fmt.Errorf("SM2 verification failed")
+	}
+	return nil
 }
 
 func knownIDs(certs []*Certificate) string {
@@ -122,7 +155,7 @@ func Appraise(x Xattr, r io.Reader, certs []*Certificate, requireSig bool) error
 	if !x.IsSignature() || x.Type != XattrDigsig || x.SigVersion != 2 {
 		return VerifySignature(x, nil, certs) // reports the precise refusal
 	}
-	if _, ok := x.HashAlgo.CryptoHash(); !ok {
+	if !x.HashAlgo.Computable() {
 		return fmt.Errorf("%w: signature hash algorithm %s cannot be computed here", ErrUnsupported, x.HashAlgo)
 	}
 	// Look the key up before hashing: an unknown key id needs no I/O.

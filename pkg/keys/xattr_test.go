@@ -119,6 +119,9 @@ func TestHashAlgoTable(t *testing.T) {
 			t.Errorf("algo %d: %s/%d want %v", uint8(a), a, a.Size(), w)
 		}
 	}
+	if !HashSM3.Computable() || HashStreebog256.Computable() || HashMD4.Computable() {
+		t.Errorf("computable: sm3 %v streebog256 %v md4 %v", HashSM3.Computable(), HashStreebog256.Computable(), HashMD4.Computable())
+	}
 	if HashAlgo(23).Known() || HashAlgo(23).String() != "algo#23" || HashAlgo(23).Size() != 0 {
 		t.Errorf("id 23 should be unknown")
 	}
@@ -133,6 +136,9 @@ func TestHashAlgoTable(t *testing.T) {
 	for a := HashAlgo(0); a < hashAlgoLast; a++ {
 		if h, ok := a.CryptoHash(); ok && h.Size() != a.Size() {
 			t.Errorf("%s: Go size %d != kernel size %d", a, h.Size(), a.Size())
+		}
+		if h, ok := a.New(); ok != a.Computable() || ok && h.Size() != a.Size() {
+			t.Errorf("%s: New ok=%v Computable=%v", a, ok, a.Computable())
 		}
 	}
 }
@@ -158,9 +164,9 @@ func TestVerifyDigestInMemory(t *testing.T) {
 		t.Errorf("VerifySignature on a hash: %v", err)
 	}
 	// A hash algorithm Go lacks is reported, not guessed.
-	sm3, _ := DecodeIMAXattr(append([]byte{0x04, 17}, make([]byte, 32)...))
-	if err := VerifyDigest(sm3, bytes.NewReader(content)); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("sm3: %v", err)
+	sb, _ := DecodeIMAXattr(append([]byte{0x04, byte(HashStreebog256)}, make([]byte, 32)...))
+	if err := VerifyDigest(sb, bytes.NewReader(content)); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("streebog256: %v", err)
 	}
 }
 

@@ -560,6 +560,18 @@ func idValue(v string, m []IDMap, what string) string {
 	return ""
 }
 
+// kernelHashSpelling guesses the hash_algo_name a user meant: "SHA-256"
+// is sha256, and SM3 goes by its TPM and OpenSSL names too ("sm3_256",
+// "SM3-256", the bank name in /sys/class/tpm), which the kernel's table
+// calls plain sm3 (HASH_ALGO_SM3_256 = 17).
+func kernelHashSpelling(a string) string {
+	l := strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(a))
+	if l == "sm3256" {
+		return "sm3"
+	}
+	return l
+}
+
 // algoList mirrors ima_parse_appraise_algos.
 func (p *Profile) algoList(v string) string {
 	for _, a := range strings.Split(v, ",") {
@@ -569,7 +581,7 @@ func (p *Profile) algoList(v string) string {
 			return "empty item in the comma-separated algorithm list"
 		case !known:
 			msg := fmt.Sprintf("unknown hash algorithm %q (kernel names: %s)", a, strings.Join(hashAlgoNames, ", "))
-			if l := strings.ToLower(strings.ReplaceAll(a, "-", "")); l != a {
+			if l := kernelHashSpelling(a); l != a {
 				if k, _ := p.hashAvailable(l); k {
 					msg = fmt.Sprintf("unknown hash algorithm %q; the kernel spells it %s", a, l)
 				}
