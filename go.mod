@@ -15,6 +15,7 @@ require (
 require (
 	github.com/fsnotify/fsnotify v1.10.1 // indirect
 	github.com/sirupsen/logrus v1.9.4 // indirect
+	github.com/yuin/goldmark v1.8.7 // indirect
 	go.podman.io/storage v1.63.0 // indirect
 	golang.org/x/crypto v0.51.0 // indirect
 )
