@@ -5,7 +5,10 @@
 #                       + bin/emu/ima-runtime symlink
 #   make build-timens   bin/ima-hook-timens (wrapper uses a time namespace; tests only)
 #   make install        PREFIX=/usr/local DESTDIR= (see README "Installation")
-#   make test           gofmt, go vet, unit tests (-race), emulator tests, bats suites
+#   make test           gofmt, go vet, unit tests (-race), emulator tests, the docs
+#                       check, bats suites
+#   make docs-check     run the commands README.md and docs/*.md show and compare
+#                       the output they show (internal/docscheck)
 #   make test-unit      only the Go tests;  make test-bats  only the bats suites
 #   make test-switches  the switch matrix alone (tests/bats/switch-matrix: one
 #                       focused suite per emulated-kernel switch, other setting)
@@ -53,7 +56,7 @@ FUZZTIME ?= 10s
 GOSRC := $(shell find . -name '*.go' -not -path './.cache/*' 2>/dev/null) go.mod go.sum
 
 .PHONY: all build build-emu build-timens install uninstall test test-unit test-bats \
-	test-bats-default test-switches \
+	test-bats-default test-switches docs-check \
 	fmt-check vet bench demo fuzz deps clean
 
 all: build build-emu build-timens
@@ -135,9 +138,16 @@ test-bats-default: build build-emu build-timens
 test-switches: build build-emu build-timens
 	tests/bats/switches.sh
 
+# The commands shown in README.md and docs/*.md, run in private directories
+# (never /etc/ima-hook, /run/ima-hook) with the emulated build as ima-hook;
+# output shown is compared. The conventions (prompts, "...", skip and setup
+# markers) are in docs/testing.md, "Docs check".
+docs-check: build build-emu build-timens
+	IMA_HOOK_DOCS_CHECK=1 $(GO) test -count=1 -timeout 20m -v -run '^TestDocs$$' ./internal/docscheck
+
 # Go first (fast failures), bats last: the runner's "N passed, N failed"
 # is the final line of the output.
-test: test-unit test-bats test-switches
+test: test-unit docs-check test-bats test-switches
 
 bench: build build-emu
 	bench/run.sh

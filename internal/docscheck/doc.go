@@ -12,8 +12,9 @@
 //     continues it); the lines up to the next prompt are its expected
 //     output, compared line by line after trailing spaces are dropped. A
 //     command shown without output is run and must succeed, its output is
-//     not compared. Every command must exit 0: a doc that shows a failing
-//     command shows its status too (`...; echo "exit status $?"`).
+//     not compared. Every command must exit 0 unless the doc shows its
+//     status: `...; echo "exit status $?"`, or a next command that prints
+//     $? (`$ echo $?`).
 //   - "..." in an expected line matches any text within that line; a line
 //     that is only "..." matches any number of lines (also none).
 //   - A fenced block tagged sh, bash or shell is a script: it runs as one

@@ -2,7 +2,6 @@ package docscheck
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -40,12 +39,6 @@ func normalize(s string) []string {
 func Match(expected []string, actual string) *Mismatch {
 	exp := normalize(strings.Join(expected, "\n"))
 	got := normalize(actual)
-	pats := make([]*regexp.Regexp, len(exp))
-	for i, e := range exp {
-		if e != Ellipsis {
-			pats[i] = linePattern(e)
-		}
-	}
 	best := &Mismatch{Line: -1}
 	// memo[i][j]: expected from i cannot match got from j
 	failed := make(map[[2]int]bool)
@@ -61,7 +54,7 @@ func Match(expected []string, actual string) *Mismatch {
 			if !ok && i >= best.Line {
 				*best = Mismatch{Line: i, Expected: "(end of output)", Got: got[j]}
 			}
-		case pats[i] == nil: // a line of "..."
+		case exp[i] == Ellipsis: // a line of "..." matches any lines
 			for k := j; k <= len(got) && !ok; k++ {
 				ok = match(i+1, k)
 			}
@@ -69,7 +62,7 @@ func Match(expected []string, actual string) *Mismatch {
 			if i >= best.Line {
 				*best = Mismatch{Line: i, Expected: exp[i], Got: "(end of output)"}
 			}
-		case pats[i].MatchString(got[j]):
+		case lineMatches(exp[i], got[j]):
 			ok = match(i+1, j+1)
 		default:
 			if i > best.Line {
@@ -87,12 +80,25 @@ func Match(expected []string, actual string) *Mismatch {
 	return best
 }
 
-// linePattern turns an expected line into an anchored pattern in which
-// each "..." matches any text.
-func linePattern(e string) *regexp.Regexp {
-	parts := strings.Split(e, Ellipsis)
-	for i, p := range parts {
-		parts[i] = regexp.QuoteMeta(p)
+// lineMatches reports whether got matches the expected line e, in which
+// each "..." matches any text (a glob over literal pieces; no regular
+// expression, so any bytes in the docs or the output are literal).
+func lineMatches(e, got string) bool {
+	pieces := strings.Split(e, Ellipsis)
+	if len(pieces) == 1 {
+		return e == got
 	}
-	return regexp.MustCompile(`^` + strings.Join(parts, `.*`) + `$`)
+	first, last := pieces[0], pieces[len(pieces)-1]
+	if len(got) < len(first)+len(last) || !strings.HasPrefix(got, first) || !strings.HasSuffix(got, last) {
+		return false
+	}
+	rest := got[len(first) : len(got)-len(last)]
+	for _, p := range pieces[1 : len(pieces)-1] {
+		i := strings.Index(rest, p)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(p):]
+	}
+	return true
 }

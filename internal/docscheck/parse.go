@@ -165,7 +165,7 @@ func Parse(name string, src []byte, isProgram func(string) bool) ([]Block, error
 			} else {
 				flushPending("is not right before a code block")
 			}
-			if e := classify(&b, isProgram); e != "" {
+			if e := classify(&b, isProgram); e != "" && b.Skip == "" {
 				errs = append(errs, fmt.Sprintf("%s: %s", b.Where(), e))
 			}
 			blocks = append(blocks, b)
@@ -246,6 +246,7 @@ func classify(b *Block, isProgram func(string) bool) string {
 	}
 	p := prompt(first)
 	if p == "" {
+		b.Kind = Text
 		return "a console block must start with a prompt (\"$ \" or \"# \")"
 	}
 	var cur *Command
