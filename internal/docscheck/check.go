@@ -35,7 +35,7 @@ type Report struct {
 	Skipped     int
 	SkipReasons map[string]int
 	Skips       []string // file:line (reason) of each skipped block
-	Text        int // blocks that are not commands
+	Text        int      // blocks that are not commands
 	Failures    []string
 }
 
