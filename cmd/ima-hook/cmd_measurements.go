@@ -618,6 +618,10 @@ func printSummary(w io.Writer, s *measure.Summary) {
 		}
 		fmt.Fprintf(w, "ima-hook: measurements: %s: %d of %d entries selected%s (%d ns_aggregate entries with this id in the list)\n",
 			who, s.Selected, s.Entries, from, s.Selection.IncarnationsSeen)
+		if s.Selection.Unattributed > 0 {
+			fmt.Fprintf(w, "ima-hook: measurements: %s: %d entries in its span carry no namespace id (their template has no ns field) and could not be attributed: they may be its own and are not shown; read the view archived at poststop, or boot the host with ima_template=ima-ns\n",
+				who, s.Selection.Unattributed)
+		}
 	}
 	if s.Layout == measure.LayoutNSHeader.String() && s.LayoutDetected {
 		fmt.Fprintf(w, "ima-hook: measurements: %s: the records carry a namespace id after the PCR (2020 RFC layout, detected; --layout to force one)\n", s.Source)

@@ -657,3 +657,43 @@ func TestMeasurementsConfigDirs(t *testing.T) {
 		t.Fatalf("config read without --container: %d %q", code, errs)
 	}
 }
+
+// A namespace whose entries were logged with the host's ima-ng template
+// (newest openEuler): --ns finds its aggregate only, and says how many
+// entries in its span it could not attribute, on stderr and in the JSON.
+func TestMeasurementsReportUnattributableEntries(t *testing.T) {
+	const id = 4026532329
+	var list []byte
+	add := func(e *measure.Entry, err error) {
+		must(t, err)
+		list = measure.AppendBinary(list, e, measure.WriteOptions{})
+	}
+	d := bytes.Repeat([]byte{1}, 32)
+	add(measure.NewNGEntry(10, "sha256", d, "/boot/before"))
+	add(measure.NewNSAggregate(id, "ima-ng"))
+	add(measure.NewNGEntry(10, "sha256", d, "/ctr/a"))
+	add(measure.NewNGEntry(10, "sha256", d, "/ctr/b"))
+	path := filepath.Join(t.TempDir(), "binary_runtime_measurements")
+	must(t, os.WriteFile(path, list, 0o644))
+
+	code, out, stderr := run("--file", path, "--ns", fmt.Sprint(id))
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "ns_aggregate_4026532329") {
+		t.Fatalf("exit %d, out:\n%s", code, out)
+	}
+	want := fmt.Sprintf("namespace %d: 2 entries in its span carry no namespace id", id)
+	if !strings.Contains(stderr, want) {
+		t.Fatalf("stderr lacks %q:\n%s", want, stderr)
+	}
+	code, out, _ = run("--file", path, "--ns", fmt.Sprint(id), "--format", "json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var sum measure.Summary
+	if code != 0 || json.Unmarshal([]byte(lines[len(lines)-1]), &sum) != nil || sum.Selection == nil || sum.Selection.Unattributed != 2 {
+		t.Fatalf("exit %d, summary %s", code, lines[len(lines)-1])
+	}
+	// An ima-ns list: nothing to report.
+	lf := writeList(t, listgen.Spec{Entries: 300, Namespaces: 1, Seed: 5})
+	_, _, stderr = run("--file", lf.bin, "--ns", fmt.Sprint(lf.res.Namespaces[0].ID))
+	if strings.Contains(stderr, "could not be attributed") {
+		t.Fatalf("ima-ns list reported unattributable entries:\n%s", stderr)
+	}
+}

@@ -26,6 +26,9 @@ type NSFilter struct {
 	active bool
 	found  bool
 	last   int64
+	// unattributed counts entries inside the selection's span that carry
+	// no namespace id (see Unattributed).
+	unattributed int64
 }
 
 // NewNSFilter returns a filter; see the field comments.
@@ -55,7 +58,13 @@ func (f *NSFilter) Match(e *Entry) (bool, error) {
 			e.Pos, e.EventName(), NSAggregateName(f.NS))
 	}
 	ns, ok := e.NSID()
-	if !ok || ns != f.NS {
+	if !ok {
+		if f.active || (f.seen == 0 && f.Start < 0 && f.Incarnation == 0) {
+			f.unattributed++
+		}
+		return false, nil
+	}
+	if ns != f.NS {
 		return false, nil
 	}
 	if f.seen == 0 {
@@ -75,6 +84,16 @@ func (f *NSFilter) Done() error {
 	}
 	return nil
 }
+
+// Unattributed is how many entries, while the selected namespace was
+// active in the list (from its ns_aggregate on; with Incarnation 0 also
+// before any), carried no namespace id: logged with a template without an
+// ns field (the newest openEuler code logs a namespace's entries with the
+// host's template, ima-ng unless the host boots with
+// ima_template=ima-ns). Any of them may be the namespace's; a filter by id
+// cannot tell, so callers must say so rather than show a short view as
+// complete.
+func (f *NSFilter) Unattributed() int64 { return f.unattributed }
 
 // Incarnations is how many aggregates of the id were seen so far.
 func (f *NSFilter) Incarnations() int { return f.seen }

@@ -125,3 +125,61 @@ func nsHex(id uint32) string {
 }
 
 func hexd(v uint32) byte { return "0123456789abcdef"[v] }
+
+// On the newest openEuler code a namespace's entries and its aggregate use
+// the host's template: with ima-ng they carry no ns field. A filter by id
+// then finds only the aggregate; what it cannot attribute must be counted,
+// never dropped silently. Entries before the aggregate (the host's boot
+// measurements) and after the next aggregate of the id are outside the span.
+func TestNSFilterCountsUnattributableEntries(t *testing.T) {
+	const id = 4026532329
+	digest := bytes.Repeat([]byte{7}, 32)
+	var list []byte
+	add := func(e *measure.Entry, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		list = measure.AppendBinary(list, e, measure.WriteOptions{})
+	}
+	add(measure.NewNGEntry(10, "sha256", digest, "/host/before"))
+	add(measure.NewNSAggregate(id, "ima-ng"))
+	add(measure.NewNGEntry(10, "sha256", digest, "/ctr/a"))
+	add(measure.NewNGEntry(10, "sha256", digest, "/ctr/b"))
+	add(measure.NewNSEntry(10, "sha256", digest, "/other-ns", id+1))
+	add(measure.NewNSEntry(10, "sha256", digest, "/tagged", id))
+	add(measure.NewNGEntry(10, "sha256", digest, "/ctr/c"))
+	add(measure.NewNSAggregate(id, "ima-ng")) // the id's next life
+	add(measure.NewNGEntry(10, "sha256", digest, "/next-life"))
+
+	f := measure.NewNSFilter(id, 1, 0)
+	got, err := filterAll(t, list, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].EventName() != "/tagged" {
+		t.Fatalf("selected %d entries, want the aggregate and /tagged", len(got))
+	}
+	if n := f.Unattributed(); n != 3 {
+		t.Fatalf("unattributed %d, want 3 (/ctr/a, /ctr/b, /ctr/c)", n)
+	}
+	// Every life of the id (entries with the id are selected even before
+	// the first aggregate): all five entries without an id count.
+	all := measure.NewNSFilter(id, -1, 0)
+	if _, err := filterAll(t, list, all); err != nil {
+		t.Fatal(err)
+	}
+	if n := all.Unattributed(); n != 5 {
+		t.Fatalf("all lives: unattributed %d, want 5", n)
+	}
+	// An ima-ns list has nothing unattributable.
+	g := generate(t, listgen.Spec{Entries: 500, Namespaces: 2, Seed: 3})
+	ns0 := g.res.Namespaces[0]
+	nsf := measure.NewNSFilter(ns0.ID, ns0.AggregateIndex, 0)
+	if _, err := filterAll(t, g.bin, nsf); err != nil {
+		t.Fatal(err)
+	}
+	if nsf.Unattributed() != 0 {
+		t.Fatalf("ima-ns list: %d unattributed", nsf.Unattributed())
+	}
+}

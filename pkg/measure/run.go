@@ -86,6 +86,10 @@ type Selection struct {
 	Incarnation string `json:"incarnation,omitempty"`
 	// IncarnationsSeen counts the ns_aggregate entries of the id in the list.
 	IncarnationsSeen int `json:"incarnations_seen"`
+	// Unattributed counts entries without a namespace id in the
+	// selection's span (NSFilter.Unattributed): not selected, not dropped
+	// silently either.
+	Unattributed int64 `json:"unattributed"`
 }
 
 // VerifySummary is the JSON form of a Report.
@@ -275,6 +279,7 @@ func runOnce(open func() (io.ReadCloser, error), opt RunOptions, write bool) (*S
 	}
 	if opt.Filter != nil && sum.Selection != nil {
 		sum.Selection.IncarnationsSeen = opt.Filter.Incarnations()
+		sum.Selection.Unattributed = opt.Filter.Unattributed()
 	}
 	if lastBank == AlgUnknown {
 		lastBank = opt.Read.Bank
