@@ -264,7 +264,7 @@ func (s *state) activate(n *namespace, activator *task) error {
 	n.Frozen = true
 	n.Unsharer, n.LastPid = "", 0
 	n.FirstEntry = s.EntryCount
-	aggTemplate := n.Template
+	aggTemplate := s.entryTemplate(n) // the host's under NSTemplateHost (pin.go)
 	if s.Switches.AggregateTemplate != "" {
 		aggTemplate = s.Switches.AggregateTemplate
 	}

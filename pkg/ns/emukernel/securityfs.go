@@ -349,9 +349,8 @@ func (k *Kernel) Measure(pid int, name, algo, digestHex string, violation bool) 
 			return err
 		}
 		id := t.NS
-		template := "ima-ns"
+		template := s.entryTemplate(n) // the host's under NSTemplateHost (pin.go)
 		if n != nil {
-			template = n.Template
 			if !hasMeasureRule(n.Rules) {
 				return nil
 			}

@@ -75,6 +75,10 @@ type Switches struct {
 	// architecture rules (ima_init_arch_policy), which survive its first
 	// custom policy load (ima_update_policy).
 	SecureBoot bool `json:"secure_boot"`
+	// NSTemplate is the template of namespace entries: NSTemplateKcmd ("",
+	// "kcmd": the namespace's own, ima-ns) or NSTemplateHost ("host": the
+	// host's boot template, ima-ng, as the newest openEuler ima_ns.c does).
+	NSTemplate string `json:"ns_template,omitempty"`
 }
 
 // DefaultSwitches describe an openEuler kernel as the ABI notes expect it,
@@ -155,6 +159,8 @@ type state struct {
 	PolicyBusy string                `json:"policy_busy,omitempty"` // task key of the open writer
 	PolicyGone bool                  `json:"policy_gone,omitempty"`
 	NextSerial int32                 `json:"next_serial"`
+	// Pins are the bind mounts of namespace files (pin.go), by path.
+	Pins map[string]pin `json:"pins,omitempty"`
 
 	// creds caches credentials (/proc/<pid>/status, user namespaces) for
 	// one transaction, as stats does for /proc/<pid>/stat.
@@ -421,6 +427,9 @@ func (s *state) collect() (changed bool) {
 	for _, t := range s.Tasks {
 		used[t.NS] = true
 		used[t.ForChildren] = true
+	}
+	for _, id := range s.pinnedIDs() {
+		used[id] = true // a bind mount holds a reference (pin.go)
 	}
 	for key, n := range s.NS {
 		if !used[n.ID] {
