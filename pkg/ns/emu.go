@@ -65,13 +65,21 @@ func Emulator() (*emukernel.Kernel, error) {
 func (e *emuKernel) Probe() Features {
 	return Features{Kernel: "emulator", SecurityFSDir: filepath.Join(e.k.Dir(), "securityfs/ima"), SecurityFSMounted: true,
 		IMA: true, Namespaces: true, KcmdForChildren: true, X509ForChildren: true, PolicyFile: true, PolicyWritable: true,
-		ImaKeyring: ".ima", Template: "ima-ns", SecureBoot: e.secureBoot()}
+		ImaKeyring: ".ima", Template: e.hostTemplate(), SecureBoot: e.secureBoot()}
 }
 
 // secureBoot is the emulated platform's secure boot (switch secure_boot).
 func (e *emuKernel) secureBoot() bool {
 	sw, err := e.k.Switches()
 	return err == nil && sw.SecureBoot
+}
+
+// hostTemplate is the host list's template under the ns_template switch.
+func (e *emuKernel) hostTemplate() string {
+	if t, err := e.k.HostTemplate(); err == nil {
+		return t
+	}
+	return ""
 }
 
 func (e *emuKernel) NamespaceOf(pid int) (NSID, error) {
@@ -187,6 +195,8 @@ func RunStage(stage string) int {
 			}
 			return populateHere(&emuSecfs{k: k, pid: self}, req)
 		})
+	case stageEmuView:
+		return serveEmuView(k) // pin_emu.go
 	case stageEmuJoin:
 		target, err := strconv.ParseUint(os.Getenv(envEmuTarget), 10, 32)
 		if err == nil {

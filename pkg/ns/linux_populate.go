@@ -73,6 +73,8 @@ func RunStage(stage string) int {
 		return serveStage(func(req PopulateRequest) (PopulateResult, error) {
 			return populateHere(&linuxSecfs{dir: k.secfs}, req)
 		})
+	case stageView:
+		return serveViewStage(newLinux()) // pin_linux.go
 	}
 	fmt.Fprintf(os.Stderr, "ima-hook: unknown internal stage %q\n", stage)
 	return 2

@@ -1,0 +1,68 @@
+//go:build linux && !imaemu
+
+package ns
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
+)
+
+// Pin bind-mounts /proc/<pid>/ns/ima onto path. A pidfd keeps the pid from
+// being recycled between opening its namespace file and checking that the
+// file is the namespace expected.
+func (k *linuxKernel) Pin(pid int, expect NSID, path string) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_open(%d): %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	nsFile, err := os.Open(filepath.Join(k.proc, fmt.Sprint(pid), "ns/ima"))
+	if err != nil {
+		return fmt.Errorf("opening the IMA namespace of pid %d: %w", pid, err)
+	}
+	defer nsFile.Close()
+	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
+		return fmt.Errorf("container init %d exited before its namespace could be pinned: %w", pid, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(nsFile.Fd()), &st); err != nil {
+		return err
+	}
+	if NSID(st.Ino) != expect {
+		return fmt.Errorf("pid %d is in IMA namespace %d, expected %d", pid, st.Ino, expect)
+	}
+	return bindNamespace(nsFile, path)
+}
+
+func (k *linuxKernel) PinnedNamespace(path string) (NSID, error) {
+	ino, err := pinnedInode(path)
+	return NSID(ino), err
+}
+
+// PinnedView joins the pinned namespace in the C stage (setns on the pin
+// file) and reads binary_runtime_measurements there.
+func (k *linuxKernel) PinnedView(path string, expect NSID, max int64) ([]byte, error) {
+	cmd, err := nsenter.Command(nsenter.Plan{SetnsPath: path, Stage: stageView})
+	if err != nil {
+		return nil, err
+	}
+	return runViewStage(cmd, expect, max)
+}
+
+func (k *linuxKernel) Unpin(path string) error { return unbindNamespace(path) }
+
+func (k *linuxKernel) NamespaceInUse(id NSID) (bool, error) {
+	return namespaceInUse(k.proc, []string{"ima", "ima_for_children"}, uint64(id))
+}
+
+// serveViewStage is RunStage's view stage on the real kernel.
+func serveViewStage(k *linuxKernel) int {
+	return serveView(func() (NSID, error) { return readNSLink("/proc/self/ns/ima") },
+		func() (io.ReadCloser, error) { return os.Open(filepath.Join(k.secfs, "binary_runtime_measurements")) })
+}
