@@ -205,7 +205,11 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 		return err
 	}
 	rec.Measurement, rec.Violations, rec.Aggregate = res.MeasurementCount, res.Violations, res.AggregatePresent
-	return verify(plan, res)
+	if err := verify(plan, res); err != nil {
+		return err
+	}
+	// Last: poststop reads the namespace's own view through the pin (view.go).
+	return h.pinNamespace(st.ID, st.Pid, rec.NS, cfg.Required)
 }
 
 // plan decides what to write. It fails where the config cannot be honoured

@@ -383,6 +383,10 @@ func TestPoststopWithReusedNamespaceID(t *testing.T) {
 	if err := e.emu.Setns(os.Getpid(), emukernel.InitialNS, true); err != nil {
 		t.Fatal(err)
 	}
+	// a's poststop releases its pin; only then is the id free again.
+	if err := e.hook.Poststop(&specs.State{ID: "ca", Status: "stopped"}); err != nil {
+		t.Fatal(err)
+	}
 	b := e.container("cb", "", true)
 	if err := e.hook.CreateRuntime(state("cb", b, ann)); err != nil {
 		t.Fatal(err)
@@ -392,22 +396,26 @@ func TestPoststopWithReusedNamespaceID(t *testing.T) {
 		t.Fatalf("the emulator did not reuse id %d (got %d); the test needs reuse", recA.NS, recB.NS)
 	}
 	e.emu.Measure(b, "/from-b", "sha256", strings.Repeat("bb", 32), false)
-	if err := e.hook.Poststop(&specs.State{ID: "ca", Status: "stopped"}); err != nil {
+	if err := e.hook.Poststop(&specs.State{ID: "cb", Status: "stopped"}); err != nil {
 		t.Fatal(err)
 	}
-	view, err := os.ReadFile(latestView(t, e.hook.Store, "ca"))
-	if err != nil {
-		t.Fatal(err)
+	for id, want := range map[string]string{"ca": "/from-a", "cb": "/from-b"} {
+		view, err := os.ReadFile(latestView(t, e.hook.Store, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(view), want) || strings.Count(string(view), "\n") != 2 {
+			t.Fatalf("%s's archived view is not its own (aggregate and %s):\n%s", id, want, view)
+		}
+		arch, _, _ := e.hook.Store.ReadAny(id)
+		if arch.Start() < 0 || arch.AggregateIndex < arch.Start() {
+			t.Fatalf("record %+v", arch)
+		}
 	}
-	if !strings.Contains(string(view), "/from-a") || strings.Contains(string(view), "/from-b") {
-		t.Fatalf("a's archived view is not a's own:\n%s", view)
-	}
-	if strings.Contains(string(view), "\n\n") {
-		t.Fatalf("blank lines in the view:\n%s", view)
-	}
-	arch, _, _ := e.hook.Store.ReadAny("ca")
-	if arch.Start() < 0 || arch.AggregateIndex < arch.Start() {
-		t.Fatalf("record %+v", arch)
+	recA, _, _ = e.hook.Store.ReadAny("ca")
+	recB, _, _ = e.hook.Store.ReadAny("cb")
+	if recB.AggregateIndex <= recA.AggregateIndex {
+		t.Fatalf("b's aggregate index %d is not after a's %d: the host-list index names the wrong life", recB.AggregateIndex, recA.AggregateIndex)
 	}
 }
 
