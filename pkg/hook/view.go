@@ -33,6 +33,15 @@ func (h *Hook) pinPath(id string, nsid uint32) string {
 	return filepath.Join(h.pinDir(), ns.PinName(id, ns.NSID(nsid)))
 }
 
+// pins is the kernel's pin interface; both kernels of pkg/ns have it.
+func (h *Hook) pins() (ns.Pinner, error) {
+	p, ok := h.Kernel.(ns.Pinner)
+	if !ok {
+		return nil, errors.New("this kernel interface cannot pin namespaces")
+	}
+	return p, nil
+}
+
 // lockPins serialises pin handling between hooks (a sweep must not release
 // a pin a poststop is reading, nor two sweeps release the same pin).
 func (h *Hook) lockPins() (unlock func(), err error) {
@@ -56,21 +65,25 @@ func (h *Hook) lockPins() (unlock func(), err error) {
 // namespace field the host's template may not have: required IMA refuses
 // the container, optional IMA starts it and says so.
 func (h *Hook) pinNamespace(id string, pid int, nsid uint32, required bool) error {
-	unlock, err := h.lockPins()
+	p, err := h.pins()
+	var unlock func()
+	if err == nil {
+		unlock, err = h.lockPins()
+	}
 	if err == nil {
 		defer unlock()
-		h.sweepPins()
+		h.sweepPins(p)
 		path := h.pinPath(id, nsid)
-		if got, perr := h.Kernel.PinnedNamespace(path); perr == nil && uint32(got) == nsid {
+		if got, perr := p.PinnedNamespace(path); perr == nil && uint32(got) == nsid {
 			return nil // createRuntime ran twice (e.g. also as prestart): one pin
 		}
 		if _, serr := os.Lstat(path); serr == nil {
 			// A placeholder left by a crash, or a pin of a dead life.
-			if uerr := h.Kernel.Unpin(path); uerr != nil {
+			if uerr := p.Unpin(path); uerr != nil {
 				h.Log.Error(id, "releasing the stale pin %s: %v", path, uerr)
 			}
 		}
-		err = h.Kernel.Pin(pid, ns.NSID(nsid), path)
+		err = p.Pin(pid, ns.NSID(nsid), path)
 	}
 	if err == nil {
 		h.Log.Info(id, "IMA namespace %d pinned at %s until poststop", nsid, h.pinPath(id, nsid))
@@ -90,7 +103,7 @@ func (h *Hook) pinNamespace(id string, pid int, nsid uint32, required bool) erro
 // either way and is kept as <pin>.view while its live record exists).
 // Views whose container has no live record left are removed. Problems are
 // logged: a sweep never stops a container from starting.
-func (h *Hook) sweepPins() {
+func (h *Hook) sweepPins(p ns.Pinner) {
 	names, err := readDirNames(h.pinDir())
 	if err != nil {
 		h.Log.Error("", "listing the namespace pins in %s: %v", h.pinDir(), err)
@@ -111,16 +124,16 @@ func (h *Hook) sweepPins() {
 		if !ok {
 			continue
 		}
-		if inUse, err := h.Kernel.NamespaceInUse(nsid); err != nil || inUse {
+		if inUse, err := p.NamespaceInUse(nsid); err != nil || inUse {
 			continue
 		}
-		got, err := h.Kernel.PinnedNamespace(path)
+		got, err := p.PinnedNamespace(path)
 		if err == nil && got == nsid && h.liveRecordOf(cid, uint32(nsid)) {
-			if err := h.saveFinalView(path, nsid); err != nil {
+			if err := h.saveFinalView(p, path, nsid); err != nil {
 				h.Log.Error(cid, "the final view of namespace %d could not be kept for poststop: %v", nsid, err)
 			}
 		}
-		if err := h.Kernel.Unpin(path); err != nil {
+		if err := p.Unpin(path); err != nil {
 			h.Log.Error(cid, "releasing the pin %s of a namespace with no task left: %v", path, err)
 			continue
 		}
@@ -135,8 +148,8 @@ func (h *Hook) liveRecordOf(id string, nsid uint32) bool {
 	return err == nil && rec.NS == nsid
 }
 
-func (h *Hook) saveFinalView(pin string, nsid ns.NSID) error {
-	data, err := h.Kernel.PinnedView(pin, nsid, maxArchivedView)
+func (h *Hook) saveFinalView(p ns.Pinner, pin string, nsid ns.NSID) error {
+	data, err := p.PinnedView(pin, nsid, maxArchivedView)
 	if err != nil {
 		return err
 	}
@@ -194,6 +207,10 @@ func (h *Hook) containerView(id string, nsid uint32, listStart int64, w io.Write
 // pinnedView returns the namespace's own binary list, through its pin or
 // as a sweep kept it, and releases both; nil data when there is neither.
 func (h *Hook) pinnedView(id string, nsid uint32) (data []byte, source string, err error) {
+	p, err := h.pins()
+	if err != nil {
+		return nil, "", err
+	}
 	unlock, err := h.lockPins()
 	if err != nil {
 		return nil, "", err
@@ -202,8 +219,8 @@ func (h *Hook) pinnedView(id string, nsid uint32) (data []byte, source string, e
 	pin := h.pinPath(id, nsid)
 	saved := pin + savedViewSuffix
 	if _, serr := os.Lstat(pin); serr == nil {
-		data, err = h.Kernel.PinnedView(pin, ns.NSID(nsid), maxArchivedView)
-		if uerr := h.Kernel.Unpin(pin); uerr != nil {
+		data, err = p.PinnedView(pin, ns.NSID(nsid), maxArchivedView)
+		if uerr := p.Unpin(pin); uerr != nil {
 			h.Log.Error(id, "poststop: releasing the pin %s: %v", pin, uerr)
 		}
 		if err != nil {

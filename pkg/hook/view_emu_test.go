@@ -220,7 +220,7 @@ func TestPoststopWithoutPinReportsUnattributableEntries(t *testing.T) {
 	}
 	rec, _ := e.hook.Store.ReadLive("np")
 	e.emu.Measure(pid, "/bin/app", "sha256", strings.Repeat("ab", 32), false)
-	if err := e.hook.Kernel.Unpin(e.hook.pinPath("np", rec.NS)); err != nil {
+	if err := e.hook.Kernel.(ns.Pinner).Unpin(e.hook.pinPath("np", rec.NS)); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.hook.Poststop(&specs.State{ID: "np", Status: "stopped"}); err != nil {

@@ -178,22 +178,4 @@ type Kernel interface {
 	// OpenMeasurements opens the measurement list as seen from the caller's
 	// namespace (the host sees every namespace's entries).
 	OpenMeasurements(binary bool) (io.ReadCloser, error)
-
-	// Pins (pin.go): a file that keeps a namespace alive after its last
-	// task, so that its own view can still be read.
-
-	// Pin makes path (created here, it must not exist) hold pid's active
-	// IMA namespace, which must be expect.
-	Pin(pid int, expect NSID, path string) error
-	// PinnedNamespace returns the namespace path holds.
-	PinnedNamespace(path string) (NSID, error)
-	// PinnedView returns the binary measurement list as a task inside the
-	// pinned namespace reads it (the kernel filters it by each entry's own
-	// namespace, whatever the template), at most max bytes.
-	PinnedView(path string, expect NSID, max int64) ([]byte, error)
-	// Unpin drops the pin and removes path.
-	Unpin(path string) error
-	// NamespaceInUse reports whether a live task is in namespace id or will
-	// give birth into it.
-	NamespaceInUse(id NSID) (bool, error)
 }

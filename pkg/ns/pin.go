@@ -26,6 +26,26 @@ import (
 // then drops it. While pinned, the kernel cannot hand the id to another
 // namespace (ns_alloc_inum), so the id in records stays unambiguous.
 
+// Pinner is what both kernels of this package offer besides Kernel: a file
+// that keeps a namespace alive after its last task, so that its own view
+// can still be read.
+type Pinner interface {
+	// Pin makes path (created here, it must not exist) hold pid's active
+	// IMA namespace, which must be expect.
+	Pin(pid int, expect NSID, path string) error
+	// PinnedNamespace returns the namespace path holds.
+	PinnedNamespace(path string) (NSID, error)
+	// PinnedView returns the binary measurement list as a task inside the
+	// pinned namespace reads it (the kernel filters it by each entry's own
+	// namespace, whatever the template), at most max bytes.
+	PinnedView(path string, expect NSID, max int64) ([]byte, error)
+	// Unpin drops the pin and removes path.
+	Unpin(path string) error
+	// NamespaceInUse reports whether a live task is in namespace id or will
+	// give birth into it.
+	NamespaceInUse(id NSID) (bool, error)
+}
+
 // PinDir is where the hook keeps its pins under the run dir.
 func PinDir(runDir string) string { return filepath.Join(runDir, "ns") }
 

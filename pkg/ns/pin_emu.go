@@ -22,6 +22,8 @@ import (
 
 const stageEmuView = "emu-view"
 
+var _ Pinner = (*emuKernel)(nil)
+
 func (e *emuKernel) Pin(pid int, expect NSID, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err

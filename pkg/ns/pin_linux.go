@@ -13,6 +13,8 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 )
 
+var _ Pinner = (*linuxKernel)(nil)
+
 // Pin bind-mounts /proc/<pid>/ns/ima onto path. A pidfd keeps the pid from
 // being recycled between opening its namespace file and checking that the
 // file is the namespace expected.

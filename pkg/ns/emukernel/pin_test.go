@@ -152,3 +152,18 @@ func sha(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+func TestNSTemplateSwitchValues(t *testing.T) {
+	for v, ok := range map[string]bool{`"kcmd"`: true, `"host"`: true, `"ima-ng"`: false, `1`: false} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, SwitchesFile), []byte(`{"ns_template":`+v+`}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadSwitches(dir); (err == nil) != ok {
+			t.Errorf("ns_template %s: %v", v, err)
+		}
+	}
+	if DefaultSwitches().NSTemplate != NSTemplateKcmd {
+		t.Fatal("the default is not kcmd")
+	}
+}

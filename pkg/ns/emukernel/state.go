@@ -78,14 +78,14 @@ type Switches struct {
 	// NSTemplate is the template of namespace entries: NSTemplateKcmd ("",
 	// "kcmd": the namespace's own, ima-ns) or NSTemplateHost ("host": the
 	// host's boot template, ima-ng, as the newest openEuler ima_ns.c does).
-	NSTemplate string `json:"ns_template,omitempty"`
+	NSTemplate string `json:"ns_template"`
 }
 
 // DefaultSwitches describe an openEuler kernel as the ABI notes expect it,
 // with CONFIG_IMA_WRITE_POLICY (the configuration ima-hook documents).
 func DefaultSwitches() Switches {
 	return Switches{WritePolicy: true, DefaultTemplate: "ima-ns", MaxNamespaces: 1024,
-		AppraiseBootParam: true}
+		AppraiseBootParam: true, NSTemplate: NSTemplateKcmd}
 }
 
 type task struct {

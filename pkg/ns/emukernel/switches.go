@@ -62,6 +62,11 @@ func (sw Switches) validate() error {
 	if sw.MaxNamespaces < 0 {
 		return fmt.Errorf("max_namespaces %d is negative", sw.MaxNamespaces)
 	}
+	switch sw.NSTemplate {
+	case "", NSTemplateKcmd, NSTemplateHost:
+	default:
+		return fmt.Errorf("ns_template %q is neither %q nor %q", sw.NSTemplate, NSTemplateKcmd, NSTemplateHost)
+	}
 	return nil
 }
 
