@@ -5,9 +5,13 @@ package emukernel
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -165,5 +169,41 @@ func TestNSTemplateSwitchValues(t *testing.T) {
 	}
 	if DefaultSwitches().NSTemplate != NSTemplateKcmd {
 		t.Fatal("the default is not kcmd")
+	}
+}
+
+// exit_task_namespaces drops a task's namespaces when it exits, before its
+// parent reaps it: a zombie keeps no namespace alive (here the parent, the
+// test process, has not waited yet).
+func TestZombieHoldsNoNamespace(t *testing.T) {
+	k := newKernel(t, DefaultSwitches())
+	id, err := k.Unshare(self())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	if _, _, err := k.TaskNamespaces(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Setns(self(), InitialNS, true); err != nil {
+		t.Fatal(err)
+	}
+	if used, _ := k.InUse(id); !used {
+		t.Fatal("not in use while its task lives")
+	}
+	cmd.Process.Kill()
+	for i := 0; i < 200; i++ {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+		if strings.Contains(string(b), ") Z ") {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if used, err := k.InUse(id); err != nil || used {
+		t.Fatalf("a zombie keeps namespace %d in use (%v)", id, err)
 	}
 }

@@ -509,6 +509,11 @@ func procStat(pid int) (start uint64, ppid int, err error) {
 	if len(f) < 20 {
 		return 0, 0, fmt.Errorf("/proc/%d/stat: short", pid)
 	}
+	if f[0] == "Z" || f[0] == "X" {
+		// exit_task_namespaces ran at exit: a zombie waiting for its
+		// parent holds no namespace (its /proc/<pid>/ns links are gone).
+		return 0, 0, fmt.Errorf("process %d has exited (zombie)", pid)
+	}
 	ppid, err = strconv.Atoi(f[1])
 	if err != nil {
 		return 0, 0, err
