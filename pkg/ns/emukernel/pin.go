@@ -159,7 +159,7 @@ func (k *Kernel) InUse(id NSID) (bool, error) {
 	err := k.tx(func(s *state) error {
 		s.collect()
 		for _, t := range s.Tasks {
-			if t.NS == id || t.ForChildren == id {
+			if !s.exited(t) && (t.NS == id || t.ForChildren == id) {
 				used = true
 			}
 		}

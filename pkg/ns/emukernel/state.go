@@ -236,9 +236,22 @@ func (s *state) dropLastEntry() {
 }
 
 type procInfo struct {
-	start uint64
-	ppid  int
-	err   error
+	start  uint64
+	ppid   int
+	exited bool
+	err    error
+}
+
+// exited reports whether t's process is a zombie: exit_task_namespaces
+// dropped its namespaces at exit, before the reap, and /proc/<pid>/ns/*
+// no longer resolves (InUse). The record, and the references collect
+// counts, stay until the reap: the emulator learns tasks lazily, and the
+// lookup of a task not seen yet may still need the zombie's for_children.
+func (s *state) exited(t *task) bool {
+	if _, _, err := s.procStat(t.Pid); err != nil {
+		return true
+	}
+	return s.stats[t.Pid].exited
 }
 
 // procStat is procStat through the transaction's cache.
@@ -246,11 +259,11 @@ func (s *state) procStat(pid int) (uint64, int, error) {
 	if p, ok := s.stats[pid]; ok {
 		return p.start, p.ppid, p.err
 	}
-	start, ppid, err := procStat(pid)
+	start, ppid, exited, err := procStatExited(pid)
 	if s.stats == nil {
 		s.stats = map[int]procInfo{}
 	}
-	s.stats[pid] = procInfo{start, ppid, err}
+	s.stats[pid] = procInfo{start, ppid, exited, err}
 	return start, ppid, err
 }
 
@@ -493,33 +506,35 @@ func lastPid() int {
 
 // procStat reads a process's start time and parent pid from /proc.
 func procStat(pid int) (start uint64, ppid int, err error) {
+	start, ppid, _, err = procStatExited(pid)
+	return start, ppid, err
+}
+
+// procStatExited is procStat that also says whether the process has
+// exited and waits to be reaped (a zombie).
+func procStatExited(pid int) (start uint64, ppid int, exited bool, err error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	// comm may contain spaces and parentheses: the fields start after the
 	// last ')'.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+		return 0, 0, false, fmt.Errorf("/proc/%d/stat: malformed", pid)
 	}
 	f := strings.Fields(s[i+1:])
 	// f[0] is state (field 3), ppid is field 4, starttime field 22.
 	if len(f) < 20 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: short", pid)
-	}
-	if f[0] == "Z" || f[0] == "X" {
-		// exit_task_namespaces ran at exit: a zombie waiting for its
-		// parent holds no namespace (its /proc/<pid>/ns links are gone).
-		return 0, 0, fmt.Errorf("process %d has exited (zombie)", pid)
+		return 0, 0, false, fmt.Errorf("/proc/%d/stat: short", pid)
 	}
 	ppid, err = strconv.Atoi(f[1])
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	start, err = strconv.ParseUint(f[19], 10, 64)
-	return start, ppid, err
+	return start, ppid, f[0] == "Z" || f[0] == "X", err
 }
 
 func taskKey(pid int, start uint64) string {
