@@ -19,7 +19,7 @@ import (
 // newest openEuler code namespace entries use the host's template (ima-ng
 // unless the host boots with ima_template=ima-ns), so from the host they
 // carry no namespace id and cannot be told apart (docs/kernel-abi.md,
-// template of namespace entries). Reading from inside after the container
+// "Measurement list" and "ima-ns template"). Reading from inside after the container
 // stopped needs the namespace to outlive its last task: the hook pins it at
 // createRuntime with a bind mount of /proc/<pid>/ns/ima, as `ip netns add`
 // pins network namespaces, reads the view through the pin at poststop and
