@@ -109,6 +109,8 @@ func (h *Hook) sweepPins(p ns.Pinner) {
 		h.Log.Error("", "listing the namespace pins in %s: %v", h.pinDir(), err)
 		return
 	}
+	var inUse map[ns.NSID]bool // scanned once, and only when there is a pin
+
 	for _, name := range names {
 		if strings.HasPrefix(name, ".") {
 			continue // the lock, temporary files
@@ -124,7 +126,13 @@ func (h *Hook) sweepPins(p ns.Pinner) {
 		if !ok {
 			continue
 		}
-		if inUse, err := p.NamespaceInUse(nsid); err != nil || inUse {
+		if inUse == nil {
+			if inUse, err = p.NamespacesInUse(); err != nil {
+				h.Log.Error("", "finding the namespaces in use: %v", err)
+				return
+			}
+		}
+		if inUse[nsid] {
 			continue
 		}
 		got, err := p.PinnedNamespace(path)

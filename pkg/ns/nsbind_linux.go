@@ -79,15 +79,18 @@ func pinnedInode(path string) (uint64, error) {
 	return st.Ino, nil
 }
 
-// namespaceInUse reports whether a process under proc has inode ino as one
-// of its namespaces of the given link names (e.g. "ima" and
-// "ima_for_children"). Processes that vanish during the scan are skipped.
-func namespaceInUse(proc string, links []string, ino uint64) (bool, error) {
+// namespacesInUse returns the inodes that processes under proc have as one
+// of their namespaces of the given link names (e.g. "ima" and
+// "ima_for_children"): one pass over /proc however many pins are checked.
+// Processes that vanish during the scan are skipped; an exited process
+// waiting to be reaped has no namespace links any more.
+func namespacesInUse(proc string, links []string) (map[uint64]bool, error) {
 	d, err := os.Open(proc)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer d.Close()
+	used := map[uint64]bool{}
 	for {
 		names, err := d.Readdirnames(256)
 		for _, name := range names {
@@ -103,14 +106,13 @@ func namespaceInUse(proc string, links []string, ino uint64) (bool, error) {
 				if i < 0 || !strings.HasSuffix(target, "]") {
 					continue
 				}
-				if n, err := strconv.ParseUint(target[i+1:len(target)-1], 10, 64); err == nil && n == ino {
-					return true, nil
+				if n, err := strconv.ParseUint(target[i+1:len(target)-1], 10, 64); err == nil {
+					used[n] = true
 				}
 			}
 		}
 		if err != nil {
-			// io.EOF ends the directory.
-			return false, nil
+			return used, nil // io.EOF ends the directory
 		}
 	}
 }

@@ -67,20 +67,20 @@ func TestBindNamespaceKeepsItAfterItsLastTask(t *testing.T) {
 	if got, err := pinnedInode(path); err != nil || got != ino {
 		t.Fatalf("pinned inode %d %v, want %d", got, err, ino)
 	}
-	if used, err := namespaceInUse("/proc", []string{"uts"}, ino); err != nil || !used {
-		t.Fatalf("in use %v %v while the child lives", used, err)
+	if used, err := namespacesInUse("/proc", []string{"uts"}); err != nil || !used[ino] {
+		t.Fatalf("in use %v %v while the child lives", used[ino], err)
 	}
 
 	cmd.Process.Kill()
 	cmd.Wait()
 	for i := 0; i < 100; i++ {
-		if used, _ := namespaceInUse("/proc", []string{"uts"}, ino); !used {
+		if used, _ := namespacesInUse("/proc", []string{"uts"}); !used[ino] {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if used, err := namespaceInUse("/proc", []string{"uts"}, ino); err != nil || used {
-		t.Fatalf("in use %v %v after the last task died", used, err)
+	if used, err := namespacesInUse("/proc", []string{"uts"}); err != nil || used[ino] {
+		t.Fatalf("in use %v %v after the last task died", used[ino], err)
 	}
 	// The namespace is still there, with the child's hostname: join it
 	// through the pin, as the view stage does.

@@ -41,9 +41,9 @@ type Pinner interface {
 	PinnedView(path string, expect NSID, max int64) ([]byte, error)
 	// Unpin drops the pin and removes path.
 	Unpin(path string) error
-	// NamespaceInUse reports whether a live task is in namespace id or will
-	// give birth into it.
-	NamespaceInUse(id NSID) (bool, error)
+	// NamespacesInUse returns the namespaces a live task is in or will give
+	// birth into (one scan of every process).
+	NamespacesInUse() (map[NSID]bool, error)
 }
 
 // PinDir is where the hook keeps its pins under the run dir.

@@ -73,7 +73,14 @@ func (e *emuKernel) Unpin(path string) error {
 	return nil
 }
 
-func (e *emuKernel) NamespaceInUse(id NSID) (bool, error) { return e.k.InUse(uint32(id)) }
+func (e *emuKernel) NamespacesInUse() (map[NSID]bool, error) {
+	ids, err := e.k.InUse()
+	used := make(map[NSID]bool, len(ids))
+	for _, id := range ids {
+		used[NSID(id)] = true
+	}
+	return used, err
+}
 
 // serveEmuView is RunStage's emu-view stage.
 func serveEmuView(k *emukernel.Kernel) int {

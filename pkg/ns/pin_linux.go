@@ -59,8 +59,13 @@ func (k *linuxKernel) PinnedView(path string, expect NSID, max int64) ([]byte, e
 
 func (k *linuxKernel) Unpin(path string) error { return unbindNamespace(path) }
 
-func (k *linuxKernel) NamespaceInUse(id NSID) (bool, error) {
-	return namespaceInUse(k.proc, []string{"ima", "ima_for_children"}, uint64(id))
+func (k *linuxKernel) NamespacesInUse() (map[NSID]bool, error) {
+	inos, err := namespacesInUse(k.proc, []string{"ima", "ima_for_children"})
+	used := make(map[NSID]bool, len(inos))
+	for ino := range inos {
+		used[NSID(ino)] = true
+	}
+	return used, err
 }
 
 // serveViewStage is RunStage's view stage on the real kernel.

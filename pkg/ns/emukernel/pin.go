@@ -152,20 +152,28 @@ func (k *Kernel) SetnsPinned(pid int, path string, singleThreaded bool) (NSID, e
 	return id, k.Setns(pid, id, singleThreaded)
 }
 
-// InUse reports whether any live task has id as its active or for_children
-// namespace (what a scan of /proc/*/ns/ima{,_for_children} shows).
-func (k *Kernel) InUse(id NSID) (bool, error) {
-	used := false
+// InUse returns the namespaces a live task has as its active or
+// for_children namespace (what a scan of /proc/*/ns/ima{,_for_children}
+// shows: a zombie's links are gone).
+func (k *Kernel) InUse() ([]NSID, error) {
+	var ids []NSID
 	err := k.tx(func(s *state) error {
 		s.collect()
+		seen := map[NSID]bool{}
 		for _, t := range s.Tasks {
-			if !s.exited(t) && (t.NS == id || t.ForChildren == id) {
-				used = true
+			if s.exited(t) {
+				continue
+			}
+			for _, id := range []NSID{t.NS, t.ForChildren} {
+				if !seen[id] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
 			}
 		}
 		return nil
 	})
-	return used, err
+	return ids, err
 }
 
 // pinnedIDs are the namespaces pins keep alive, for collect.

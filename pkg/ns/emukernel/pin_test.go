@@ -55,7 +55,7 @@ func TestPinKeepsANamespaceAndItsIDUntilUnpin(t *testing.T) {
 	if err := k.Setns(self(), InitialNS, true); err != nil {
 		t.Fatal(err)
 	}
-	if used, err := k.InUse(id); err != nil || used {
+	if used, err := k.InUse(); err != nil || contains(used, id) {
 		t.Fatalf("in use %v %v after every task left", used, err)
 	}
 	// Still there, and its id is not reused.
@@ -192,7 +192,7 @@ func TestZombieHoldsNoNamespace(t *testing.T) {
 	if err := k.Setns(self(), InitialNS, true); err != nil {
 		t.Fatal(err)
 	}
-	if used, _ := k.InUse(id); !used {
+	if used, _ := k.InUse(); !contains(used, id) {
 		t.Fatal("not in use while its task lives")
 	}
 	cmd.Process.Kill()
@@ -203,7 +203,16 @@ func TestZombieHoldsNoNamespace(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if used, err := k.InUse(id); err != nil || used {
+	if used, err := k.InUse(); err != nil || contains(used, id) {
 		t.Fatalf("a zombie keeps namespace %d in use (%v)", id, err)
 	}
+}
+
+func contains(ids []NSID, id NSID) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
 }
