@@ -55,7 +55,7 @@ archive_holds_the_containers_measurements() {
 	run ih_delete "$id"
 	[ "$status" -eq 0 ] || ih_fail "delete: $output"
 	[[ $output != *poststop* ]] || ih_fail "poststop failed: $output"
-	view=$IH_ARCHIVE_DIR/$id/ascii_runtime_measurements
+	view=$(ih_archive "$id")/ascii_runtime_measurements
 	[ -f "$view" ]
 	ih_log "archived view: $(cat "$view")"
 	[ "$(wc -l <"$view")" -eq 2 ]
@@ -122,7 +122,7 @@ archive_holds_the_containers_measurements() {
 	[ "$status" -eq 0 ]
 	[[ $output == *STARTED* && $output != *poststop* ]]
 	ns=$(ih_record_field "$id" .ns_id)
-	grep -q " ns_aggregate_$ns\b" "$IH_ARCHIVE_DIR/$id/ascii_runtime_measurements"
+	grep -q " ns_aggregate_$ns\b" "$(ih_archive "$id")/ascii_runtime_measurements"
 	[ -z "$(pins)" ]
 	! ns_pinned "$ns"
 }
