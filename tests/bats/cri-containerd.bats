@@ -10,141 +10,24 @@
 # host's network. The IMA kernel is the emulated one (bin/ima-hook-emu).
 
 load helpers
+. "$BATS_TEST_DIRNAME/../../scripts/cri-lib.sh"
 
-CRICTL_VERSION=v1.37.0
-
-# cri_find_crictl: prints the crictl to use: $IMA_HOOK_CRICTL, one in PATH,
-# or the one scripts/install-deps.sh builds into .cache/bin (built here,
-# once, under a lock, when Go is there and it is not).
-cri_find_crictl() {
-	local c=${IMA_HOOK_CRICTL:-} cache=$IH_REPO_ROOT/.cache/bin
-	[[ -n $c ]] || c=$(command -v crictl || true)
-	[[ -n $c ]] || c=$cache/crictl
-	if [[ ! -x $c ]]; then
-		local go
-		go=$(command -v go || echo /usr/local/go/bin/go)
-		[[ -x $go ]] || return 1
-		mkdir -p "$cache"
-		(
-			flock 9
-			[[ -x $c ]] || GOBIN=$cache GOFLAGS=-buildvcs=false "$go" install "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION" >&2
-		) 9>"$cache/.crictl.lock" || return 1
-	fi
-	echo "$c"
-}
-
-# One containerd for the file: its own socket, root, state, runc root and
-# emulated kernel; the admin config, keys, policies, records and archives
-# are the file's too (every pod and container has a name of its own).
+# One containerd for the file (scripts/cri-lib.sh): its own socket, root,
+# state, runc root and emulated kernel; the admin config, keys, policies,
+# records and archives are the file's too (every pod and container has a
+# name of its own).
 setup_file() {
 	command -v containerd >/dev/null && command -v ctr >/dev/null || return 0
 	CRICTL=$(cri_find_crictl) || return 0
 	CTD_DIR=$(mktemp -d /tmp/ih-cri.XXXXXX) # short: the socket path is bounded
 	export CTD_DIR CRICTL
-	local d=$CTD_DIR
-	mkdir -p "$d/keys" "$d/policies" "$d/emu" "$d/rootfs"
-	# The images: busybox-static with relative applet links; the pause
-	# image sleeps as the real one does (the CRI kills it at stopp).
-	local r=$d/rootfs a
-	mkdir -p "$r"/{bin,etc,proc,sys,dev,tmp,run,root,var}
-	chmod 1777 "$r/tmp"
-	cp /bin/busybox "$r/bin/busybox"
-	for a in $(/bin/busybox --list); do [[ $a == busybox ]] || ln -sf busybox "$r/bin/$a"; done
-	echo 'root:x:0:0:root:/root:/bin/sh' >"$r/etc/passwd"
-	echo 'root:x:0:' >"$r/etc/group"
-	"$BATS_TEST_DIRNAME/oci-image.sh" "$d/app.tar" docker.io/library/ih-app:1 "$r" /bin/sleep 3600
-	"$BATS_TEST_DIRNAME/oci-image.sh" "$d/pause.tar" docker.io/library/ih-pause:1 "$r" /bin/sleep inf
-	cat >"$d/ima-hook.toml" <<-TOML
-		# admin config of the CRI suite
-		keys_dir = "$d/keys"
-		policies_dir = "$d/policies"
-		run_dir = "$d/run"
-		archive_dir = "$d/archive"
-		runtime = "$(command -v runc || echo /usr/sbin/runc)"
-		log = "auto"
-	TOML
-	# What docs/runtime-wrapper.md calls ima-runtime-inject: containerd
-	# reads no hooks.d, so the wrapper adds the hooks.
-	printf '#!/bin/sh\nexec %s runtime --inject-hooks --config %s -- "$@"\n' \
-		"$IH_EMU_BIN" "$d/ima-hook.toml" >"$d/ima-runtime-inject"
-	chmod +x "$d/ima-runtime-inject"
-	# The timens build (time namespaces stand in for IMA ones, see
-	# wrapper.bats) for what the emulator cannot follow: a detached exec,
-	# reparented to the shim, leaves the emulated kernel's process tree.
-	printf '#!/bin/sh\nexec %s runtime --config %s -- "$@"\n' \
-		"$IH_TIMENS_BIN" "$d/ima-hook.toml" >"$d/ima-runtime-timens"
-	chmod +x "$d/ima-runtime-timens"
-	# restrict_oom_score_adj: the CRI gives the sandbox oom_score_adj -998,
-	# which this machine does not let anyone lower to; the CRI then keeps
-	# it at containerd's own. The shim inherits containerd's environment,
-	# and so do the wrapper and (through --inject-hooks) the hook:
-	# IMA_HOOK_EMU_DIR reaches all of them from here.
-	cat >"$d/config.toml" <<-TOML
-		version = 2
-		root = "$d/root"
-		state = "$d/state"
-		[grpc]
-		  address = "$d/ctd.sock"
-		[plugins."io.containerd.internal.v1.opt"]
-		  path = "$d/opt"
-		[plugins."io.containerd.grpc.v1.cri"]
-		  sandbox_image = "docker.io/library/ih-pause:1"
-		  disable_apparmor = true
-		  restrict_oom_score_adj = true
-		  stream_server_address = "127.0.0.1"
-		  stream_server_port = "0"
-		  [plugins."io.containerd.grpc.v1.cri".cni]
-		    bin_dir = "$d/cni/bin"
-		    conf_dir = "$d/cni/conf"
-		  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-		    runtime_type = "io.containerd.runc.v2"
-		    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-		      Root = "$d/runc"
-		  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.ima]
-		    runtime_type = "io.containerd.runc.v2"
-		    pod_annotations = ["io.imans.*"]
-		    container_annotations = ["io.imans.*"]
-		    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.ima.options]
-		      BinaryName = "$d/ima-runtime-inject"
-		      Root = "$d/runc"
-		  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.ima-timens]
-		    runtime_type = "io.containerd.runc.v2"
-		    pod_annotations = ["io.imans.*"]
-		    container_annotations = ["io.imans.*"]
-		    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.ima-timens.options]
-		      BinaryName = "$d/ima-runtime-timens"
-		      Root = "$d/runc"
-	TOML
-	cat >"$d/crictl.yaml" <<-YAML
-		runtime-endpoint: unix://$d/ctd.sock
-		image-endpoint: unix://$d/ctd.sock
-		timeout: 60
-	YAML
-	IMA_HOOK_EMU_DIR=$d/emu containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 3>&- &
-	echo $! >"$d/pid"
-	local up=
-	for _ in $(seq 100); do
-		if ctr --address "$d/ctd.sock" version >/dev/null 2>&1; then up=1; break; fi
-		sleep 0.1
-	done
-	[[ -n $up ]] || { echo "containerd did not come up: $(tail -n 5 "$d/containerd.log")" >&2; return 1; }
-	ctr --address "$d/ctd.sock" -n k8s.io images import "$d/app.tar" >/dev/null
-	ctr --address "$d/ctd.sock" -n k8s.io images import "$d/pause.tar" >/dev/null
+	cri_containerd_start "$CTD_DIR" "$IH_EMU_BIN" "$IH_TIMENS_BIN"
 }
 
 teardown_file() {
 	[[ -n ${CTD_DIR:-} ]] || return 0
-	local p
-	for p in $(cri_raw pods -q 2>/dev/null); do
-		cri_raw stopp "$p" >/dev/null 2>&1 || true
-		cri_raw rmp -f "$p" >/dev/null 2>&1 || true
-	done
-	kill "$(cat "$CTD_DIR/pid")" 2>/dev/null || true
-	for _ in $(seq 50); do kill -0 "$(cat "$CTD_DIR/pid")" 2>/dev/null || break; sleep 0.1; done
-	# Whatever a failed test left mounted under the file's directories.
-	awk -v d="$CTD_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
-	rm -rf "$CTD_DIR"
-	find /sys/fs/cgroup -depth -type d -name "ih-cri-$IH_RUN_ID*" -exec rmdir {} + 2>/dev/null || true
+	cri_containerd_stop "$CTD_DIR"
+	find /sys/fs/cgroup -depth -type d -name "ih-cri-$IH_RUN_ID" -exec rmdir {} + 2>/dev/null || true
 }
 
 setup() {
@@ -180,7 +63,7 @@ teardown() {
 # cri ARGS...: crictl against the file's containerd (the flags win over a
 # CONTAINER_RUNTIME_ENDPOINT the caller may have set).
 cri() {
-	timeout "$IH_TIMEOUT" "$CRICTL" --config "$CTD_DIR/crictl.yaml" \
+	timeout "$IH_TIMEOUT" "$CRICTL" --config /dev/null --timeout 60s \
 		--runtime-endpoint "unix://$CTD_DIR/ctd.sock" --image-endpoint "unix://$CTD_DIR/ctd.sock" "$@"
 }
 cri_raw() { cri "$@" 2>&1; }
