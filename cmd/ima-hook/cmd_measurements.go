@@ -48,6 +48,11 @@ Selecting entries:
                    latest is taken, the others are listed (--life picks one).
                    The directories are the admin config's run_dir and
                    archive_dir (--config), or --run-dir and --archive-dir.
+  --pod NS/NAME    the IMA namespace of Kubernetes pod NAME in namespace NS,
+                   from the records' Kubernetes identity (the latest pod of
+                   that name): with io.imans.scope=pod the pod's one
+                   namespace; with one namespace per container, --container
+                   NAME picks the container by its name in the pod spec
   --ns ID          IMA namespace ID (the nsfs inode: ns_aggregate_<ID>,
                    "readlink /proc/<pid>/ns/ima")
   A namespace's view starts at its ns_aggregate_<ID> entry and ends at the
@@ -77,6 +82,7 @@ cannot be read.
 Examples:
   ima-hook measurements --container web-1
   ima-hook measurements --ns 4026532329 --format json
+  ima-hook measurements --pod default/web --container app
   ima-hook measurements --verify --pcrs sha1,pcrs.sha1 --pcrs sha256,pcrs.sha256 --file list.bin
   ima-hook measurements --container web-1 --verify --allowlist policy.json
 
@@ -95,6 +101,7 @@ type measurementsFlags struct {
 	pcrs                                            []string
 	tpm, variant, allowlist                         string
 	incarnationSet                                  bool
+	pod                                             string
 }
 
 func runMeasurements(args []string) int {
@@ -114,6 +121,7 @@ func measurementsMain(args []string, stdout, stderr io.Writer) int {
 	_ = fs.MarkHidden("ns-header")
 	fs.IntVar(&f.maxEntry, "max-entry-size", measure.DefaultLimits.MaxTemplateData, "largest template data of one entry, in `BYTES`")
 	fs.StringVar(&f.container, "container", "", "select the entries of the IMA namespace of the container with `ID`, name or unique id prefix")
+	fs.StringVar(&f.pod, "pod", "", "select the entries of Kubernetes pod `NAMESPACE/NAME` (live or archived); with --container, of its container of that name")
 	fs.StringVar(&f.life, "life", "", "with --container: the container's `LIFE` (as listed) when its id was used more than once (default: the latest)")
 	fs.StringVar(&f.nsID, "ns", "", "select the entries of IMA namespace `ID`")
 	fs.StringVar(&f.incarnation, "incarnation", "last", "when the namespace id was reused: last, all, or N (the N-th namespace with the id)")
@@ -252,6 +260,13 @@ func listSource(f measurementsFlags, opt *measure.RunOptions) func() (io.ReadClo
 // selectEntries sets up the namespace filter of --container or --ns. It may
 // switch the source to a container's archived view.
 func selectEntries(f measurementsFlags, opt *measure.RunOptions, open func() (io.ReadCloser, error), stderr io.Writer) (func() (io.ReadCloser, error), error) {
+	if f.pod != "" {
+		// --pod finds the container whose namespace holds the pod's view
+		// (cmd_pod.go); from there it is --container with that id.
+		if err := resolvePod(&f, stderr); err != nil {
+			return nil, err
+		}
+	}
 	if f.container != "" && f.nsID != "" {
 		return nil, userror.New("--container", "given together with --ns", "use one of them")
 	}

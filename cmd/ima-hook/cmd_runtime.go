@@ -14,6 +14,7 @@ import (
 	"github.com/ima-hook/ima-hook/internal/logx"
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
+	"github.com/ima-hook/ima-hook/pkg/kube"
 	"github.com/ima-hook/ima-hook/pkg/ns"
 	"github.com/ima-hook/ima-hook/pkg/record"
 	"github.com/ima-hook/ima-hook/pkg/runtime"
@@ -112,6 +113,9 @@ func runRuntime(args []string) int {
 	}
 
 	var logger *logx.Logger
+	// who is the container's Kubernetes pod and container, from the
+	// annotations the wrapper reads: its log lines name them too.
+	var who string
 	w := &runtime.Wrapper{
 		Runtime: rt,
 		Resolve: func(ann map[string]string) (*runtime.Settings, error) {
@@ -121,7 +125,10 @@ func runRuntime(args []string) int {
 			}
 			return &runtime.Settings{Required: c.Required, Kcmd: c.KcmdText, X509Path: c.X509Path}, nil
 		},
-		Enabled:      func(ann map[string]string) (bool, error) { return config.Enabled(ann, admin) },
+		Enabled: func(ann map[string]string) (bool, error) {
+			who = kube.FromAnnotations(ann).String()
+			return config.Enabled(ann, admin)
+		},
 		Store:        record.Store{RunDir: admin.RunDir, ArchiveDir: admin.ArchiveDir},
 		Env:          os.Environ(),
 		ForceUnshare: force,
@@ -130,6 +137,7 @@ func runRuntime(args []string) int {
 			if logger == nil {
 				logger = logx.Open(admin.Log, admin.RunDir)
 			}
+			logger.Identify(id, who)
 			if logger.Target() == "stderr" && strings.HasPrefix(format, "refused: ") {
 				return // the refusal is already the one stderr line
 			}

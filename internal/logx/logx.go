@@ -23,6 +23,23 @@ type Logger struct {
 	target string // "journald", "syslog", "file", "stderr", "discard"
 	sys    *syslog.Writer
 	file   *os.File
+	// who names containers beyond their id (Identify).
+	who map[string]string
+}
+
+// Identify makes every later line about container id name it as who as
+// well, e.g. its Kubernetes pod and container ("pod=default/web
+// container=app"): engines show users names, logs show ids.
+func (l *Logger) Identify(id, who string) {
+	if l == nil || who == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.who == nil {
+		l.who = map[string]string{}
+	}
+	l.who[id] = userror.OneLine(who)
 }
 
 // Open picks the target: "auto" tries journald, syslog, then a file
@@ -87,9 +104,12 @@ func (l *Logger) emit(isErr bool, id, format string, args ...any) {
 	// annotation keys and file names are untrusted (userror.OneLine).
 	msg := userror.OneLine(fmt.Sprintf(format, args...))
 	id = userror.OneLine(id)
-	line := "container=" + id + " " + msg
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if who := l.who[id]; who != "" {
+		msg = who + " " + msg
+	}
+	line := "container=" + id + " " + msg
 	switch l.target {
 	case "journald":
 		prio := journal.PriInfo

@@ -54,3 +54,26 @@ func TestControlsNeverReachTheLog(t *testing.T) {
 		t.Fatalf("log %q", b)
 	}
 }
+
+// TestIdentifiedContainersAreNamed: once a container is identified (its
+// Kubernetes pod and container), every line about it names it; lines
+// about other containers do not, and an identity cannot break the line.
+func TestIdentifiedContainersAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	l := Open("file-only-for-test", dir)
+	l.Identify("c1", "pod=default/web container=app")
+	l.Identify("c3", "pod=x/y\ncontainer=z")
+	l.Info("c1", "IMA namespace %d populated", 7)
+	l.Error("c2", "refused")
+	l.Info("c3", "poststop")
+	l.Close()
+	b, err := os.ReadFile(filepath.Join(dir, "ima-hook.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 3 || !strings.HasSuffix(lines[0], "container=c1 pod=default/web container=app IMA namespace 7 populated") ||
+		!strings.HasSuffix(lines[1], "container=c2 refused") || !strings.Contains(lines[2], "container=c3 pod=x/y") {
+		t.Fatalf("log lines: %q", lines)
+	}
+}

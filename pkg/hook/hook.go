@@ -23,6 +23,7 @@ import (
 	"github.com/ima-hook/ima-hook/internal/logx"
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
+	"github.com/ima-hook/ima-hook/pkg/kube"
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
 	"github.com/ima-hook/ima-hook/pkg/oci"
@@ -78,6 +79,8 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 	if err != nil {
 		return userror.Wrap(err, st.Bundle+"/config.json", err.Error(), "check the bundle")
 	}
+	who := kube.FromAnnotations(ann)
+	h.Log.Identify(st.ID, who.String())
 	warnings := config.LookalikeKeys(ann)
 	for _, w := range warnings {
 		h.Log.Error(st.ID, "warning: %s", w)
@@ -95,6 +98,7 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 	rec := record.Record{ContainerID: st.ID, Life: record.NewLife(now), Names: record.EngineNames(ann), Bundle: st.Bundle,
 		Required: cfg.Required, Kcmd: cfg.KcmdText, PolicySHA: cfg.PolicySHA256, KeyPath: cfg.X509Path, Time: now, AggregateIndex: -1}
 	rec.Warnings = warnings
+	rec.Kubernetes = who
 	if cfg.Cert != nil {
 		rec.KeyID = fmt.Sprintf("%08x", cfg.Cert.KeyID)
 		h.Log.Info(st.ID, "appraisal key %s has IMA key id %s", cfg.X509Path, rec.KeyID)

@@ -33,6 +33,7 @@ func (h *Hook) Poststop(st *specs.State) error {
 	if err != nil {
 		return userror.Wrap(err, h.Store.LivePath(st.ID), err.Error(), "remove the damaged record")
 	}
+	h.Log.Identify(st.ID, rec.Kubernetes.String())
 	rec.Stopped = h.Now().UTC()
 	rec.Archived = "poststop"
 	var view io.Reader

@@ -23,6 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ima-hook/ima-hook/pkg/kube"
 )
 
 // Default directories; tests and the demo override them.
@@ -81,6 +83,10 @@ type Record struct {
 	// (a weak or expired key, a lookalike io.imans.* key, ...); the hook
 	// also logs each.
 	Warnings []string `json:"warnings,omitempty"`
+	// Kubernetes is the pod and container the CRI engine's annotations
+	// name (containerd's io.kubernetes.cri.*, CRI-O's io.kubernetes.*);
+	// nil outside Kubernetes. `measurements --pod` and `list` use it.
+	Kubernetes *kube.Identity `json:"kubernetes,omitempty"`
 }
 
 // LeftBehind is Record.Archived of a live record that no poststop archived
