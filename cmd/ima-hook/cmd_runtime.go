@@ -119,6 +119,7 @@ func runRuntime(args []string) int {
 	w := &runtime.Wrapper{
 		Runtime: rt,
 		Resolve: func(ann map[string]string) (*runtime.Settings, error) {
+			who = kube.FromAnnotations(ann).String()
 			c, err := config.Resolve(ann, admin)
 			if err != nil || c == nil {
 				return nil, err

@@ -209,3 +209,35 @@ emu_custom_rules() { ih_emu_rules "$1" | tail -n "$(wc -l <"$2")"; }
 		emu_custom_rules "$(cri_pid "$cid")" "$pol" | diff - "$pol"
 	done
 }
+
+@test "cri: stopping and removing a pod archives its evidence; measurements --pod reads it by name, list shows it" {
+	pol=$(ih_write_policy "$BATS_TEST_NUMBER.policy" "measure func=BPRM_CHECK mask=MAY_EXEC")
+	runp shop "$(jq -n --arg p "$pol" '{"io.imans.enable": "true", "io.imans.policy": $p}')"
+	start_ctr app
+	pid=$(cri_pid "$CID")
+	ih_emu measure --pid "$pid" "/usr/bin/evidence-$KNS" >/dev/null
+	run "$IH_EMU_BIN" list --config "$IH_CONFIG"
+	[ "$status" -eq 0 ] || ih_fail "list: $output"
+	grep -E "^${CID:0:12} +live +$KNS/shop +app +[0-9]+ +applied " <<<"$output" || ih_fail "list does not show the live container: $output"
+	cri stopp "$POD" >/dev/null
+	cri rmp "$POD" >/dev/null
+	# The log names the pod and container on every line about it (the
+	# file target; journald gets the same message).
+	if [[ -f $IH_RUN_DIR/ima-hook.log ]]; then
+		n=$(grep -c "container=$CID " "$IH_RUN_DIR/ima-hook.log")
+		named=$(grep -c "container=$CID pod=$KNS/shop container=app pod_uid=uid-$KNS-shop " "$IH_RUN_DIR/ima-hook.log")
+		[ "$n" -ge 3 ] && [ "$named" -eq "$n" ] || ih_fail "$named of $n log lines name the pod: $(grep "container=$CID " "$IH_RUN_DIR/ima-hook.log")"
+	fi
+	[ ! -e "$IH_RUN_DIR/$CID.json" ] || ih_fail "the live record is still there after rmp"
+	run --separate-stderr "$IH_EMU_BIN" measurements --config "$IH_CONFIG" --pod "$KNS/shop" --container app
+	[ "$status" -eq 0 ] || ih_fail "measurements --pod: $status $stderr"
+	grep -q " /usr/bin/evidence-$KNS " <<<"$output" || ih_fail "the pod's measurement is not in its view: $output"
+	[[ $stderr == *"--pod $KNS/shop: container app, container id $CID (stopped, pod uid uid-$KNS-shop)"* ]] || ih_fail "stderr: $stderr"
+	# With one app container the pod's view needs no --container.
+	run --separate-stderr "$IH_EMU_BIN" measurements --config "$IH_CONFIG" --pod "$KNS/shop"
+	[ "$status" -eq 0 ] && grep -q "evidence-$KNS" <<<"$output" || ih_fail "measurements --pod without --container: $status $stderr"
+	run "$IH_EMU_BIN" list --json --config "$IH_CONFIG"
+	j=$(jq -c --arg id "$CID" 'select(.container_id == $id)' <<<"$output")
+	[ "$(jq -r .state <<<"$j")" = stopped ] || ih_fail "list: $j"
+	[ "$(jq -r '.kubernetes | "\(.namespace)/\(.pod)/\(.container)/\(.sandbox_id)"' <<<"$j")" = "$KNS/shop/app/$POD" ] || ih_fail "list identity: $j"
+}
