@@ -5,6 +5,8 @@
 #                       + bin/emu/ima-runtime symlink
 #   make build-timens   bin/ima-hook-timens (wrapper uses a time namespace; tests only)
 #   make install        PREFIX=/usr/local DESTDIR= (see README "Installation")
+#   make rpm            bin/rpm/ima-hook-*.rpm from packaging/rpm/ima-hook.spec
+#                       (rpmbuild; Debian's rpm package); make test-rpm tests it
 #   make test           gofmt, go vet, unit tests (-race), emulator tests, the docs
 #                       check, bats suites
 #   make docs-check     run the commands README.md and docs/*.md show and compare
@@ -55,7 +57,8 @@ EXAMPLE_CONFIG ?= hooks.d/ima-hook.toml.example
 FUZZTIME ?= 10s
 GOSRC := $(shell find . -name '*.go' -not -path './.cache/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all build build-emu build-timens install uninstall test test-unit test-bats \
+.PHONY: all build build-emu build-timens install install-files uninstall rpm test-rpm \
+	test test-unit test-bats \
 	test-bats-default test-switches docs-check \
 	fmt-check vet bench demo fuzz deps clean
 
@@ -83,7 +86,13 @@ bin/timens/ima-runtime: bin/ima-hook-timens
 
 # install: binary first, then the hooks.d files (podman and CRI-O skip a
 # hooks.d file whose binary is missing), config only if the admin has none.
-install: build
+# install-files is the same without the build (rpmbuild's %install uses it).
+# The iSulad hook-spec (docs/openeuler.md) goes to $(ISULADSPEC): iSulad
+# takes one hook-spec file for all containers, so it is not put in
+# /etc/isulad on its own; the admin points daemon.json at it or merges it.
+ISULADSPEC ?= $(DATADIR)/ima-hook/isulad-hook-spec.json
+install: build install-files
+install-files:
 	install -d $(DESTDIR)$(HOOKBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(HOOKSDIR) $(DESTDIR)$(CONFDIR)
 	install -m 0755 bin/ima-hook $(DESTDIR)$(HOOKBINDIR)/ima-hook
 	ln -sfn $(HOOKBINDIR)/ima-hook $(DESTDIR)$(BINDIR)/ima-runtime
@@ -96,6 +105,9 @@ install: build
 		fi; \
 		chmod 0644 "$$out.tmp" && mv "$$out.tmp" "$$out"; \
 	done
+	install -d $(DESTDIR)$(dir $(ISULADSPEC))
+	sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' hooks.d/isulad/hook-spec.json.in >$(DESTDIR)$(ISULADSPEC).tmp
+	chmod 0644 $(DESTDIR)$(ISULADSPEC).tmp && mv $(DESTDIR)$(ISULADSPEC).tmp $(DESTDIR)$(ISULADSPEC)
 	if [ ! -e $(DESTDIR)$(CONFDIR)/ima-hook.toml ]; then \
 		install -m 0644 $(EXAMPLE_CONFIG) $(DESTDIR)$(CONFDIR)/ima-hook.toml; \
 	else \
@@ -106,7 +118,26 @@ install: build
 uninstall:
 	rm -f $(DESTDIR)$(HOOKBINDIR)/ima-hook $(DESTDIR)$(BINDIR)/ima-runtime $(DESTDIR)$(BINDIR)/ima-hook
 	for t in hooks.d/*.json.in; do rm -f $(DESTDIR)$(HOOKSDIR)/$$(basename "$${t%.in}"); done
+	rm -f $(DESTDIR)$(ISULADSPEC)
 	@echo "left $(DESTDIR)$(CONFDIR) (admin config, keys, policies) in place"
+
+# rpm: a binary RPM of the release build; packaging/rpm/version.sh turns
+# VERSION into an RPM Version and Release (a tag vX.Y.Z gives X.Y.Z-1, an
+# untagged commit 0.0.0-0.git<describe>).
+RPM_VERSION ?= $(shell packaging/rpm/version.sh '$(VERSION)' | sed -n 1p)
+RPM_RELEASE ?= $(shell packaging/rpm/version.sh '$(VERSION)' | sed -n 2p)
+RPMTOP := $(CURDIR)/.cache/rpmbuild
+rpm: build
+	command -v rpmbuild >/dev/null || { echo "make rpm: rpmbuild is missing (apt-get install rpm, or make deps)" >&2; exit 1; }
+	rm -rf $(RPMTOP) bin/rpm && mkdir -p $(RPMTOP) bin/rpm
+	rpmbuild -bb --quiet --define '_topdir $(RPMTOP)' --define 'srcdir $(CURDIR)' \
+		--define 'pkg_version $(RPM_VERSION)' --define 'pkg_release $(RPM_RELEASE)' \
+		--define 'build_version $(VERSION)' packaging/rpm/ima-hook.spec
+	mv $(RPMTOP)/RPMS/*/ima-hook-*.rpm bin/rpm/
+	@ls bin/rpm/*.rpm
+
+test-rpm: build
+	tests/bats/run.sh tests/bats/rpm.bats
 
 fmt-check:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*')); \

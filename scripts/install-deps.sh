@@ -17,6 +17,7 @@ packages="
 	make gcc libc6-dev git ca-certificates openssl
 	runc crun podman containerd docker.io bats busybox-static jq
 	ima-evm-utils keyutils attr strace cpio
+	rpm
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools
 	time hyperfine util-linux coreutils
 "
