@@ -65,6 +65,7 @@ func TestEveryUsageErrorSpeaks(t *testing.T) {
 		{[]string{"preflight", "--bogus"}, "ima-hook: preflight: unknown flag --bogus" + see("preflight")},
 		{[]string{"preflight", "--timeout", "soon"}, `ima-hook: preflight: invalid value "soon" for --timeout: must be a duration like "30s" or "5m"` + see("preflight")},
 		{[]string{"runtime", "--bogus", "create"}, "ima-hook: runtime: unknown flag --bogus; put the runtime's arguments after -- (see 'ima-hook runtime --help')"},
+		{[]string{"configure", "--engin", "docker"}, "ima-hook: configure: unknown flag --engin" + see("configure")},
 		{[]string{"list", "--jsn"}, "ima-hook: list: unknown flag --jsn" + see("list")},
 		{[]string{"version", "--bogus"}, "ima-hook: version: unknown flag --bogus" + see("version")},
 		{[]string{"emu", "--bogus"}, "ima-hook: emu: unknown flag --bogus" + see("emu")},

@@ -241,3 +241,20 @@ emu_custom_rules() { ih_emu_rules "$1" | tail -n "$(wc -l <"$2")"; }
 	[ "$(jq -r .state <<<"$j")" = stopped ] || ih_fail "list: $j"
 	[ "$(jq -r '.kubernetes | "\(.namespace)/\(.pod)/\(.container)/\(.sandbox_id)"' <<<"$j")" = "$KNS/shop/app/$POD" ] || ih_fail "list identity: $j"
 }
+
+@test "cri: the containerd entry ima-hook configure appends is what containerd itself loads" {
+	root=$BATS_TEST_TMPDIR/node
+	mkdir -p "$root/etc/containerd"
+	containerd config default >"$root/etc/containerd/config.toml"
+	run "$IH_RELEASE_BIN" configure --engine containerd --root "$root"
+	[ "$status" -eq 0 ] || ih_fail "configure: $output"
+	[[ $output == *"restart needed: systemctl restart containerd"* ]] || ih_fail "no restart line: $output"
+	dump=$(containerd --config "$root/etc/containerd/config.toml" config dump) || ih_fail "containerd does not load it"
+	entry=$(sed -n '/runtimes.ima\]/,/runtimes.runc\]/p' <<<"$dump")
+	grep -q 'pod_annotations = \["io.imans.\*"\]' <<<"$entry" || ih_fail "pod_annotations: $entry"
+	grep -q 'container_annotations = \["io.imans.\*"\]' <<<"$entry" || ih_fail "container_annotations: $entry"
+	grep -q 'BinaryName = "/usr/local/bin/ima-runtime-inject"' <<<"$entry" || ih_fail "BinaryName: $entry"
+	grep -q 'runtime_type = "io.containerd.runc.v2"' <<<"$entry" || ih_fail "runtime_type: $entry"
+	run "$IH_RELEASE_BIN" configure --engine containerd --root "$root"
+	[[ $status -eq 0 && $output == *"nothing to do"* ]] || ih_fail "second run: $output"
+}
