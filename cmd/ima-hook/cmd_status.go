@@ -9,6 +9,7 @@ import (
 
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
+	"github.com/ima-hook/ima-hook/pkg/kconfig"
 	"github.com/ima-hook/ima-hook/pkg/ns"
 )
 
@@ -126,6 +127,7 @@ func printStatus(r statusReport) {
 	if r.HostNS != 0 {
 		fmt.Printf("host IMA namespace:     %d\n", r.HostNS)
 	}
+	printKernelConfig(f)
 	if r.Ready {
 		fmt.Println("ready:                  yes")
 	} else {
@@ -144,4 +146,22 @@ func printStatus(r statusReport) {
 		a.Defaults.Required, a.Defaults.Kcmd, a.Defaults.X509, a.Defaults.Policy, len(a.Defaults.PolicyRules))
 	fmt.Printf("  keys_dir=%s policies_dir=%s run_dir=%s archive_dir=%s\n", a.KeysDir, a.PoliciesDir, a.RunDir, a.ArchiveDir)
 	fmt.Printf("  kernel: allow_template=%v keyring=%s\n", a.Kernel.AllowTemplate, a.Kernel.Keyring)
+}
+
+// printKernelConfig shows the build options that decide what the kernel
+// does with a namespace's key and policy (docs/kernel-abi.md), when the
+// kernel config is readable.
+func printKernelConfig(f ns.Features) {
+	c := f.KernelConfig
+	if c == nil {
+		fmt.Printf("kernel config:          not readable (%s)\n", f.KernelConfigError)
+		return
+	}
+	fmt.Printf("kernel config:          %s\n", c.Source)
+	for _, o := range kconfig.Options {
+		fmt.Printf("  %s=%s\n", o, c.Options[o])
+	}
+	if why := f.WritePolicyProblem(); why != "" {
+		fmt.Printf("  warning: %s\n", why)
+	}
 }

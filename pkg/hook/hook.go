@@ -200,7 +200,24 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 	if err := h.preflight(st, cfg, rec, plan.inForce); err != nil {
 		return err
 	}
-	req := ns.PopulateRequest{PolicyRules: plan.Rules, PolicyPath: plan.PolicyPath, Keyring: cfg.Keyring, Expect: ctrNS}
+	if len(plan.Rules) > 0 || plan.PolicyPath != "" {
+		// Known up front from the kernel config: this kernel loads one
+		// policy ever, and every later open of the policy file fails.
+		why := feat.WritePolicyProblem()
+		switch {
+		case why != "":
+		case !feat.PolicyFile:
+			why = "the IMA policy file is gone: a kernel built without CONFIG_IMA_WRITE_POLICY removes it after the first policy load"
+		case !feat.PolicyWritable:
+			why = "the IMA policy file lost its owner-write bit after the first policy load: this kernel has CONFIG_IMA_READ_POLICY without CONFIG_IMA_WRITE_POLICY and keeps the file busy (EBUSY) for every namespace"
+		}
+		if why != "" {
+			return userror.New("kernel", why+"; ima-hook loads a policy into each container's namespace",
+				"boot a kernel built with CONFIG_IMA_WRITE_POLICY=y")
+		}
+	}
+	req := ns.PopulateRequest{PolicyRules: plan.Rules, PolicyPath: plan.PolicyPath, Keyring: cfg.Keyring, Expect: ctrNS,
+		ListKeys: cfg.Cert != nil}
 	if plan.AddKey {
 		req.KeyDER = cfg.Cert.DER
 	}
@@ -212,8 +229,54 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 	if err := verify(plan, res); err != nil {
 		return err
 	}
+	if cfg.Cert != nil {
+		if err := verifyKey(cfg, plan, res, feat); err != nil {
+			return err
+		}
+	}
 	// Last: poststop reads the namespace's own view through the pin (view.go).
 	return h.pinNamespace(st.ID, st.Pid, rec.NS, cfg.Required)
+}
+
+// verifyKey proves that the appraisal key is in the namespace's keyring. A
+// key the wrapper handed to the kernel (x509_for_children) is loaded at
+// activation only with CONFIG_IMA_LOAD_X509, and with
+// CONFIG_IMA_TRUSTED_KEYRING only if a trusted key signed it; both fail
+// silently (at most a kernel log line), so it is looked for, never assumed.
+func verifyKey(cfg *config.Config, plan *Plan, res ns.PopulateResult, feat ns.Features) error {
+	want := cfg.Cert.KeyID
+	for _, id := range res.KeyIDs {
+		if id == want {
+			return nil
+		}
+	}
+	subject := config.AnnX509
+	missing := fmt.Sprintf("the key of %s (IMA key id %08x) is not in the namespace's keyring after creation", cfg.X509Path, want)
+	if plan.AddKey {
+		missing = fmt.Sprintf("the key of %s (IMA key id %08x) was added but is not in the namespace's keyring", cfg.X509Path, want)
+	}
+	c := feat.KernelConfig
+	switch {
+	case plan.AddKey:
+		return userror.New(subject, missing, "check the kernel log (dmesg) and the keyring (keyctl show %keyring:"+feat.ImaKeyring+")")
+	case c != nil && !c.Enabled("CONFIG_IMA_LOAD_X509"):
+		return userror.New(subject, missing+": this kernel is built without CONFIG_IMA_LOAD_X509 ("+c.Source+
+			"), so it never loads the certificate given through x509_for_children",
+			"boot a kernel built with CONFIG_IMA_LOAD_X509=y")
+	case c != nil && c.Enabled("CONFIG_IMA_TRUSTED_KEYRING"):
+		return userror.New(subject, missing+": with CONFIG_IMA_TRUSTED_KEYRING ("+c.Source+
+			") the kernel drops a certificate that no key in the built-in or secondary trusted keyring signed",
+			"sign the certificate with a CA whose key is in .builtin_trusted_keys or .secondary_trusted_keys")
+	case c != nil:
+		return userror.New(subject, missing+": the kernel failed to load it",
+			`look for "IMA ns x509 cert. loading failed" in the kernel log (dmesg)`)
+	}
+	cause := "the kernel did not load it: either it is built without CONFIG_IMA_LOAD_X509, or its trusted keyring dropped a certificate not signed by a built-in or secondary trusted key"
+	if feat.ImaKeyring == ".ima" {
+		cause = "the kernel did not load it: the .ima keyring is a trusted keyring that drops a certificate no built-in or secondary trusted key signed, or the kernel is built without CONFIG_IMA_LOAD_X509"
+	}
+	return userror.New(subject, missing+": "+cause+" ("+feat.KernelConfigError+")",
+		"use a kernel with CONFIG_IMA_LOAD_X509=y and a certificate signed by a trusted CA; the kernel config tells which is missing")
 }
 
 // plan decides what to write. It fails where the config cannot be honoured

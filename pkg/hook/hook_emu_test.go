@@ -537,7 +537,9 @@ func TestWarningsReachLogAndRecord(t *testing.T) {
 	if err := os.WriteFile(cert, der, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pid := e.container("w1", "", true)
+	// Created as the wrapper does, with the certificate in
+	// x509_for_children: the hook proves the key is there.
+	pid := e.wrapperContainer("w1", "", cert)
 	ann := map[string]string{config.AnnEnable: "true", config.AnnX509: cert, "IO.IMANS.policy": "web.policy"}
 	if err := e.hook.CreateRuntime(state("w1", pid, ann)); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -129,6 +130,9 @@ func FuzzParseProcKeys(f *testing.F) {
 		for _, k := range keys {
 			if len(k.Flags) != 7 {
 				t.Fatalf("flags %q", k.Flags)
+			}
+			if id, ok := AsymmetricKeyID(k); ok && !strings.Contains(k.Description+": "+k.Info, fmt.Sprintf("%x", id)) && id != 0 {
+				t.Fatalf("key id %08x not in %q", id, k.Description+": "+k.Info)
 			}
 		}
 		_, _ = FindKeyring(keys, ".ima")

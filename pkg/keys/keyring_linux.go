@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -231,4 +232,104 @@ func DescribeKey(serial int32) (string, error) {
 func SearchKeyID(ring int32, keyid uint32) (int32, error) {
 	id, err := unix.KeyctlSearch(int(ring), "asymmetric", fmt.Sprintf("id:%08x", keyid), 0)
 	return int32(id), err
+}
+
+// KeyIDsIn returns the IMA key ids of the asymmetric keys linked into the
+// IMA keyring of mode (".ima", "_ima" or "auto", as AddToKeyring picks it),
+// as the calling task sees them: the keyring's members (KEYCTL_READ) looked
+// up in /proc/keys. It is the proof that a key is there, for keys the
+// kernel was supposed to load itself (x509_for_children).
+//
+// On openEuler's IMA namespaces each key in .ima carries its namespace's
+// key domain; whether a task inside one namespace is shown the others'
+// keys in the keyring is not settled (docs/kernel-abi.md), so a key of the
+// same certificate loaded for another namespace may be counted here.
+func (kr Keyrings) KeyIDsIn(mode string) ([]uint32, string, error) {
+	var ring int32
+	var name string
+	switch mode {
+	case KeyringIMA:
+		s, err := kr.systemIMAKeyring()
+		if err != nil {
+			return nil, KeyringIMA, err
+		}
+		ring, name = s, KeyringIMA
+	case KeyringUnderscoreIMA:
+		id, err := unix.KeyctlSearch(unix.KEY_SPEC_SESSION_KEYRING, "keyring", KeyringUnderscoreIMA, 0)
+		if err != nil {
+			id, err = unix.KeyctlSearch(unix.KEY_SPEC_USER_KEYRING, "keyring", KeyringUnderscoreIMA, 0)
+		}
+		if err != nil {
+			return nil, KeyringUnderscoreIMA, nil // no _ima keyring: no keys
+		}
+		ring, name = int32(id), KeyringUnderscoreIMA
+	case KeyringAuto, "":
+		if _, err := kr.systemIMAKeyring(); err == nil {
+			return kr.KeyIDsIn(KeyringIMA)
+		} else if !errors.Is(err, errNoIMAKeyring) {
+			return nil, "", err
+		}
+		return kr.KeyIDsIn(KeyringUnderscoreIMA)
+	default:
+		return nil, "", userror.New("keyring mode", "unknown mode "+userror.Quote(mode), `use ".ima", "_ima" or "auto"`)
+	}
+	members, err := keyringMembers(ring)
+	if err != nil {
+		return nil, name, userror.Wrap(err, name+" keyring", "cannot read the keyring: "+err.Error(), "run as root")
+	}
+	p := kr.ProcKeys
+	if p == "" {
+		p = "/proc/keys"
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, name, userror.Wrap(err, p, "cannot read the key list: "+err.Error(), "the kernel needs CONFIG_KEYS and /proc mounted")
+	}
+	defer f.Close()
+	list, err := ParseProcKeys(f)
+	if err != nil {
+		return nil, name, userror.Wrap(err, p, err.Error(), "report this: the /proc/keys format is kernel ABI")
+	}
+	return keyIDsOf(list, members), name, nil
+}
+
+// keyIDsOf returns the key ids of the asymmetric keys among list whose
+// serial is one of members.
+func keyIDsOf(list []ProcKey, members []int32) []uint32 {
+	in := map[int32]bool{}
+	for _, m := range members {
+		in[m] = true
+	}
+	var out []uint32
+	for _, k := range list {
+		if !in[k.Serial] {
+			continue
+		}
+		if id, ok := AsymmetricKeyID(k); ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// keyringMembers is KEYCTL_READ on a keyring: the serials linked into it.
+func keyringMembers(ring int32) ([]int32, error) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.KeyctlBuffer(unix.KEYCTL_READ, int(ring), buf, 0)
+		if err != nil {
+			return nil, err
+		}
+		if n <= len(buf) {
+			out := make([]int32, 0, n/4)
+			for i := 0; i+4 <= n; i += 4 {
+				out = append(out, int32(binary.NativeEndian.Uint32(buf[i:])))
+			}
+			return out, nil
+		}
+		if n > 1<<20 {
+			return nil, fmt.Errorf("keyring %d lists %d bytes of members", ring, n)
+		}
+		buf = make([]byte, n)
+	}
 }

@@ -170,3 +170,50 @@ func FindKeyring(keys []ProcKey, description string) (serial int32, ok bool) {
 	}
 	return 0, false
 }
+
+// AsymmetricKeyID returns the key id that asymmetric_key_describe prints
+// for an asymmetric key in /proc/keys: the description, then
+// ": <id type>.<algorithm> <last 4 bytes of the key identifier in hex> [...]",
+// e.g. "ima test: 01020304deadbeef: X509.rsa deadbeef []". For an X.509
+// certificate those bytes are the subject key identifier's last four, which
+// is the IMA key id (calc_keyid_v2) evmctl puts into signatures. ok is false
+// for other key types and keys without an identifier.
+func AsymmetricKeyID(k ProcKey) (id uint32, ok bool) {
+	if k.Type != "asymmetri" {
+		return 0, false
+	}
+	d := k.Description
+	if k.Info != "" {
+		d += ": " + k.Info
+	}
+	// From the end: " [" ... "]", the hex id, the "<type>.<algo>" word.
+	open := strings.LastIndex(d, " [")
+	if open < 0 || !strings.HasSuffix(d, "]") {
+		return 0, false
+	}
+	head := d[:open]
+	sp := strings.LastIndexByte(head, ' ')
+	if sp < 0 {
+		return 0, false
+	}
+	hex := head[sp+1:]
+	sub := head[:sp]
+	if len(hex) == 0 || len(hex) > 8 || len(hex)%2 != 0 {
+		return 0, false
+	}
+	for _, c := range []byte(hex) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return 0, false
+		}
+	}
+	// The subtype word ("X509.rsa") follows ": ".
+	colon := strings.LastIndex(sub, ": ")
+	if colon < 0 || !strings.Contains(sub[colon+2:], ".") || strings.ContainsAny(sub[colon+2:], " ") {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(hex, 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	return uint32(v), true
+}

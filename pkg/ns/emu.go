@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/kconfig"
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns/emukernel"
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
@@ -24,6 +26,10 @@ const EmuDirEnv = "IMA_HOOK_EMU_DIR"
 
 // DefaultEmuDir is used when EmuDirEnv is unset.
 const DefaultEmuDir = "/run/ima-hook-emu"
+
+// EmuPolicyBusyWaitEnv shortens PolicyBusyWait in the emulated build's
+// populate stage (a duration such as "300ms"), for tests of the EBUSY path.
+const EmuPolicyBusyWaitEnv = "IMA_HOOK_EMU_POLICY_BUSY_WAIT"
 
 const (
 	stageEmuPopulate = "emu-populate"
@@ -63,9 +69,24 @@ func Emulator() (*emukernel.Kernel, error) {
 }
 
 func (e *emuKernel) Probe() Features {
-	return Features{Kernel: "emulator", SecurityFSDir: filepath.Join(e.k.Dir(), "securityfs/ima"), SecurityFSMounted: true,
+	f := Features{Kernel: "emulator", SecurityFSDir: filepath.Join(e.k.Dir(), "securityfs/ima"), SecurityFSMounted: true,
 		IMA: true, Namespaces: true, KcmdForChildren: true, X509ForChildren: true, PolicyFile: true, PolicyWritable: true,
 		ImaKeyring: ".ima", Template: e.hostTemplate(), SecureBoot: e.secureBoot()}
+	if present, writable, err := e.k.PolicyFileState(); err == nil {
+		f.PolicyFile, f.PolicyWritable = present, writable
+	}
+	// The emulated kernel's config, read like /proc/config.gz: from the
+	// file its switches generated, if they make it readable.
+	paths := []string{filepath.Join(e.k.Dir(), "no-kernel-config")}
+	if p := e.k.KernelConfigPath(); p != "" {
+		paths = []string{p}
+	}
+	if c, err := kconfig.Read(paths); err == nil {
+		f.KernelConfig = c
+	} else {
+		f.KernelConfigError = err.Error()
+	}
+	return f
 }
 
 // secureBoot is the emulated platform's secure boot (switch secure_boot).
@@ -179,6 +200,9 @@ func RunStage(stage string) int {
 		return 2
 	}
 	self := os.Getpid()
+	if d, err := time.ParseDuration(os.Getenv(EmuPolicyBusyWaitEnv)); err == nil && d > 0 {
+		PolicyBusyWait = d
+	}
 	switch stage {
 	case stageEmuPopulate:
 		return serveStage(func(req PopulateRequest) (PopulateResult, error) {
@@ -263,6 +287,8 @@ func (s *emuSecfs) writePolicy(rules []string, path string) (int, error) {
 func (s *emuSecfs) addKey(der []byte, keyring string) (int32, error) { return s.k.AddKey(s.pid, der) }
 
 func (s *emuSecfs) counter(name string) (uint64, error) { return s.k.Counter(s.pid, name) }
+
+func (s *emuSecfs) keyIDs(keyring string) ([]uint32, error) { return s.k.KeyIDs(s.pid) }
 
 func (s *emuSecfs) hasAggregate(id NSID) (bool, error) {
 	entries, err := s.k.Entries(s.pid)

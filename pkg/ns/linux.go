@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ima-hook/ima-hook/pkg/kconfig"
 	"github.com/ima-hook/ima-hook/pkg/policy"
 )
 
@@ -41,6 +42,11 @@ func (k *linuxKernel) Probe() Features {
 	f.ImaKeyring = probeKeyring()
 	f.Template = firstTemplate(filepath.Join(k.secfs, "ascii_runtime_measurements"))
 	f.SecureBoot = policy.PlatformSecureBoot()
+	if c, err := kconfig.Read(KernelConfigPaths()); err == nil {
+		f.KernelConfig = c
+	} else {
+		f.KernelConfigError = err.Error()
+	}
 	return f
 }
 

@@ -145,6 +145,11 @@ func (l *linuxSecfs) addKey(der []byte, keyring string) (int32, error) {
 	return serial, nil
 }
 
+func (l *linuxSecfs) keyIDs(keyring string) ([]uint32, error) {
+	ids, _, err := keys.Keyrings{}.KeyIDsIn(keyring)
+	return ids, err
+}
+
 func (l *linuxSecfs) counter(name string) (uint64, error) {
 	b, err := os.ReadFile(filepath.Join(l.dir, name))
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/ima-hook/ima-hook/pkg/kconfig"
 )
 
 // NSID is an IMA namespace id: the nsfs inode number that get_ns_id() puts
@@ -60,6 +62,33 @@ type Features struct {
 	// with CONFIG_IMA_ARCH_POLICY gives every namespace the architecture
 	// rules, which stay in force after a custom policy load.
 	SecureBoot bool
+	// KernelConfig is the running kernel's build config when readable
+	// (/proc/config.gz, /boot/config-<release>; KernelConfigPaths), nil
+	// otherwise, with the reason in KernelConfigError.
+	KernelConfig      *kconfig.Config `json:",omitempty"`
+	KernelConfigError string          `json:",omitempty"`
+}
+
+// KernelConfigPaths are where Probe looks for the kernel config; tests
+// point it elsewhere.
+var KernelConfigPaths = kconfig.DefaultPaths
+
+// WritePolicyProblem says why this kernel cannot load a policy into each
+// of several namespaces, from its config ("" when it can, or when the
+// config is not readable): without CONFIG_IMA_WRITE_POLICY,
+// ima_release_policy either keeps the policy file busy forever after the
+// first load (with CONFIG_IMA_READ_POLICY) or removes it (without).
+func (f Features) WritePolicyProblem() string {
+	c := f.KernelConfig
+	if c == nil || c.Enabled("CONFIG_IMA_WRITE_POLICY") {
+		return ""
+	}
+	if c.Enabled("CONFIG_IMA_READ_POLICY") {
+		return "this kernel has CONFIG_IMA_READ_POLICY without CONFIG_IMA_WRITE_POLICY (" + c.Source +
+			"): after the first policy load in any namespace the policy file stays busy (EBUSY) for every namespace"
+	}
+	return "this kernel has neither CONFIG_IMA_WRITE_POLICY nor CONFIG_IMA_READ_POLICY (" + c.Source +
+		"): the first policy load in any namespace removes the policy file for all of them"
 }
 
 // Missing returns why the kernel cannot give a container its own IMA
@@ -104,6 +133,10 @@ type PopulateRequest struct {
 	// Expect is the namespace the caller believes pid is in; a mismatch after
 	// entering means the pid was recycled and nothing is written.
 	Expect NSID
+	// ListKeys asks for the key ids in the keyring the namespace appraises
+	// with, after the key (if any) was added: the proof that a key the
+	// kernel was to load at creation (x509_for_children) is there.
+	ListKeys bool `json:",omitempty"`
 }
 
 // PopulateResult is what was found in the namespace after populating it.
@@ -114,6 +147,8 @@ type PopulateResult struct {
 	MeasurementCount uint64 `json:"measurement_count"`
 	Violations       uint64 `json:"violations"`
 	AggregatePresent bool   `json:"ns_aggregate_present"`
+	// KeyIDs are the IMA key ids in the namespace's keyring (ListKeys).
+	KeyIDs []uint32 `json:"key_ids,omitempty"`
 }
 
 // SpawnRequest is the runtime wrapper's job: create a pending namespace,

@@ -115,6 +115,8 @@ type secfs interface {
 	self() (NSID, error)
 	writePolicy(rules []string, path string) (int, error)
 	addKey(der []byte, keyring string) (int32, error)
+	// keyIDs lists the key ids in the keyring the namespace appraises with.
+	keyIDs(keyring string) ([]uint32, error)
 	counter(name string) (uint64, error)
 	hasAggregate(id NSID) (bool, error)
 }
@@ -151,6 +153,14 @@ func populateHere(fs secfs, req PopulateRequest) (PopulateResult, error) {
 			return res, err
 		}
 	}
+	if req.ListKeys {
+		if res.KeyIDs, err = fs.keyIDs(req.Keyring); err != nil {
+			return res, err
+		}
+		if res.KeyIDs == nil {
+			res.KeyIDs = []uint32{}
+		}
+	}
 	if res.MeasurementCount, err = fs.counter("runtime_measurements_count"); err != nil {
 		return res, err
 	}
@@ -175,7 +185,15 @@ func writePolicyRetrying(fs secfs, rules []string, path string) (int, error) {
 	delay := 2 * time.Millisecond
 	for {
 		n, err := fs.writePolicy(rules, path)
-		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+		if errors.Is(err, syscall.EBUSY) && time.Now().After(deadline) {
+			// ima_release_policy clears the busy bit only with
+			// CONFIG_IMA_WRITE_POLICY; the hook refuses such kernels up
+			// front when it can read their config, this is the rest.
+			return n, userror.Wrap(err, "IMA policy file", fmt.Sprintf("still busy (EBUSY) after %s: another container may be loading its policy, "+
+				"or this kernel keeps the file busy forever after the first load (CONFIG_IMA_READ_POLICY without CONFIG_IMA_WRITE_POLICY)", PolicyBusyWait),
+				"boot a kernel built with CONFIG_IMA_WRITE_POLICY=y; on such a kernel, retry")
+		}
+		if !errors.Is(err, syscall.EBUSY) {
 			return n, err
 		}
 		time.Sleep(delay + time.Duration(rand.Int64N(int64(delay))))

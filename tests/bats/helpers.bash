@@ -554,7 +554,7 @@ ih_emu_switches() {
 	for kv in "$@"; do
 		[[ $kv == *=* ]] || { ih_fail "ih_emu_switches: '$kv' is not KEY=VALUE"; return 1; }
 		k=${kv%%=*} v=${kv#*=}
-		if jq -e . >/dev/null 2>&1 <<<"$v"; then
+		if jq . >/dev/null 2>&1 <<<"$v"; then
 			cur=$(jq -c --arg k "$k" --argjson v "$v" '.[$k] = $v' <<<"$cur")
 		else
 			cur=$(jq -c --arg k "$k" --arg v "$v" '.[$k] = $v' <<<"$cur")

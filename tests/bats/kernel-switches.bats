@@ -53,3 +53,122 @@ teardown() { ih_teardown; }
 		[ "$status" -eq 0 ] || ih_fail "second container under max_namespaces=$max: $output"
 	fi
 }
+
+# make_ca NAME: a CA certificate (DER) and key; prints the DER path.
+make_ca() {
+	local d=$BATS_TEST_TMPDIR/ca
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ima-hook test CA $1" \
+		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=keyCertSign" \
+		-keyout "$d/$1.pem" -out "$d/$1.crt" >/dev/null 2>&1 || { ih_fail "openssl: no CA"; return 1; }
+	openssl x509 -in "$d/$1.crt" -outform DER -out "$d/$1.der"
+	echo "$d/$1.der"
+}
+
+# make_signed_cert NAME CA: a certificate in the keys dir signed by CA's key.
+make_signed_cert() {
+	local name=$1 ca=$2 d=$BATS_TEST_TMPDIR/ca
+	mkdir -p "$BATS_TEST_TMPDIR/private"
+	openssl req -new -newkey rsa:2048 -nodes -subj "/CN=ima-hook test $name" \
+		-keyout "$BATS_TEST_TMPDIR/private/$name.pem" -out "$d/$name.csr" >/dev/null 2>&1 &&
+		printf 'subjectKeyIdentifier=hash\n' >"$d/$name.ext" &&
+		openssl x509 -req -in "$d/$name.csr" -CA "$d/$ca.crt" -CAkey "$d/$ca.pem" -CAcreateserial -days 2 \
+			-extfile "$d/$name.ext" -outform DER -out "$IH_KEYS_DIR/$name.der" >/dev/null 2>&1 ||
+		{ ih_fail "openssl: cannot sign $name"; return 1; }
+	echo "$IH_KEYS_DIR/$name.der"
+}
+
+# start_with_key NAME CERT: a detached container through the wrapper whose
+# namespace is created with CERT (x509_for_children) and a policy.
+start_with_key() {
+	local b
+	b=$(ih_bundle "$1" /bin/sleep 300)
+	ih_annotate "$b" io.imans.enable=true "io.imans.x509=$2" "io.imans.policy-rules=measure func=BPRM_CHECK mask=MAY_EXEC"
+	ih_add_hooks "$b"
+	ih_start_detached "$1" "$b"
+}
+
+# key_in_namespace ID CERTNAME: the container's namespace has CERTNAME's key.
+key_in_namespace() {
+	local ns keyid
+	ns=$(ih_record_field "$1" .ns_id)
+	[[ $ns =~ ^[0-9]+$ ]] || return 1
+	keyid=$(ih_evmctl_keyid "$2")
+	[ "$(ih_emu namespaces | jq -r --argjson id "$ns" '.[] | select(.id == $id) | .key_ids[]?' |
+		xargs -r printf '%08x\n' | grep -c "^$keyid$")" -eq 1 ]
+}
+
+@test "x509 key proven present: load_x509, trusted_keyring_requires_ca, kernel_config_readable" {
+	ih_require_cmd openssl evmctl
+	load=$(ih_switch load_x509)
+	ca=$(ih_switch trusted_keyring_requires_ca)
+	readable=$(ih_switch kernel_config_readable)
+	cert=$(ih_make_cert tenant)
+	start_with_key self "$cert"
+	id=$(ih_cid self)
+	if [[ $load == true && $ca == false ]]; then
+		[ "$status" -eq 0 ] || ih_fail "start: $output"
+		ih_expect_applied "$id" "$(ih_record_field "$id" .policy_sha256)"
+		key_in_namespace "$id" tenant || ih_fail "the key is not in the namespace"
+		return
+	fi
+	[ "$status" -ne 0 ] || ih_fail "started although the kernel did not load the key"
+	ih_expect_one_hook_line io.imans.x509
+	[[ $output == *"$(ih_evmctl_keyid tenant)"* ]] || ih_fail "the refusal does not name the key id: $output"
+	if [[ $readable == true && $load == false ]]; then
+		[[ $output == *"without CONFIG_IMA_LOAD_X509"*"CONFIG_IMA_LOAD_X509=y"* ]] || ih_fail "does not name CONFIG_IMA_LOAD_X509: $output"
+	elif [[ $readable == true ]]; then
+		[[ $output == *"CONFIG_IMA_TRUSTED_KEYRING"*"sign the certificate with a CA"* ]] || ih_fail "does not name the trusted keyring: $output"
+	else
+		[[ $output == *CONFIG_IMA_LOAD_X509* && $output == *"trusted"* && $output == *"not readable"* ]] ||
+			ih_fail "does not name both causes: $output"
+	fi
+}
+
+@test "x509 signed by a built-in trusted key: loaded whether or not the keyring requires a CA (trusted_keyring_requires_ca)" {
+	ih_require_cmd openssl evmctl
+	[[ $(ih_switch load_x509) == true ]] || skip "this kernel never loads x509_for_children (load_x509=false): the test above covers it"
+	ca=$(make_ca root)
+	mkdir -p "$IMA_HOOK_EMU_DIR/builtin-trusted-keys"
+	cp "$ca" "$IMA_HOOK_EMU_DIR/builtin-trusted-keys/"
+	cert=$(make_signed_cert tenant root)
+	start_with_key signed "$cert"
+	[ "$status" -eq 0 ] || ih_fail "start: $output"
+	key_in_namespace "$(ih_cid signed)" tenant || ih_fail "the key is not in the namespace"
+}
+
+@test "policy loads per namespace: write_policy, read_policy, kernel_config_readable" {
+	wp=$(ih_switch write_policy)
+	rp=$(ih_switch read_policy)
+	readable=$(ih_switch kernel_config_readable)
+	for c in one two; do
+		b=$(ih_bundle "$c" /bin/sleep 300)
+		ih_annotate "$b" io.imans.enable=true "io.imans.policy-rules=measure func=BPRM_CHECK uid=$((${#c} * 7))"
+		ih_add_hooks "$b"
+	done
+	ih_start_detached one "$IH_BUNDLES_DIR/one"
+	first=$status first_out=$output
+	ih_start_detached two "$IH_BUNDLES_DIR/two"
+	if [[ $wp == true ]]; then
+		[ "$first" -eq 0 ] && [ "$status" -eq 0 ] || ih_fail "write_policy: both must start: $first_out / $output"
+		return
+	fi
+	if [[ $readable == true ]]; then
+		# Known from the kernel config before any load: refused up front.
+		output=$first_out
+		[ "$first" -ne 0 ] || ih_fail "the first container started on a kernel that loads one policy ever"
+		ih_expect_one_hook_line kernel
+		[[ $output == *CONFIG_IMA_WRITE_POLICY=y* ]] || ih_fail "no fix: $output"
+		return
+	fi
+	# Config not readable: the first load works, then the policy file shows it.
+	[ "$first" -eq 0 ] || ih_fail "first container: $first_out"
+	[ "$status" -ne 0 ] || ih_fail "a second policy was loaded (write_policy=false read_policy=$rp)"
+	ih_expect_one_hook_line kernel
+	if [[ $rp == true ]]; then
+		[[ $output == *"CONFIG_IMA_READ_POLICY without CONFIG_IMA_WRITE_POLICY"* ]] || ih_fail "$output"
+	else
+		[[ $output == *"policy file is gone"* ]] || ih_fail "$output"
+	fi
+	[[ $output == *CONFIG_IMA_WRITE_POLICY=y* ]] || ih_fail "no fix: $output"
+}

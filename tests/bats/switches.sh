@@ -29,7 +29,7 @@ while IFS= read -r line || [[ -n $line ]]; do
 	lines=$((lines + 1))
 	echo "# === switches $switches: $suite${filter:+ (filter: $filter)}"
 	set +e
-	out=$(IH_EMU_SWITCHES=$switches BATS_FILTER=${filter:-} "$here/run.sh" "$here/$suite" 2>&1)
+	out=$(IH_EMU_SWITCHES=$switches BATS_FILTER=${filter:-} "$here/run.sh" "$here/$suite" 2>&1 </dev/null)
 	rc=$?
 	set -e
 	printf '%s\n' "$out"
@@ -37,7 +37,7 @@ while IFS= read -r line || [[ -n $line ]]; do
 	if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)?$ ]]; then
 		total_p=$((total_p + BASH_REMATCH[1]))
 		total_f=$((total_f + BASH_REMATCH[2]))
-		total_s=$((total_s + ${BASH_REMATCH[3]:-0}))
+		total_s=$((total_s + ${BASH_REMATCH[4]:-0}))
 	else
 		total_f=$((total_f + 1))
 	fi

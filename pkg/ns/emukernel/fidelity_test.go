@@ -4,6 +4,7 @@ package emukernel
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -312,5 +313,108 @@ func TestKcmdParsedAsTheKernelDoes(t *testing.T) {
 				t.Fatalf("got %+v; want appraise %s, rules %v", infos, c.appraise, c.rules)
 			}
 		})
+	}
+}
+
+// openEuler ima_ns.c imans_activate -> ima_ns_load_x509, which exists only
+// with CONFIG_IMA_LOAD_X509 (Kconfig default n; switch load_x509): without
+// it the certificate written to x509_for_children is never loaded and
+// nothing is logged; activation succeeds either way.
+func TestLoadX509Switch(t *testing.T) {
+	cert := writeCert(t)
+	for _, load := range []bool{true, false} {
+		sw := DefaultSwitches()
+		sw.LoadX509 = load
+		k := newKernel(t, sw)
+		k.Unshare(self())
+		if err := k.WriteForChildren(self(), "x509_for_children", []byte(cert)); err != nil {
+			t.Fatal(err)
+		}
+		c := child(t)
+		if _, _, err := k.TaskNamespaces(c); err != nil {
+			t.Fatalf("load_x509=%v: activation failed: %v", load, err)
+		}
+		ids, err := k.KeyIDs(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log, _ := k.Log()
+		if load && (len(ids) != 1 || ids[0] != 0xdeadbeef) {
+			t.Fatalf("load_x509: keys %x", ids)
+		}
+		if !load && (len(ids) != 0 || strings.Contains(strings.Join(log, "\n"), "x509")) {
+			t.Fatalf("no load_x509: keys %x, log %q (must be silent)", ids, log)
+		}
+	}
+}
+
+// CONFIG_IMA_TRUSTED_KEYRING (switch trusted_keyring_requires_ca):
+// restrict_link_by_builtin_and_secondary_trusted on the .ima keyring. At
+// activation (openEuler ima_ns.c ima_ns_load_x509) an unsigned certificate
+// is dropped with the log line only; add_key from inside the namespace
+// gets ENOKEY.
+func TestTrustedKeyringDropsUnsignedCertificate(t *testing.T) {
+	cert := writeCert(t)
+	sw := DefaultSwitches()
+	sw.TrustedKeyringRequiresCA = true
+	k := newKernel(t, sw)
+	k.Unshare(self())
+	k.WriteForChildren(self(), "x509_for_children", []byte(cert))
+	c := child(t)
+	if _, _, err := k.TaskNamespaces(c); err != nil {
+		t.Fatalf("activation must still succeed: %v", err)
+	}
+	ids, _ := k.KeyIDs(c)
+	log, _ := k.Log()
+	if len(ids) != 0 || !strings.Contains(strings.Join(log, "\n"), "x509 cert. loading failed") {
+		t.Fatalf("keys %x, log %q: want none and the load failure logged", ids, log)
+	}
+	der, _ := os.ReadFile(cert)
+	k.Setns(self(), InitialNS, true)
+	if err := k.Setns(self(), func() NSID { a, _, _ := k.TaskNamespaces(c); return a }(), true); err != nil {
+		t.Fatal(err)
+	}
+	_, err := k.AddKey(self(), der)
+	wantErrno(t, err, unix.ENOKEY)
+	k.Setns(self(), InitialNS, true)
+}
+
+// Digest-list ima_fs.c ima_release_policy after a valid load: only with
+// CONFIG_IMA_WRITE_POLICY is the busy bit cleared; with
+// CONFIG_IMA_READ_POLICY alone it stays set (the inode loses its
+// owner-write bit) and every later open in any namespace is EBUSY; with
+// neither the file is removed (ENOENT). An invalid load clears the bit on
+// every kernel.
+func TestPolicyBusyForeverWithoutWritePolicy(t *testing.T) {
+	for _, tc := range []struct {
+		write, read bool
+		later       unix.Errno
+	}{{true, false, 0}, {false, true, unix.EBUSY}, {false, false, unix.ENOENT}} {
+		sw := DefaultSwitches()
+		sw.WritePolicy, sw.ReadPolicy = tc.write, tc.read
+		k := newKernel(t, sw)
+		k.Unshare(self())
+		a := child(t)
+		b := child(t)
+		k.TaskNamespaces(a)
+		if err := loadPolicy(k, a, "measure func=BPRM_CHECK bogus=1"); err == nil {
+			t.Fatal("invalid rule accepted")
+		}
+		if err := loadPolicy(k, a, "measure func=BPRM_CHECK"); err != nil {
+			t.Fatalf("write=%v read=%v: first valid load after an invalid one: %v", tc.write, tc.read, err)
+		}
+		err := k.OpenPolicy(b)
+		if tc.later == 0 {
+			if err != nil {
+				t.Fatalf("write policy: second open %v", err)
+			}
+			k.ClosePolicy(b)
+		} else {
+			wantErrno(t, err, tc.later)
+			present, writable, _ := k.PolicyFileState()
+			if writable || present != (tc.later == unix.EBUSY) {
+				t.Fatalf("write=%v read=%v: policy file present %v writable %v", tc.write, tc.read, present, writable)
+			}
+		}
 	}
 }

@@ -3,8 +3,11 @@
 package emukernel
 
 import (
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -270,7 +273,9 @@ func (s *state) activate(n *namespace, activator *task) error {
 	}
 	s.appendEntry(Entry{PCR: 10, Template: aggTemplate, Algo: "sha1",
 		Digest: strings.Repeat("0", 40), Name: fmt.Sprintf("ns_aggregate_%d", n.ID), NS: n.ID})
-	if n.X509Path != "" {
+	// ima_ns_load_x509 exists only with CONFIG_IMA_LOAD_X509; without it
+	// nothing is loaded and nothing is logged.
+	if n.X509Path != "" && s.Switches.LoadX509 {
 		if err := s.loadX509(n, n.X509Path, "x509_for_children"); err != nil {
 			s.logf("IMA ns x509 cert. loading failed, appraisal will fail: %v", err)
 			if s.Switches.X509FailAborts {
@@ -311,6 +316,11 @@ func (s *state) addKey(n *namespace, der []byte, source string) error {
 	c, err := keys.LoadCertificate(der)
 	if err != nil {
 		return err
+	}
+	if s.Switches.TrustedKeyringRequiresCA {
+		if err := s.signedByTrustedKey(der); err != nil {
+			return err
+		}
 	}
 	s.NextSerial++
 	n.Keys = append(n.Keys, key{Serial: s.NextSerial, KeyID: c.KeyID, Source: source})
@@ -407,4 +417,36 @@ func isProcess(pid int) bool {
 		}
 	}
 	return false
+}
+
+var errNotSignedByTrustedKey = errors.New("certificate not signed by a key in the built-in or secondary trusted keyring")
+
+// BuiltinTrustedKeysDir holds the emulated .builtin_trusted_keys: DER
+// certificates a test puts there before creating namespaces.
+const BuiltinTrustedKeysDir = "builtin-trusted-keys"
+
+// signedByTrustedKey is restrict_link_by_builtin_and_secondary_trusted: the
+// certificate must be signed by one of the trusted keys.
+func (s *state) signedByTrustedKey(der []byte) error {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return err
+	}
+	ents, _ := os.ReadDir(filepath.Join(s.dir, BuiltinTrustedKeysDir))
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(s.dir, BuiltinTrustedKeysDir, e.Name()))
+		if err != nil {
+			continue
+		}
+		ca, err := x509.ParseCertificate(b)
+		if err != nil {
+			continue
+		}
+		// The kernel checks only the signature by the trusted key (no
+		// basic constraints, no validity period).
+		if ca.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil {
+			return nil
+		}
+	}
+	return errNotSignedByTrustedKey
 }

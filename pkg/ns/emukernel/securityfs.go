@@ -47,6 +47,9 @@ func (k *Kernel) OpenPolicy(pid int) error {
 		if s.PolicyGone {
 			return opErr("open policy", unix.ENOENT, "policy file removed after the first load (no CONFIG_IMA_WRITE_POLICY)")
 		}
+		if s.PolicyBusy == policyBusyForever {
+			return opErr("open policy", unix.EBUSY, "the busy bit stayed set after the first load (CONFIG_IMA_READ_POLICY without CONFIG_IMA_WRITE_POLICY)")
+		}
 		if s.PolicyBusy != "" {
 			return opErr("open policy", unix.EBUSY, "another writer holds the policy file")
 		}
@@ -157,6 +160,7 @@ func (k *Kernel) ClosePolicy(pid int) error {
 		staged, failed := n.Staged, n.StageFailed
 		n.Staged, n.StageFailed = nil, false
 		if failed || len(staged) == 0 {
+			// The invalid-policy path clears the busy bit on every kernel.
 			s.logf("ima: policy update failed (namespace %d)", n.ID)
 			return nil
 		}
@@ -168,12 +172,52 @@ func (k *Kernel) ClosePolicy(pid int) error {
 			n.DefaultRules = false
 		}
 		n.Rules = append(n.Rules, staged...)
-		if !s.Switches.WritePolicy && !s.Switches.ReadPolicy {
+		// ima_release_policy after a valid load (digest-list ima_fs.c):
+		// only CONFIG_IMA_WRITE_POLICY clears the busy bit; with just
+		// CONFIG_IMA_READ_POLICY the inode loses its owner-write bit and
+		// IMA_FS_BUSY stays set for every namespace; with neither the file
+		// is removed.
+		switch {
+		case s.Switches.WritePolicy:
+		case s.Switches.ReadPolicy:
+			s.PolicyBusy = policyBusyForever
+			s.PolicyReadOnly = true
+		default:
 			s.PolicyGone = true
 		}
 		s.logf("ima: policy update completed (namespace %d)", n.ID)
 		return nil
 	})
+}
+
+// policyBusyForever marks the global busy bit as set with no writer.
+const policyBusyForever = "forever"
+
+// PolicyFileState is what stat(2) shows of the policy file: whether it
+// exists and whether its owner-write bit is set.
+func (k *Kernel) PolicyFileState() (present, writable bool, err error) {
+	err = k.tx(func(s *state) error {
+		present, writable = !s.PolicyGone, !s.PolicyGone && !s.PolicyReadOnly
+		return nil
+	})
+	return
+}
+
+// KeyIDs returns the IMA key ids of the keys in the keyring pid's active
+// namespace appraises with (the .ima keys tagged with its key domain).
+func (k *Kernel) KeyIDs(pid int) ([]uint32, error) {
+	var out []uint32
+	err := k.tx(func(s *state) error {
+		_, n, err := s.activeNS(pid)
+		if err != nil || n == nil {
+			return err
+		}
+		for _, key := range n.Keys {
+			out = append(out, key.KeyID)
+		}
+		return nil
+	})
+	return out, err
 }
 
 func appraisesPolicy(rules []string) bool {
@@ -204,6 +248,10 @@ func (k *Kernel) AddKey(pid int, der []byte) (int32, error) {
 			return opErr("add_key", unix.EPERM, "the emulator does not manage the host's keyring")
 		}
 		if err := s.addKey(n, der, "add_key"); err != nil {
+			if errors.Is(err, errNotSignedByTrustedKey) {
+				// restrict_link_by_builtin_and_secondary_trusted
+				return opErr("add_key", unix.ENOKEY, err.Error())
+			}
 			return opErr("add_key", unix.EBADMSG, err.Error())
 		}
 		serial = n.Keys[len(n.Keys)-1].Serial

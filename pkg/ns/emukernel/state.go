@@ -79,13 +79,26 @@ type Switches struct {
 	// "kcmd": the namespace's own, ima-ns) or NSTemplateHost ("host": the
 	// host's boot template, ima-ng, as the newest openEuler ima_ns.c does).
 	NSTemplate string `json:"ns_template"`
+	// LoadX509 is CONFIG_IMA_LOAD_X509: without it imans_activate never
+	// loads x509_for_children, silently (ima_ns_load_x509 is a stub).
+	LoadX509 bool `json:"load_x509"`
+	// TrustedKeyringRequiresCA is CONFIG_IMA_TRUSTED_KEYRING: the .ima
+	// keyring takes only certificates signed by a key in the built-in or
+	// secondary trusted keyring (the emulator's: the DER certificates in
+	// <state dir>/builtin-trusted-keys/); others are dropped at activation
+	// (logged) and refused by add_key (ENOKEY).
+	TrustedKeyringRequiresCA bool `json:"trusted_keyring_requires_ca"`
+	// KernelConfigReadable: the emulated kernel exposes its build config
+	// (<state dir>/kernel-config, as /proc/config.gz would), generated from
+	// these switches.
+	KernelConfigReadable bool `json:"kernel_config_readable"`
 }
 
 // DefaultSwitches describe an openEuler kernel as the ABI notes expect it,
 // with CONFIG_IMA_WRITE_POLICY (the configuration ima-hook documents).
 func DefaultSwitches() Switches {
 	return Switches{WritePolicy: true, DefaultTemplate: "ima-ns", MaxNamespaces: 1024,
-		AppraiseBootParam: true, NSTemplate: NSTemplateKcmd}
+		AppraiseBootParam: true, NSTemplate: NSTemplateKcmd, LoadX509: true, KernelConfigReadable: true}
 }
 
 type task struct {
@@ -161,6 +174,9 @@ type state struct {
 	NextSerial int32                 `json:"next_serial"`
 	// Pins are the bind mounts of namespace files (pin.go), by path.
 	Pins map[string]pin `json:"pins,omitempty"`
+	// PolicyReadOnly: the policy inode lost its owner-write bit
+	// (CONFIG_IMA_READ_POLICY without CONFIG_IMA_WRITE_POLICY).
+	PolicyReadOnly bool `json:"policy_read_only,omitempty"`
 
 	// creds caches credentials (/proc/<pid>/status, user namespaces) for
 	// one transaction, as stats does for /proc/<pid>/stat.
@@ -291,6 +307,16 @@ func Open(dir string, sw Switches) (*Kernel, error) {
 		}
 		return nil
 	})
+	if err != nil {
+		return k, err
+	}
+	sw, err = k.Switches()
+	if err != nil {
+		return k, err
+	}
+	if sw.KernelConfigReadable {
+		err = writeKernelConfig(filepath.Join(dir, KernelConfigFile), sw)
+	}
 	return k, err
 }
 
@@ -453,7 +479,7 @@ func (s *state) collect() (changed bool) {
 			changed = true
 		}
 	}
-	if s.PolicyBusy != "" {
+	if s.PolicyBusy != "" && s.PolicyBusy != policyBusyForever {
 		if _, ok := s.Tasks[s.PolicyBusy]; !ok {
 			// The writer died: its file was closed by exit.
 			s.PolicyBusy = ""

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // SwitchesFile is the file in the state directory that chooses the kernel
@@ -105,3 +106,49 @@ func CurrentSwitches(dir string) (Switches, error) {
 
 // Switches returns the switches this emulator was created with.
 func (k *Kernel) Switches() (Switches, error) { return CurrentSwitches(k.dir) }
+
+// KernelConfigFile is the emulated kernel's build config in its state
+// directory (what /proc/config.gz is on a real one), when
+// KernelConfigReadable.
+const KernelConfigFile = "kernel-config"
+
+// KernelConfig returns the config text a kernel with these switches was
+// built from (the options ima-hook looks at).
+func (sw Switches) KernelConfig() string {
+	opt := func(name string, on bool) string {
+		if on {
+			return name + "=y\n"
+		}
+		return "# " + name + " is not set\n"
+	}
+	return "# emulated openEuler kernel (ima-hook emukernel switches)\n" +
+		"CONFIG_IMA=y\n" +
+		opt("CONFIG_IMA_NS", true) +
+		opt("CONFIG_IMA_APPRAISE_BOOTPARAM", sw.AppraiseBootParam) +
+		opt("CONFIG_IMA_TRUSTED_KEYRING", sw.TrustedKeyringRequiresCA) +
+		opt("CONFIG_IMA_LOAD_X509", sw.LoadX509) +
+		opt("CONFIG_IMA_WRITE_POLICY", sw.WritePolicy) +
+		opt("CONFIG_IMA_READ_POLICY", sw.ReadPolicy)
+}
+
+func writeKernelConfig(path string, sw Switches) error {
+	want := sw.KernelConfig()
+	if b, err := os.ReadFile(path); err == nil && string(b) == want {
+		return nil
+	}
+	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, []byte(want), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// KernelConfigPath is where this emulated kernel exposes its config ("" when
+// its switches say it does not).
+func (k *Kernel) KernelConfigPath() string {
+	sw, err := k.Switches()
+	if err != nil || !sw.KernelConfigReadable {
+		return ""
+	}
+	return filepath.Join(k.dir, KernelConfigFile)
+}
