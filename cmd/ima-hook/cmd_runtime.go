@@ -124,7 +124,11 @@ func runRuntime(args []string) int {
 			if err != nil || c == nil {
 				return nil, err
 			}
-			return &runtime.Settings{Required: c.Required, Kcmd: c.KcmdText, X509Path: c.X509Path}, nil
+			s := &runtime.Settings{Required: c.Required, Kcmd: c.KcmdText, X509Path: c.X509Path}
+			if c.Cert != nil {
+				s.X509DER = c.Cert.DER
+			}
+			return s, nil
 		},
 		Enabled: func(ann map[string]string) (bool, error) {
 			who = kube.FromAnnotations(ann).String()

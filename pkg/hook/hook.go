@@ -14,11 +14,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/ima-hook/ima-hook/internal/logx"
 	"github.com/ima-hook/ima-hook/internal/userror"
@@ -216,11 +218,27 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 				"boot a kernel built with CONFIG_IMA_WRITE_POLICY=y")
 		}
 	}
+	if cfg.Cert != nil {
+		if err := h.checkKeyCopy(st.ID, cfg, plan, rec); err != nil {
+			return err
+		}
+	}
 	req := ns.PopulateRequest{PolicyRules: plan.Rules, PolicyPath: plan.PolicyPath, Keyring: cfg.Keyring, Expect: ctrNS,
 		ListKeys: cfg.Cert != nil}
 	if plan.AddKey {
 		req.KeyDER = cfg.Cert.DER
 	}
+	if plan.PolicyPath != "" {
+		// The kernel reads a policy file itself, later than it was
+		// checked: hand it a private copy of exactly the checked bytes.
+		copyPath, err := h.policyCopy(st.ID, cfg)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(copyPath)
+		req.PolicyPath = copyPath
+	}
+	beforePopulate()
 	res, err := h.Kernel.Populate(st.Pid, req)
 	if err != nil {
 		return err
@@ -236,6 +254,67 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 	}
 	// Last: poststop reads the namespace's own view through the pin (view.go).
 	return h.pinNamespace(st.ID, st.Pid, rec.NS, cfg.Required)
+}
+
+// beforePopulate is a test hook point between the checks and the kernel's
+// reads (a key rotated or a path swapped in that window).
+var beforePopulate = func() {}
+
+// checkKeyCopy makes the record name the certificate the kernel was
+// handed. A namespace the wrapper created was given the wrapper's private
+// copy of the certificate it validated (record.Store.X509CopyPath); it
+// must be the one the hook validated now, or the key file changed while
+// the container was being created. The copy is removed: the kernel read it
+// at activation, before the hook ran.
+func (h *Hook) checkKeyCopy(id string, cfg *config.Config, plan *Plan, rec *record.Record) error {
+	sum := sha256.Sum256(cfg.Cert.DER)
+	rec.KeySHA256 = hex.EncodeToString(sum[:])
+	if !plan.CreatedByWrapper {
+		return nil // the hook adds these very bytes itself (add_key)
+	}
+	path := h.Store.X509CopyPath(id)
+	handed, err := h.Store.ReadPrivateCopy(path, config.MaxKeySize)
+	os.Remove(path)
+	if err != nil {
+		return userror.Wrap(err, config.AnnX509, "cannot read the copy of the certificate the wrapper handed the kernel ("+path+"): "+err.Error(),
+			"start the container through this version's ima-runtime wrapper")
+	}
+	got := sha256.Sum256(handed)
+	if got != sum {
+		return userror.New(config.AnnX509, fmt.Sprintf("%s changed while the container was being created: the kernel was handed sha256 %s, the file now has %s",
+			cfg.X509Path, hex.EncodeToString(got[:]), rec.KeySHA256), "do not replace keys while containers start; retry")
+	}
+	return nil
+}
+
+// policyCopy writes the validated policy text to a root-only private file
+// for the kernel to read, with the original's signature (security.ima):
+// the kernel appraises the copy, so a signature that does not match the
+// validated bytes fails there.
+func (h *Hook) policyCopy(id string, cfg *config.Config) (string, error) {
+	path := h.Store.PolicyCopyPath(id)
+	if err := h.Store.WritePrivateCopy(path, []byte(cfg.PolicyText)); err != nil {
+		return "", userror.Wrap(err, path, "cannot write the private copy of the policy: "+err.Error(), "check that the run directory is writable")
+	}
+	if sig, err := getxattr(cfg.PolicyPath, "security.ima"); err == nil && len(sig) > 0 {
+		if err := unix.Setxattr(path, "security.ima", sig, 0); err != nil {
+			os.Remove(path)
+			return "", userror.Wrap(err, path, "cannot give the private copy of the policy its signature (security.ima): "+err.Error(),
+				"put the run directory on a filesystem with extended attributes (tmpfs, ext4, xfs)")
+		}
+	}
+	return path, nil
+}
+
+// getxattr reads an extended attribute of path itself (not a symlink's
+// target), bounded.
+func getxattr(path, name string) ([]byte, error) {
+	buf := make([]byte, 4096)
+	n, err := unix.Lgetxattr(path, name, buf)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
 }
 
 // verifyKey proves that the appraisal key is in the namespace's keyring. A

@@ -6,8 +6,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"math/big"
 	"os"
 	"os/exec"
@@ -68,7 +70,16 @@ func (e *env) wrapperContainer(id, kcmd, x509Path string) int {
 		}
 	}
 	if x509Path != "" {
-		if err := e.emu.WriteForChildren(os.Getpid(), "x509_for_children", []byte(x509Path)); err != nil {
+		// As the wrapper does: a private copy of the validated bytes.
+		der, err := os.ReadFile(x509Path)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		copyPath := e.hook.Store.X509CopyPath(id)
+		if err := e.hook.Store.WritePrivateCopy(copyPath, der); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := e.emu.WriteForChildren(os.Getpid(), "x509_for_children", []byte(copyPath)); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -205,4 +216,69 @@ func TestReadPolicyWithoutWritePolicy(t *testing.T) {
 	}
 	pid = e.container("p5", "", true)
 	wantRefusal(t, e.hook.CreateRuntime(state("p5", pid, ann)), "kernel", "policy file is gone", "CONFIG_IMA_WRITE_POLICY=y")
+}
+
+// Issue 15.4: the key file is replaced (a rotation by rename) after the
+// wrapper handed the kernel its private copy: the namespace has the key
+// that was checked, and the hook, whose own check now reads another
+// certificate, refuses in one line instead of recording a key the kernel
+// never loaded. The copy is gone afterwards.
+func TestKeyRotatedWhileCreated(t *testing.T) {
+	e := setupSwitches(t, `{}`)
+	cert, _, _ := makeCert(t, e.admin.KeysDir, "tenant", 0x0a0b0c0d, nil, nil, false)
+	next, _, _ := makeCert(t, e.admin.KeysDir, "next", 0x01020304, nil, nil, false)
+	pid := e.wrapperContainer("r1", "", cert)
+	if err := os.Rename(next, cert); err != nil {
+		t.Fatal(err)
+	}
+	wantRefusal(t, e.hook.CreateRuntime(state("r1", pid, x509Ann(cert))), config.AnnX509, "changed while the container was being created")
+	ids, _ := e.emu.KeyIDs(pid)
+	if len(ids) != 1 || ids[0] != 0x0a0b0c0d {
+		t.Fatalf("namespace keys %x, want the checked key 0a0b0c0d", ids)
+	}
+	if _, err := os.Lstat(e.hook.Store.X509CopyPath("r1")); !os.IsNotExist(err) {
+		t.Fatalf("private copy left behind: %v", err)
+	}
+}
+
+// Issue 15.4: a namespace that appraises its policy (ima_policy=secure_boot
+// at creation) is handed a policy file path; the kernel reads the file
+// after the hook checked it. The file is swapped for a symlink to other
+// rules in that window: the kernel reads the hook's private copy of the
+// checked bytes, so the rules in force and the record agree, and the copy
+// is removed.
+func TestPolicyFileSwappedBeforeTheKernelReadsIt(t *testing.T) {
+	e := setupSwitches(t, `{}`)
+	pol := filepath.Join(e.admin.PoliciesDir, "signed.policy")
+	checked := "measure func=BPRM_CHECK mask=MAY_EXEC\n"
+	if err := os.WriteFile(pol, []byte(checked), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evil := filepath.Join(t.TempDir(), "evil.policy")
+	os.WriteFile(evil, []byte("dont_measure func=BPRM_CHECK\n"), 0o644)
+	pid := e.container("s1", "ima_policy=secure_boot", true)
+	beforePopulate = func() {
+		os.Remove(pol)
+		if err := os.Symlink(evil, pol); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { beforePopulate = func() {} })
+	err := e.hook.CreateRuntime(state("s1", pid, map[string]string{config.AnnEnable: "true",
+		config.AnnKcmd: "ima_policy=secure_boot", config.AnnPolicy: pol}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, _ := e.emu.Rules(pid)
+	joined := strings.Join(rules, "\n")
+	if !strings.Contains(joined, "measure func=BPRM_CHECK mask=MAY_EXEC") || strings.Contains(joined, "dont_measure") {
+		t.Fatalf("rules in force %q: the kernel did not load the checked policy", rules)
+	}
+	rec, _ := e.hook.Store.ReadLive("s1")
+	if sum := sha256.Sum256([]byte(checked)); rec.PolicySHA != hex.EncodeToString(sum[:]) {
+		t.Fatalf("record policy sha %s", rec.PolicySHA)
+	}
+	if _, err := os.Lstat(e.hook.Store.PolicyCopyPath("s1")); !os.IsNotExist(err) {
+		t.Fatalf("private copy left behind: %v", err)
+	}
 }

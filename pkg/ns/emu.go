@@ -27,6 +27,12 @@ const EmuDirEnv = "IMA_HOOK_EMU_DIR"
 // DefaultEmuDir is used when EmuDirEnv is unset.
 const DefaultEmuDir = "/run/ima-hook-emu"
 
+// EmuBeforeForkEnv names a shell command the emulated build's wrapper runs
+// after its checks and before it creates the namespace, whose first fork
+// makes the kernel read x509_for_children: tests change files in that
+// window.
+const EmuBeforeForkEnv = "IMA_HOOK_EMU_BEFORE_FORK"
+
 // EmuPolicyBusyWaitEnv shortens PolicyBusyWait in the emulated build's
 // populate stage (a duration such as "300ms"), for tests of the EBUSY path.
 const EmuPolicyBusyWaitEnv = "IMA_HOOK_EMU_POLICY_BUSY_WAIT"
@@ -129,6 +135,15 @@ func (e *emuKernel) Populate(pid int, req PopulateRequest) (PopulateResult, erro
 
 func (e *emuKernel) Spawn(req SpawnRequest) error {
 	self := os.Getpid()
+	// Test hook point: after the wrapper's checks, before the namespace
+	// exists (a child forked after the unshare would activate it).
+	if hookCmd := os.Getenv(EmuBeforeForkEnv); hookCmd != "" {
+		c := exec.Command("/bin/sh", "-c", hookCmd)
+		c.Stdout, c.Stderr = os.Stderr, os.Stderr
+		if err := c.Run(); err != nil {
+			return fmt.Errorf("%s: %w", EmuBeforeForkEnv, err)
+		}
+	}
 	if req.NoteListStart != nil {
 		n, err := e.k.Counter(self, "runtime_measurements_count")
 		if err != nil {

@@ -50,13 +50,81 @@ func (s Store) PrepareNotes(id string) error {
 	return s.RemoveNotes(id)
 }
 
-// RemoveNotes removes both notes of id; missing notes are not an error.
+// X509CopyPath is the private copy of the validated certificate that the
+// wrapper hands the kernel (x509_for_children) for container id: the kernel
+// reads the file at activation, later than the wrapper checked it, so it
+// must read exactly the checked bytes, not whatever the keys dir holds by
+// then (a key rotated by rename, a path swapped for a symlink).
+func (s Store) X509CopyPath(id string) string {
+	return filepath.Join(s.RunDir, "created", id+".x509")
+}
+
+// PolicyCopyPath is the private copy of the validated policy file that the
+// hook hands the kernel when a namespace appraises its policy (the kernel
+// then reads the file itself).
+func (s Store) PolicyCopyPath(id string) string {
+	return filepath.Join(s.RunDir, "created", id+".policy")
+}
+
+// WritePrivateCopy writes data to path (one of the copy paths above) as a
+// new root-only file: a leftover of a killed run is removed first, then the
+// file is created exclusively (O_EXCL, never through a symlink), 0600.
+func (s Store) WritePrivateCopy(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// ReadPrivateCopy reads a private copy (never through a symlink, regular
+// files only, at most max bytes).
+func (s Store) ReadPrivateCopy(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	return b, nil
+}
+
+// RemoveNotes removes the notes and private copies of id; missing ones are
+// not an error.
 func (s Store) RemoveNotes(id string) error {
 	if err := ValidID(id); err != nil {
 		return err
 	}
 	var errs []error
-	for _, p := range []string{s.PendingNSPath(id), s.ListStartPath(id)} {
+	for _, p := range []string{s.PendingNSPath(id), s.ListStartPath(id), s.X509CopyPath(id), s.PolicyCopyPath(id)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}

@@ -42,15 +42,18 @@ type Record struct {
 	Life string `json:"life,omitempty"`
 	// Names are what the engine calls the container, from its annotations
 	// (EngineNames): `measurements --container` accepts them.
-	Names       []string `json:"names,omitempty"`
-	Bundle      string   `json:"bundle,omitempty"`
-	Runtime     string   `json:"runtime,omitempty"`
-	NS          uint32   `json:"ns_id"`
-	Created     bool     `json:"ns_created_by_wrapper"`
-	KeyID       string   `json:"key_id,omitempty"` // IMA key id (evmctl), hex
-	KeyPath     string   `json:"key_path,omitempty"`
-	PolicySHA   string   `json:"policy_sha256,omitempty"`
-	PolicyRules int      `json:"policy_rules"`
+	Names   []string `json:"names,omitempty"`
+	Bundle  string   `json:"bundle,omitempty"`
+	Runtime string   `json:"runtime,omitempty"`
+	NS      uint32   `json:"ns_id"`
+	Created bool     `json:"ns_created_by_wrapper"`
+	KeyID   string   `json:"key_id,omitempty"` // IMA key id (evmctl), hex
+	KeyPath string   `json:"key_path,omitempty"`
+	// KeySHA256 is the sha256 of the certificate the kernel was handed
+	// (the private copy of the validated bytes).
+	KeySHA256   string `json:"key_sha256,omitempty"`
+	PolicySHA   string `json:"policy_sha256,omitempty"`
+	PolicyRules int    `json:"policy_rules"`
 	// InForceSHA is the sha256 of the rules in force in the namespace once
 	// the hook is done (one rule and a newline each, kernel order), and
 	// InForceRules their number; BuiltinsReplaced says that a custom policy

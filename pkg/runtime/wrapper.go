@@ -22,7 +22,10 @@ import (
 type Settings struct {
 	Required bool
 	Kcmd     string // written to kcmd_for_children ("" = kernel defaults)
-	X509Path string // written to x509_for_children ("" = none)
+	X509Path string // the validated certificate's path ("" = none), for messages
+	// X509DER are the validated certificate's bytes: the kernel gets a
+	// private copy of them (record.Store.X509CopyPath), not X509Path.
+	X509DER []byte
 }
 
 // Wrapper is one run of ima-runtime. The fields are its inputs; tests
@@ -185,9 +188,21 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 	if err := w.Store.PrepareNotes(inv.ID); err != nil {
 		return w.fail(inv.ID, userror.Wrap(err, w.Store.PendingNSPath(inv.ID), "cannot prepare the namespace notes: "+err.Error(), "check that the run directory is writable; nothing was created"))
 	}
+	// The kernel reads the certificate at activation, after this check:
+	// hand it a private copy of exactly the validated bytes.
+	x509Path := ""
+	if settings.X509Path != "" {
+		if len(settings.X509DER) == 0 {
+			return w.fail(inv.ID, userror.New(settings.X509Path, "the certificate's validated bytes are missing", "report a bug; nothing was created"))
+		}
+		x509Path = w.Store.X509CopyPath(inv.ID)
+		if err := w.Store.WritePrivateCopy(x509Path, settings.X509DER); err != nil {
+			return w.fail(inv.ID, userror.Wrap(err, x509Path, "cannot write the private copy of the certificate: "+err.Error(), "check that the run directory is writable; nothing was created"))
+		}
+	}
 	err = w.Kernel.Spawn(ns.SpawnRequest{
 		Kcmd:          settings.Kcmd,
-		X509Path:      settings.X509Path,
+		X509Path:      x509Path,
 		NSIDFile:      w.Store.PendingNSPath(inv.ID),
 		NoteNSID:      func(id ns.NSID) error { return w.Store.WriteNSIDNote(inv.ID, uint32(id)) },
 		NoteListStart: func(n uint64) error { return w.Store.WriteListStart(inv.ID, n) },

@@ -65,7 +65,11 @@ func newHarness(t *testing.T, ann map[string]string) *harness {
 			if strings.Contains(a["io.imans.kcmd"], "bad") {
 				return nil, userror.New("io.imans.kcmd", `unknown parameter "bad"`, "use ima_policy")
 			}
-			return &Settings{Required: a["io.imans.required"] != "false", Kcmd: a["io.imans.kcmd"], X509Path: a["io.imans.x509"]}, nil
+			s := &Settings{Required: a["io.imans.required"] != "false", Kcmd: a["io.imans.kcmd"], X509Path: a["io.imans.x509"]}
+			if s.X509Path != "" {
+				s.X509DER = []byte("validated DER of " + s.X509Path)
+			}
+			return s, nil
 		},
 		Enabled: func(a map[string]string) (bool, error) { return a["io.imans.enable"] == "true", nil },
 		Kernel:  h.k,
@@ -124,7 +128,16 @@ func TestCreateSpawns(t *testing.T) {
 		t.Fatalf("no spawn; exec %q stderr %q", h.execArgv, h.stderr.String())
 	}
 	wantArgv := []string{"/usr/sbin/runc", "--root", "/r", "create", "--bundle", h.bundle, "--pid-file", "/p", "ctr1"}
-	if req.Kcmd != "ima_policy=tcb" || req.X509Path != "/etc/k.der" || !reflect.DeepEqual(req.Argv, wantArgv) ||
+	// The kernel is handed a private copy of the validated bytes, not the
+	// path the annotation names (issue 15.4).
+	copyPath := h.w.Store.X509CopyPath("ctr1")
+	if b, err := os.ReadFile(copyPath); err != nil || string(b) != "validated DER of /etc/k.der" {
+		t.Errorf("private copy %s: %q, %v", copyPath, b, err)
+	}
+	if st, err := os.Stat(copyPath); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("private copy mode: %v %v", st, err)
+	}
+	if req.Kcmd != "ima_policy=tcb" || req.X509Path != copyPath || !reflect.DeepEqual(req.Argv, wantArgv) ||
 		req.NSIDFile != h.w.Store.PendingNSPath("ctr1") || !reflect.DeepEqual(req.Env, h.w.Env) {
 		t.Errorf("spawn request %+v", req)
 	}

@@ -131,3 +131,31 @@ expect_created() {
 	[ "$(ih_ns_of_pid "$pid")" = "$(cat "$IH_RUN_DIR/created/$id.nsid")" ]
 	ih_emu_rules "$pid" | tail -n 1 | diff - "$pol"
 }
+
+@test "emulated kernel, runc: the kernel loads the wrapper's private copy of the checked key, not what the keys dir holds later (issue 15.4)" {
+	ih_require_cmd openssl evmctl
+	cert=$(ih_make_cert tenant)
+	ih_make_cert next >/dev/null
+	b=$(ih_bundle rot /bin/sleep 300)
+	ih_annotate "$b" io.imans.enable=true "io.imans.x509=$cert" "io.imans.policy-rules=measure func=BPRM_CHECK mask=MAY_EXEC"
+	ih_add_hooks "$b"
+	id=$(ih_cid rot)
+	copy=$IH_RUN_DIR/created/$id.x509
+	# After the wrapper checked the key, before the kernel reads it: the
+	# key is rotated by rename; note what the private copy looks like then.
+	export IMA_HOOK_EMU_BEFORE_FORK="stat -c '%a %U %F' '$copy' >'$BATS_TEST_TMPDIR/copy.stat'; mv '$IH_KEYS_DIR/next.der' '$cert'"
+	ih_start_detached rot "$b"
+	unset IMA_HOOK_EMU_BEFORE_FORK
+	[ "$(cat "$BATS_TEST_TMPDIR/copy.stat")" = "600 root regular file" ] || ih_fail "private copy: $(cat "$BATS_TEST_TMPDIR/copy.stat")"
+	# The kernel read the copy, with the checked key.
+	log=$(ih_emu log)
+	[[ $log == *"key id $(ih_evmctl_keyid tenant) added (x509_for_children $copy)"* ]] ||
+		ih_fail "the kernel did not load the checked key from the private copy: $log"
+	[[ $log != *"key id $(ih_evmctl_keyid next) added"* ]] || ih_fail "the rotated key was loaded: $log"
+	# The hook, whose own check reads the new file, refuses: the record must
+	# never name a key the kernel did not load.
+	[ "$status" -ne 0 ] || ih_fail "started although the key changed during creation"
+	ih_expect_one_hook_line io.imans.x509
+	[[ $output == *"changed while the container was being created"* ]] || ih_fail "$output"
+	[ ! -e "$copy" ] || ih_fail "the private copy was left behind"
+}

@@ -309,7 +309,7 @@ func (s *state) loadX509(n *namespace, path, source string) error {
 	if err != nil {
 		return err
 	}
-	return s.addKey(n, b, source)
+	return s.addKey(n, b, source+" "+path)
 }
 
 func (s *state) addKey(n *namespace, der []byte, source string) error {
@@ -322,6 +322,8 @@ func (s *state) addKey(n *namespace, der []byte, source string) error {
 			return err
 		}
 	}
+	// Not a kernel message: the emulator's own trace for tests.
+	s.logf("emukernel: namespace %d: key id %08x added (%s)", n.ID, c.KeyID, source)
 	s.NextSerial++
 	n.Keys = append(n.Keys, key{Serial: s.NextSerial, KeyID: c.KeyID, Source: source})
 	return nil
