@@ -36,12 +36,12 @@ teardown() { ih_teardown; }
 	max=$(ih_switch max_namespaces)
 	[[ $max =~ ^[0-9]+$ ]] || ih_fail "max_namespaces is '$max'"
 	b=$(ih_bundle one /bin/sleep 300)
-	ih_annotate "$b" io.imans.enable=true "io.imans.policy-rules=measure func=BPRM_CHECK"
+	ih_annotate "$b" io.imans.enable=true
 	ih_add_hooks "$b"
 	ih_start_detached one "$b"
 	[ "$status" -eq 0 ] || ih_fail "first container: $output"
 	b2=$(ih_bundle two /bin/true)
-	ih_annotate "$b2" io.imans.enable=true "io.imans.policy-rules=measure func=BPRM_CHECK"
+	ih_annotate "$b2" io.imans.enable=true
 	ih_add_hooks "$b2"
 	ih_run_container two "$b2"
 	if ((max == 1)); then
@@ -79,11 +79,12 @@ make_signed_cert() {
 }
 
 # start_with_key NAME CERT: a detached container through the wrapper whose
-# namespace is created with CERT (x509_for_children) and a policy.
+# namespace is created with CERT (x509_for_children).
 start_with_key() {
 	local b
 	b=$(ih_bundle "$1" /bin/sleep 300)
-	ih_annotate "$b" io.imans.enable=true "io.imans.x509=$2" "io.imans.policy-rules=measure func=BPRM_CHECK mask=MAY_EXEC"
+	# No custom policy: the key alone, whatever the policy switches say.
+	ih_annotate "$b" io.imans.enable=true "io.imans.x509=$2"
 	ih_add_hooks "$b"
 	ih_start_detached "$1" "$b"
 }
@@ -108,7 +109,8 @@ key_in_namespace() {
 	id=$(ih_cid self)
 	if [[ $load == true && $ca == false ]]; then
 		[ "$status" -eq 0 ] || ih_fail "start: $output"
-		ih_expect_applied "$id" "$(ih_record_field "$id" .policy_sha256)"
+		[ "$(ih_record_field "$id" .result)" = applied ] || ih_fail "record: $(ih_record "$id")"
+		[ "$(ih_record_field "$id" .key_sha256)" = "$(ih_sha256 "$cert")" ] || ih_fail "record does not name the loaded key: $(ih_record "$id")"
 		key_in_namespace "$id" tenant || ih_fail "the key is not in the namespace"
 		return
 	fi
