@@ -159,3 +159,19 @@ expect_created() {
 	[[ $output == *"changed while the container was being created"* ]] || ih_fail "$output"
 	[ ! -e "$copy" ] || ih_fail "the private copy was left behind"
 }
+
+@test "emulated kernel: a rootless wrapper (root in a user namespace of its own) cannot configure a namespace, as on the kernel" {
+	ih_require_cmd unshare
+	unshare -U -r true 2>/dev/null || skip "no user namespaces here"
+	b=$(ih_bundle rootless /bin/true)
+	ih_annotate "$b" io.imans.enable=true "io.imans.kcmd=ima_policy=tcb"
+	id=$(ih_cid rootless)
+	# The kernel checks CAP_SYS_ADMIN over the owner of the caller's IMA
+	# namespace: the host's, owned by the initial user namespace.
+	run timeout "$IH_TIMEOUT" unshare -U -r "$(ih_wrapper)" --root "$IH_RUNC_ROOT" run --bundle "$b" "$id" </dev/null
+	ih_log "output: $output"
+	[ "$status" -ne 0 ] || ih_fail "a rootless wrapper created and configured an IMA namespace"
+	[ "$(ih_count_hook_lines "$output")" -eq 1 ] || ih_fail "want one ima-hook line: $output"
+	[[ $output == *"operation not permitted"*"CAP_SYS_ADMIN"* ]] || ih_fail "the refusal does not say which capability: $output"
+	[ "$(ih_emu namespaces | jq length)" -eq 0 ] || ih_fail "a namespace was left: $(ih_emu namespaces)"
+}

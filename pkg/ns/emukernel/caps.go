@@ -26,6 +26,9 @@ import (
 
 const capSysAdmin = 21
 
+// initUserNSIno is PROC_USER_INIT_INO, the initial user namespace's inode.
+const initUserNSIno = 0xEFFFFFFD
+
 // userNS is one user namespace of a chain: its nsfs inode and the uid
 // (as the initial namespace sees it) of the process that created it.
 type userNS struct {
@@ -116,9 +119,14 @@ func userNSChain(pid int) ([]userNS, error) {
 		parent, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), nsGetParent, 0)
 		unix.Close(fd)
 		if errno != 0 {
-			// EPERM: no parent we may see (the initial namespace, or the
-			// top of the emulator's own view).
+			// EPERM: no parent we may see: the initial namespace, or the
+			// top of what the calling process may see (the emulator runs
+			// in each caller, e.g. a rootless wrapper inside its own user
+			// namespace); the chain always ends at the initial one.
 			if errors.Is(errno, unix.EPERM) {
+				if chain[len(chain)-1].Ino != initUserNSIno {
+					chain = append(chain, userNS{Ino: initUserNSIno})
+				}
 				return chain, nil
 			}
 			return nil, fmt.Errorf("NS_GET_PARENT: %w", errno)
@@ -157,7 +165,7 @@ func (c cred) capable(target []userNS) bool {
 		return false
 	}
 	if target == nil {
-		target = c.chain[len(c.chain)-1:]
+		target = []userNS{{Ino: initUserNSIno}}
 	}
 	own := c.chain[0].Ino
 	for i, ns := range target {

@@ -22,8 +22,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Each test names the kernel function whose rule it mirrors (openEuler
-// security/integrity/ima/ima_ns.c and the 2020 RFC; ima-ns-kernel-abi.md).
+// Each test names the kernel function whose rule it mirrors and, on its
+// Source line, what the rule was checked against: the openEuler
+// security/integrity/ima/ima_ns.c, the 2020 RFC patch mails, or mainline
+// 5.10 (docs/kernel-abi.md).
 // Tasks are real processes: the test process and `sleep` children of it.
 
 func newKernel(t *testing.T, sw Switches) *Kernel {
@@ -79,6 +81,7 @@ func self() int { return os.Getpid() }
 
 // copy_ima_ns / unshare_nsproxy_namespaces: unshare(CLONE_NEWIMA) makes a
 // pending namespace for the caller's children only.
+// Source: openEuler ima_ns.c copy_ima_ns; RFC 01/30.
 func TestUnshareLeavesCallerInItsNamespace(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	id, err := k.Unshare(self())
@@ -104,6 +107,7 @@ func TestUnshareLeavesCallerInItsNamespace(t *testing.T) {
 // imans_on_fork + imans_activate + ima_ns_add_boot_aggregate: the first
 // child is born into the pending namespace and activates it, which logs
 // ns_aggregate_<id> with a zero sha1 digest.
+// Source: openEuler ima_ns.c imans_on_fork, imans_activate, ima_ns_add_boot_aggregate.
 func TestFirstChildActivatesAndLogsAggregate(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	id, _ := k.Unshare(self())
@@ -132,6 +136,7 @@ func TestFirstChildActivatesAndLogsAggregate(t *testing.T) {
 
 // free_ima_ns: a second unshare replaces the pending namespace, whose
 // configuration is lost.
+// Source: openEuler ima_ns.c free_ima_ns.
 func TestSecondUnshareDropsPendingConfig(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	first, _ := k.Unshare(self())
@@ -151,12 +156,14 @@ func TestSecondUnshareDropsPendingConfig(t *testing.T) {
 }
 
 // ima_open_for_children: EPERM when the caller has nothing pending.
+// Source: RFC 19/30 ima_open_for_children (the openEuler ima_fs.c with it is not public).
 func TestForChildrenWithoutUnshareIsEPERM(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	wantErrno(t, k.WriteForChildren(self(), "kcmd_for_children", []byte("ima_policy=tcb")), unix.EPERM)
 }
 
 // The *_for_children writers: count >= PAGE_SIZE is EINVAL.
+// Source: RFC 19/30 the *_for_children writers.
 func TestForChildrenPageLimit(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	k.Unshare(self())
@@ -167,6 +174,7 @@ func TestForChildrenPageLimit(t *testing.T) {
 }
 
 // The writers check ns->frozen: after activation EACCES.
+// Source: openEuler ima_ns.c (frozen check of the writers); RFC 19/30.
 func TestForChildrenAfterActivationIsEACCES(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	k.Unshare(self())
@@ -177,6 +185,7 @@ func TestForChildrenAfterActivationIsEACCES(t *testing.T) {
 
 // The kcmd parser (ima_ns's kcmd table with next_arg): unknown parameters
 // are EINVAL and discard the pending setup; every write starts afresh.
+// Source: openEuler ima_ns.c kcmd setup table; RFC 19/30.
 func TestKcmdWritesDoNotAccumulateAndErrorsDiscard(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	k.Unshare(self())
@@ -205,6 +214,7 @@ func TestKcmdWritesDoNotAccumulateAndErrorsDiscard(t *testing.T) {
 }
 
 // [U] ima_template in kcmd_for_children (RFC 30/30): both settings.
+// Source: RFC 30/30 (absent in the openEuler ima_ns.c read).
 func TestTemplateSwitch(t *testing.T) {
 	off := newKernel(t, DefaultSwitches())
 	off.Unshare(self())
@@ -250,6 +260,7 @@ func writeCert(t *testing.T) string {
 // integrity_load_x509 at activation (after ns_aggregate in oE): the path is
 // copied verbatim, so a trailing newline breaks the load, which oE only
 // logs; with the RFC behaviour ([U] X509FailAborts) activation fails.
+// Source: openEuler ima_ns.c imans_activate, ima_ns_load_x509 (newest version); RFC 28/30.
 func TestX509LoadedAtActivation(t *testing.T) {
 	cert := writeCert(t)
 	k := newKernel(t, DefaultSwitches())
@@ -290,6 +301,7 @@ func TestX509LoadedAtActivation(t *testing.T) {
 
 // imans_install: EUSERS for a multi-threaded caller; joining a pending
 // namespace activates it with the caller as activator.
+// Source: openEuler ima_ns.c imans_install.
 func TestSetns(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	id, _ := k.Unshare(self())
@@ -352,6 +364,7 @@ func loadPolicy(k *Kernel, pid int, rules ...string) error {
 // ima_open_policy, ima_write_policy, ima_release_policy: one global busy
 // bit, a bad rule is EINVAL and spoils the whole session (nothing applied),
 // the first load replaces the kcmd defaults, later loads append.
+// Source: mainline 5.10 ima_fs.c ima_open_policy, ima_write_policy, ima_release_policy; RFC 16/30.
 func TestPolicyLoad(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	k.Unshare(self())
@@ -395,6 +408,7 @@ func TestPolicyLoad(t *testing.T) {
 // follow them, and a later load appends. Run on both platforms: without
 // secure boot there are no architecture rules and the load leaves exactly
 // the loaded rules.
+// Source: RFC 09/30 ima_init_ns_policy; mainline 5.10 ima_update_policy.
 func TestFirstLoadReplacesBuiltinsKeepsArchRules(t *testing.T) {
 	for _, secureBoot := range []bool{false, true} {
 		t.Run(fmt.Sprintf("secure_boot=%v", secureBoot), func(t *testing.T) {
@@ -445,6 +459,7 @@ func TestFirstLoadReplacesBuiltinsKeepsArchRules(t *testing.T) {
 
 // ima_release_policy without CONFIG_IMA_WRITE_POLICY/READ_POLICY removes
 // the policy file for every namespace after the first load.
+// Source: digest-list ima_fs.c ima_release_policy.
 func TestPolicyFileGoneWithoutWritePolicy(t *testing.T) {
 	sw := DefaultSwitches()
 	sw.WritePolicy = false
@@ -459,6 +474,7 @@ func TestPolicyFileGoneWithoutWritePolicy(t *testing.T) {
 
 // ima_write_policy with IMA_APPRAISE_POLICY: rule text is refused
 // (EACCES), a policy file path is read.
+// Source: mainline 5.10 ima_write_policy (IMA_APPRAISE_POLICY).
 func TestSignedPolicyOnly(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	k.Unshare(self())
@@ -481,6 +497,7 @@ func TestSignedPolicyOnly(t *testing.T) {
 
 // Per-namespace views (ima_measurements_show on the ns list) and counters;
 // violations are counted per namespace.
+// Source: RFC 14/30 and 17/30; openEuler ima_ns.c ns_measurements.
 func TestViewsAndCounters(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	k.Unshare(self())
@@ -512,6 +529,7 @@ func TestViewsAndCounters(t *testing.T) {
 
 // ns_alloc_inum reuses ids once a namespace died; the new namespace's view
 // starts at its own ns_aggregate, not at its predecessor's entries.
+// Source: RFC 10/30 (ns_alloc_inum reuses ids); openEuler ima_ns.c.
 func TestIDReuse(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	first, _ := k.Unshare(self())
@@ -540,6 +558,7 @@ func TestIDReuse(t *testing.T) {
 }
 
 // inc_ucount in clone_ima_ns: ENOSPC past max_ima_namespaces.
+// Source: openEuler ima_ns.c clone_ima_ns.
 func TestMaxNamespaces(t *testing.T) {
 	sw := DefaultSwitches()
 	sw.MaxNamespaces = 1
@@ -556,6 +575,7 @@ func TestMaxNamespaces(t *testing.T) {
 
 // KEY_ALLOC_DOMAIN_IMA: a key added by a task goes to the key domain of
 // its ima_ns_for_children.
+// Source: RFC 25/30 and 26/30 (KEY_ALLOC_DOMAIN_IMA).
 func TestAddKeyTaggedForChildrenDomain(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	id, _ := k.Unshare(self())
@@ -572,6 +592,7 @@ func TestAddKeyTaggedForChildrenDomain(t *testing.T) {
 // [U] The ns_aggregate entry's template (ima_ns_add_boot_aggregate uses
 // ima_template_desc_current() of the activating task): the new namespace's
 // template, or the activator's (RFC 29/30) such as ima-ng. Both settings.
+// Source: openEuler ima_ns.c ima_ns_add_boot_aggregate; RFC 29/30.
 func TestAggregateTemplateSwitch(t *testing.T) {
 	for _, tc := range []struct{ sw, want string }{{"", "ima-ns"}, {"ima-ng", "ima-ng"}} {
 		sw := DefaultSwitches()
@@ -588,6 +609,7 @@ func TestAggregateTemplateSwitch(t *testing.T) {
 
 // WritePolicies judges each write as ima_write_policy would, stops at the
 // first refused one, and the refused write spoils the session.
+// Source: mainline 5.10 ima_write_policy.
 func TestWritePoliciesStopsAtFirstRefusal(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	k.Unshare(self())

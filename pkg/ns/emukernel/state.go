@@ -4,7 +4,7 @@
 // (CONFIG_IMA_NS) for tests on machines whose kernel has none. It exists only
 // in builds with the imaemu tag and is never part of the release binary.
 //
-// It follows ../shared/ref/ima-ns-kernel-abi.md section A: pending and active
+// It follows the kernel ABI of docs/kernel-abi.md: pending and active
 // ("frozen") namespaces, who may write which securityfs file, the errno of
 // each misuse, per-namespace measurement views, ns_aggregate_<id> and the
 // ima-ns template. Points the ABI marks as uncertain are Switches.
