@@ -36,12 +36,13 @@ type Report struct {
 	SkipReasons map[string]int
 	Skips       []string // file:line (reason) of each skipped block
 	Text        int      // blocks that are not commands
+	Links       int      // relative links checked
 	Failures    []string
 }
 
 func (r *Report) String() string {
-	return fmt.Sprintf("docs-check: %d files, %d code blocks: %d run (%d commands), %d compared (%d outputs), %d skipped, %d not commands; %d failures\nskipped:\n\t%s",
-		r.Files, r.Blocks, r.Run, r.Commands, r.Compared, r.Outputs, r.Skipped, r.Text, len(r.Failures), strings.Join(r.Skips, "\n\t"))
+	return fmt.Sprintf("docs-check: %d files, %d code blocks: %d run (%d commands), %d compared (%d outputs), %d skipped, %d not commands; %d relative links checked; %d failures\nskipped:\n\t%s",
+		r.Files, r.Blocks, r.Run, r.Commands, r.Compared, r.Outputs, r.Skipped, r.Text, r.Links, len(r.Failures), strings.Join(r.Skips, "\n\t"))
 }
 
 // DocFiles lists README.md and docs/*.md under root, as check paths.
@@ -103,6 +104,9 @@ func Check(o Options) (*Report, error) {
 		sess := filepath.Join(o.Tmp, fmt.Sprintf("s%02d", i))
 		checkFile(o, r, blocks, sess, path)
 	}
+	var broken []string
+	r.Links, broken = CheckLinks(o.Root, o.Files)
+	r.Failures = append(r.Failures, broken...)
 	if after := snapshot(); after != before {
 		r.Failures = append(r.Failures, fmt.Sprintf("the docs' commands changed the host's ima-hook state (%s before, %s after): run them against private directories", before, after))
 	}

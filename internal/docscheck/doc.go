@@ -29,6 +29,9 @@
 //     required and reported), <!-- docs-check: setup COMMANDS --> runs
 //     COMMANDS (hidden from the reader, one or more lines) before it.
 //
+// Besides, every relative link must lead to a file of the repository and
+// every #anchor to a heading of its file.
+//
 // The blocks of one file run in order in one bash session (variables, the
 // working directory and $? carry over from one command to the next),
 // started in the repository root with a private temporary directory

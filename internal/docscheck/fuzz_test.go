@@ -14,6 +14,11 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		lines := strings.Count(string(src), "\n") + 1
 		blocks, _ := Parse("f.md", src, func(w string) bool { return w == "make" })
+		for _, l := range scanLinks(src).links {
+			if l.Line < 1 || l.Line > lines {
+				t.Fatalf("link at line %d of %d", l.Line, lines)
+			}
+		}
 		for _, b := range blocks {
 			if b.Line < 1 || b.Line > lines {
 				t.Fatalf("block at line %d of %d", b.Line, lines)

@@ -85,20 +85,7 @@ func Parse(name string, src []byte, isProgram func(string) bool) ([]Block, error
 	if len(src) > maxFileSize {
 		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxFileSize)
 	}
-	starts := lineStarts(src)
-	lineOf := func(off int) int {
-		// number of line starts at or before off
-		lo, hi := 0, len(starts)
-		for lo < hi {
-			m := (lo + hi) / 2
-			if starts[m] <= off {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		return lo
-	}
+	lineOf := lineIndex(src)
 	doc := goldmark.New().Parser().Parse(text.NewReader(src))
 
 	var (
@@ -314,6 +301,25 @@ func blockStart(n ast.Node, src []byte) int {
 		return f.Info.Segment.Start
 	}
 	return 0
+}
+
+// lineIndex returns a function from a byte offset of src to its 1-based
+// line number.
+func lineIndex(src []byte) func(int) int {
+	starts := lineStarts(src)
+	return func(off int) int {
+		// the number of line starts at or before off
+		lo, hi := 0, len(starts)
+		for lo < hi {
+			m := (lo + hi) / 2
+			if starts[m] <= off {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		return lo
+	}
 }
 
 func lineStarts(src []byte) []int {
