@@ -306,3 +306,28 @@ func parseSM2Key(t *testing.T, pemData []byte) *sm2.PrivateKey {
 	}
 	return priv
 }
+
+// An ECDSA key with an sm3 (or md5) header: the kernel takes ECDSA only
+// with sha1, sha2 and sha3 digests, whatever the mathematics say.
+func TestECDSAWithSM3Refused(t *testing.T) {
+	k := makeCert(t, "", keySpec{name: "p256", algo: "p256", skidHash: true})
+	c := mustLoad(t, k.der, Options{})
+	content := []byte("ecdsa over sm3\n")
+	for _, algo := range []HashAlgo{HashSM3, HashMD5} {
+		d, _ := HashReader(bytes.NewReader(content), algo)
+		sig, err := ecdsa.SignASN1(rand.Reader, k.priv.(*ecdsa.PrivateKey), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := []byte{0x03, 0x02, byte(algo), 0, 0, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(v[3:7], c.KeyID)
+		binary.BigEndian.PutUint16(v[7:9], uint16(len(sig)))
+		x, err := DecodeIMAXattr(append(v, sig...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Appraise(x, bytes.NewReader(content), []*Certificate{c}, true); !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), "ECDSA key signs sha1, sha2 or sha3") {
+			t.Errorf("ECDSA+%s: %v", algo, err)
+		}
+	}
+}

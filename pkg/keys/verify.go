@@ -82,6 +82,10 @@ func VerifySignature(x Xattr, fileDigest []byte, certs []*Certificate) error {
 				err = verifySM2(pub, x.HashAlgo, fileDigest, x.Sig)
 				break
 			}
+			if !ecdsaHashes[x.HashAlgo] {
+				err = fmt.Errorf("an ECDSA key signs sha1, sha2 or sha3 digests only, this signature is over %s (software_key_determine_akcipher refuses the pair since 6.1); re-sign with evmctl ima_sign --hashalgo sha256", x.HashAlgo)
+				break
+			}
 			if !ecdsa.VerifyASN1(pub, fileDigest, x.Sig) {
 				err = fmt.Errorf("ECDSA verification failed")
 			}
@@ -95,6 +99,11 @@ func VerifySignature(x Xattr, fileDigest []byte, certs []*Certificate) error {
 	}
 	return fmt.Errorf("%w (keyid %08x, %s): %s", ErrBadSignature, x.KeyID, x.HashAlgo, strings.Join(reasons, "; "))
 }
+
+// ecdsaHashes are the digests the kernel verifies ECDSA signatures over
+// (software_key_determine_akcipher, "x962" encoding).
+var ecdsaHashes = map[HashAlgo]bool{HashSHA1: true, HashSHA224: true, HashSHA256: true, HashSHA384: true,
+	HashSHA512: true, HashSHA3_256: true, HashSHA3_384: true, HashSHA3_512: true}
 
 // verifySM2 checks an SM2 signature the way the kernel's sm2 akcipher
 // does for IMA: the DER (r,s) pair over the digest as given, without ZA.
