@@ -44,6 +44,7 @@ start_measured() {
 	pid=$(ih_container_pid "$id")
 	[ "$(ih_ns_of_pid "$pid")" = "$ns" ] || ih_fail "container $name is not in its recorded namespace $ns"
 	run ih_emu measure "/bin/app-$name" --pid "$pid"
+	# shellcheck disable=SC2015 # either test failing is the error
 	[ "$status" -eq 0 ] && [[ $output != *"not measured"* ]] || ih_fail "measure in $name: $output"
 }
 
@@ -103,12 +104,13 @@ archive_holds_the_containers_measurements() {
 	# is kept beside it while its stale live record says a poststop may
 	# still come) and pinned its own.
 	ih_log "pins after the next start: $(pins)"
-	! ns_pinned "$crash_ns"
+	! ns_pinned "$crash_ns" || ih_fail "the crashed container's namespace $crash_ns is still pinned"
 	run pins
 	[[ $output != *"$crash_id-$crash_ns"$'\n'* && $output != "$crash_id-$crash_ns" ]]
 	[[ $output == *"$id-$ns"* ]]
 	run ih_delete "$id"
 	[ "$status" -eq 0 ]
+	# shellcheck disable=SC2143 # a bare "! grep -q" would not fail a bats test
 	[ -z "$(pins | grep -v "^$crash_id-$crash_ns.view$")" ] || ih_fail "left: $(pins)"
 }
 
@@ -124,5 +126,5 @@ archive_holds_the_containers_measurements() {
 	ns=$(ih_record_field "$id" .ns_id)
 	grep -q " ns_aggregate_$ns\b" "$(ih_archive "$id")/ascii_runtime_measurements"
 	[ -z "$(pins)" ]
-	! ns_pinned "$ns"
+	! ns_pinned "$ns" || ih_fail "namespace $ns is still pinned"
 }

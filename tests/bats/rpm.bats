@@ -64,14 +64,17 @@ rpmq() { rpm "$@" 2>/dev/null; }
 	grep -qx -- 'drwx------ root root /run/ima-hook' "$BATS_TEST_TMPDIR/modes"
 	grep -qx -- 'drwx------ root root /var/lib/ima-hook' "$BATS_TEST_TMPDIR/modes"
 	grep -qx -- '-rw-r--r-- root root /etc/ima-hook/ima-hook.toml' "$BATS_TEST_TMPDIR/modes"
-	! grep -v '^l' "$BATS_TEST_TMPDIR/modes" | awk '{print $1}' | grep -q '^.....w\|^........w'
-	! awk '$2 != "root" || $3 != "root"' "$BATS_TEST_TMPDIR/modes" | grep -q .
+	! grep -v '^l' "$BATS_TEST_TMPDIR/modes" | awk '{print $1}' | grep -q '^.....w\|^........w' ||
+		ih_fail "a file others may write: $(cat "$BATS_TEST_TMPDIR/modes")"
+	! awk '$2 != "root" || $3 != "root"' "$BATS_TEST_TMPDIR/modes" | grep -q . ||
+		ih_fail "a file not owned by root: $(cat "$BATS_TEST_TMPDIR/modes")"
 
 	# The admin config is %config(noreplace): c(onfig) and n(oreplace).
 	[ "$(rpmq -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' "$RPM" | awk '$1 == "/etc/ima-hook/ima-hook.toml" {print $2}')" = cn ]
 	[ "$(rpmq -qp --configfiles "$RPM")" = /etc/ima-hook/ima-hook.toml ]
 	# A static binary: no library dependencies, only /bin/sh for %post.
-	! rpmq -qp --requires "$RPM" | grep -v '^rpmlib(' | grep -vx /bin/sh | grep -q .
+	! rpmq -qp --requires "$RPM" | grep -v '^rpmlib(' | grep -vx /bin/sh | grep -q . ||
+		ih_fail "requires more than /bin/sh: $(rpmq -qp --requires "$RPM")"
 	[ "$(rpmq -qp --qf '%{LICENSE}' "$RPM")" = Apache-2.0 ]
 }
 
