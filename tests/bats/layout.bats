@@ -38,8 +38,9 @@ want_layout() {
 	[ -s "$BATS_TEST_TMPDIR/list.bin" ]
 
 	# poststop read the host list in that layout and archived the view.
-	ns=$(jq -r .ns_id "$IH_ARCHIVE_DIR/$id/record.json")
-	view=$IH_ARCHIVE_DIR/$id/ascii_runtime_measurements
+	arch=$(ih_archive "$id") || ih_fail "no archived life of $id"
+	ns=$(jq -r .ns_id "$arch/record.json")
+	view=$arch/ascii_runtime_measurements
 	[ -f "$view" ] || ih_fail "no archived view"
 	grep -q "ns_aggregate_$ns" "$view" || ih_fail "the archived view lacks ns_aggregate_$ns: $(cat "$view")"
 
