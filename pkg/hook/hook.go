@@ -223,6 +223,12 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 			return err
 		}
 	}
+	if a := cfg.Kcmd.Appraise; a != "" && a != "enforce" && plan.CreatedByWrapper &&
+		feat.KernelConfig != nil && !feat.KernelConfig.Enabled("CONFIG_IMA_APPRAISE_BOOTPARAM") {
+		// The kernel ignored it silently: the namespace enforces.
+		return userror.New(config.AnnKcmd, "ima_appraise="+a+" is ignored by this kernel, built without CONFIG_IMA_APPRAISE_BOOTPARAM ("+
+			feat.KernelConfig.Source+"): the namespace appraises in enforce mode", "remove ima_appraise from the kcmd, or boot a kernel built with CONFIG_IMA_APPRAISE_BOOTPARAM=y")
+	}
 	req := ns.PopulateRequest{PolicyRules: plan.Rules, PolicyPath: plan.PolicyPath, Keyring: cfg.Keyring, Expect: ctrNS,
 		ListKeys: cfg.Cert != nil}
 	if plan.AddKey {

@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ima-hook/ima-hook/pkg/policy"
 )
 
 // Options are the build options ima-hook reports and acts on.
@@ -29,12 +31,9 @@ var Options = []string{
 	"CONFIG_IMA_READ_POLICY",
 }
 
-// Bounds: a distribution kernel's .config is about 300 KiB (60 KiB
-// compressed); a file much larger than that is not a kernel config.
-const (
-	maxConfigBytes = 4 << 20
-	maxLineBytes   = 64 << 10
-)
+// maxConfigBytes bounds the (decompressed) read: a distribution kernel's
+// .config is about 300 KiB; a file much larger is not a kernel config.
+const maxConfigBytes = 4 << 20
 
 // Config is a parsed kernel configuration.
 type Config struct {
@@ -42,8 +41,8 @@ type Config struct {
 	Source string `json:"source"`
 	// Options are the IMA options of Options as y, m or n (Summary).
 	Options map[string]string `json:"options"`
-	// Values holds every option that is set ("y", "m", a number or a
-	// quoted string) and "n" for the "# CONFIG_X is not set" lines.
+	// Values holds every option that is set ("y", "m", a number, a string
+	// without its quotes) and "n" for the "# CONFIG_X is not set" lines.
 	Values map[string]string `json:"-"`
 }
 
@@ -141,46 +140,16 @@ func readBounded(path string) ([]byte, error) {
 	return b, nil
 }
 
-// Parse parses .config text: "CONFIG_X=value" and "# CONFIG_X is not
-// set" lines; other comments and blank lines are skipped. Anything else is
-// an error, and so is text without a single CONFIG_ line.
+// Parse parses .config text with pkg/policy's parser (the one the policy
+// validator builds its kernel profile from), keeping the CONFIG_ prefix.
 func Parse(b []byte) (*Config, error) {
-	c := &Config{Values: map[string]string{}}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 4096), maxLineBytes)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case line == "":
-		case strings.HasPrefix(line, "#"):
-			if name, ok := strings.CutSuffix(strings.TrimPrefix(line, "# "), " is not set"); ok && validName(name) {
-				c.Values[name] = "n"
-			}
-		default:
-			name, val, ok := strings.Cut(line, "=")
-			if !ok || !validName(name) || val == "" {
-				return nil, fmt.Errorf("line %d: not CONFIG_NAME=value", n)
-			}
-			c.Values[name] = val
-		}
-	}
-	if err := sc.Err(); err != nil {
+	kc, err := policy.ParseKconfig(bytes.NewReader(b))
+	if err != nil {
 		return nil, err
 	}
-	if len(c.Values) == 0 {
-		return nil, errors.New("no CONFIG_ option: not a kernel config")
+	c := &Config{Values: make(map[string]string, len(kc.Values))}
+	for name, v := range kc.Values {
+		c.Values["CONFIG_"+name] = v
 	}
 	return c, nil
-}
-
-func validName(s string) bool {
-	if !strings.HasPrefix(s, "CONFIG_") || len(s) == len("CONFIG_") {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
-			return false
-		}
-	}
-	return true
 }

@@ -174,3 +174,22 @@ key_in_namespace() {
 	fi
 	[[ $output == *CONFIG_IMA_WRITE_POLICY=y* ]] || ih_fail "no fix: $output"
 }
+
+@test "appraise_bootparam: ima_appraise= in the kcmd takes effect, or the container is refused (never silently enforced)" {
+	bp=$(ih_switch appraise_bootparam)
+	b=$(ih_bundle ap /bin/sleep 300)
+	ih_annotate "$b" io.imans.enable=true "io.imans.kcmd=ima_policy=tcb ima_appraise=log"
+	ih_add_hooks "$b"
+	ih_start_detached ap "$b"
+	id=$(ih_cid ap)
+	if [[ $bp == true ]]; then
+		[ "$status" -eq 0 ] || ih_fail "start: $output"
+		ns=$(ih_record_field "$id" .ns_id)
+		[ "$(ih_emu namespaces | jq -r --argjson id "$ns" '.[] | select(.id == $id) | .appraise')" = log ] ||
+			ih_fail "ima_appraise=log did not take effect: $(ih_emu namespaces)"
+		return
+	fi
+	[ "$status" -ne 0 ] || ih_fail "started although the kernel ignored ima_appraise=log"
+	ih_expect_one_hook_line io.imans.kcmd
+	[[ $output == *CONFIG_IMA_APPRAISE_BOOTPARAM* ]] || ih_fail "$output"
+}
