@@ -96,6 +96,11 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 		h.Log.Info(st.ID, "IMA not requested; nothing to do")
 		return nil
 	}
+	// The id names the container's files only from here on (oci.ReadState
+	// takes any id for a container that does not ask for IMA).
+	if err := record.ValidID(st.ID); err != nil {
+		return userror.Wrap(err, "container id", err.Error(), "give the container an id of letters, digits, '_', '.' and '-'")
+	}
 	now := h.Now().UTC()
 	rec := record.Record{ContainerID: st.ID, Life: record.NewLife(now), Names: record.EngineNames(ann), Bundle: st.Bundle,
 		Required: cfg.Required, Kcmd: cfg.KcmdText, PolicySHA: cfg.PolicySHA256, KeyPath: cfg.X509Path, Time: now, AggregateIndex: -1}
@@ -188,6 +193,11 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 	}
 	rec.Created = plan.CreatedByWrapper
 	if plan.CreatedByWrapper {
+		// The wrapper's note of the container's init, by which it tells its
+		// live notes from stale ones (record.Store.NoteLive).
+		if err := record.WriteProcNote(h.Store.InitPath(st.ID), st.Pid); err != nil {
+			return userror.Wrap(err, h.Store.InitPath(st.ID), "cannot note the container's init process: "+err.Error(), "check that "+h.Store.RunDir+" is writable")
+		}
 		if n, ok := h.Store.ReadListStart(st.ID); ok {
 			rec.ListStart = &n
 		}
@@ -375,33 +385,10 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config, secureBoot boo
 		return nil, err
 	}
 	p.CreatedByWrapper = created
-	if !created {
-		// Only the task that unshared can set kcmd and x509, before the
-		// first child (ima-ns-kernel-abi.md E): what kcmd would have set at
-		// creation must now go through the policy file, and what only
-		// creation can set is refused.
-		var only []string
-		if cfg.Kcmd.Appraise != "" {
-			only = append(only, "ima_appraise="+cfg.Kcmd.Appraise)
-		}
-		if cfg.Kcmd.Template != "" {
-			only = append(only, "ima_template="+cfg.Kcmd.Template)
-		}
-		for _, name := range cfg.Kcmd.Policies {
-			if name == "fail_securely" {
-				// A namespace switch, not rules (policy.ErrFlagOnly).
-				only = append(only, "ima_policy=fail_securely")
-			}
-		}
-		if len(only) > 0 {
-			msg := strings.Join(only, " and ") + " can only be set when the namespace is created, and the ima-runtime wrapper did not create this one"
-			if cfg.Required {
-				return nil, userror.New(config.AnnKcmd, msg, "run the container through the ima-runtime wrapper (docs/runtime-wrapper.md)")
-			}
-			p.Warnings = append(p.Warnings, msg+"; ignored because io.imans.required=false")
-		}
-		p.AddKey = cfg.Cert != nil
+	if p.Warnings, err = cfg.CheckNamespace(created); err != nil {
+		return nil, err
 	}
+	p.AddKey = !created && cfg.Cert != nil
 	// The namespace ends up with what the kernel makes of the kcmd and the
 	// custom policy: the custom rules replace the kcmd's built-ins at the
 	// first load (policy.HookRules says why they are not written back).
@@ -443,11 +430,8 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config, secureBoot boo
 	if cfg.Policy != nil {
 		if created && cfg.Kcmd.SignedPolicyRequired(cfg.Profile) {
 			// The namespace appraises POLICY_CHECK from birth: the kernel
-			// refuses rule text, only a (signed) policy file is taken.
-			if cfg.PolicyPath == "" {
-				return nil, userror.New(config.AnnPolicyRules, "the namespace appraises its own policy (POLICY_CHECK, from "+cfg.KcmdText+") and refuses inline rules",
-					"give a signed policy file with io.imans.policy")
-			}
+			// refuses rule text, only a (signed) policy file is taken
+			// (cfg.CheckNamespace refused inline rules).
 			p.Rules, p.PolicyPath = nil, cfg.PolicyPath
 		}
 	}

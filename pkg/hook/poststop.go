@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/record"
 )
 
 // maxArchivedView bounds the measurement view kept per container.
@@ -22,6 +23,12 @@ const maxArchivedView = 64 << 20
 // logged as well as returned; when the archive cannot be written the live
 // record stays, and the next container with the id archives it.
 func (h *Hook) Poststop(st *specs.State) error {
+	if record.ValidID(st.ID) != nil {
+		// No record or note can exist under an id that is no file name
+		// (oci.ReadState takes any id for a container without IMA).
+		h.Log.Info(st.ID, "poststop: no IMA record; nothing to archive")
+		return nil
+	}
 	// The notes describe this life's namespace only: whatever happens to
 	// the record, they go.
 	defer func() { _ = h.Store.RemoveNotes(st.ID) }()

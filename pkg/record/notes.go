@@ -117,15 +117,15 @@ func (s Store) ReadPrivateCopy(path string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// RemoveNotes removes the notes and private copies of id; missing ones are
-// not an error.
+// RemoveNotes removes the notes and private copies of id (noteKinds, with
+// the owner and init notes of owner.go); missing ones are not an error.
 func (s Store) RemoveNotes(id string) error {
 	if err := ValidID(id); err != nil {
 		return err
 	}
 	var errs []error
-	for _, p := range []string{s.PendingNSPath(id), s.ListStartPath(id), s.X509CopyPath(id), s.PolicyCopyPath(id)} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, k := range noteKinds {
+		if err := os.Remove(filepath.Join(s.CreatedDir(), id+k)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}

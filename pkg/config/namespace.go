@@ -1,0 +1,54 @@
+package config
+
+import (
+	"strings"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/policy"
+)
+
+// CheckNamespace refuses what the hook could not honour for this config in
+// a namespace that the ima-runtime wrapper created (createdByWrapper) or
+// that it found made by someone else, and returns the warnings for what it
+// will ignore instead. It is the one place for these config reasons: the
+// hook plans with it, and the wrapper calls it (with true) before it
+// creates anything, so that such a config is refused before any namespace
+// exists.
+func (c *Config) CheckNamespace(createdByWrapper bool) (warnings []string, err error) {
+	if !createdByWrapper {
+		// Only the task that unshared can set kcmd and x509, before the
+		// first child (imans_write_kcmd_for_children): what kcmd would have
+		// set at creation must now go through the policy file, and what only
+		// creation can set is refused.
+		var only []string
+		if c.Kcmd.Appraise != "" {
+			only = append(only, "ima_appraise="+c.Kcmd.Appraise)
+		}
+		if c.Kcmd.Template != "" {
+			only = append(only, "ima_template="+c.Kcmd.Template)
+		}
+		for _, name := range c.Kcmd.Policies {
+			if name == "fail_securely" {
+				// A namespace switch, not rules (policy.ErrFlagOnly).
+				only = append(only, "ima_policy=fail_securely")
+			}
+		}
+		if len(only) > 0 {
+			msg := strings.Join(only, " and ") + " can only be set when the namespace is created, and the ima-runtime wrapper did not create this one"
+			if c.Required {
+				return nil, userror.New(AnnKcmd, msg, "run the container through the ima-runtime wrapper (docs/runtime-wrapper.md)")
+			}
+			warnings = append(warnings, msg+"; ignored because io.imans.required=false")
+		}
+	}
+	if _, err := policy.ExpandKcmd(c.Kcmd, c.Profile); err != nil {
+		return nil, userror.Wrap(err, AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+	}
+	if c.Policy != nil && createdByWrapper && c.Kcmd.SignedPolicyRequired(c.Profile) && c.PolicyPath == "" {
+		// The namespace appraises POLICY_CHECK from birth: the kernel
+		// refuses rule text, only a (signed) policy file is taken.
+		return nil, userror.New(AnnPolicyRules, "the namespace appraises its own policy (POLICY_CHECK, from "+c.KcmdText+") and refuses inline rules",
+			"give a signed policy file with io.imans.policy")
+	}
+	return warnings, nil
+}

@@ -1,0 +1,40 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ima-hook/ima-hook/internal/userror"
+)
+
+func TestCheckNamespace(t *testing.T) {
+	a := BuiltinAdmin()
+	resolve := func(ann map[string]string) *Config {
+		t.Helper()
+		ann[AnnEnable] = "true"
+		c, err := Resolve(ann, a)
+		if err != nil || c == nil {
+			t.Fatalf("resolve %v: %v", ann, err)
+		}
+		return c
+	}
+	inline := map[string]string{AnnKcmd: "ima_policy=appraise_tcb", AnnPolicyRules: "measure func=BPRM_CHECK"}
+	_, err := resolve(inline).CheckNamespace(true)
+	if err == nil || !strings.HasPrefix(userror.Line(err), "ima-hook: io.imans.policy-rules: the namespace appraises its own policy") {
+		t.Errorf("inline rules in a namespace appraising its policy: %v", err)
+	}
+	if w, err := resolve(map[string]string{AnnKcmd: "ima_policy=tcb", AnnPolicyRules: "measure func=BPRM_CHECK"}).CheckNamespace(true); err != nil || w != nil {
+		t.Errorf("plain inline rules: %v %v", w, err)
+	}
+	appraise := map[string]string{AnnKcmd: "ima_policy=tcb ima_appraise=log"}
+	if _, err := resolve(appraise).CheckNamespace(true); err != nil {
+		t.Errorf("ima_appraise in a namespace the wrapper creates: %v", err)
+	}
+	if _, err := resolve(appraise).CheckNamespace(false); err == nil || !strings.Contains(err.Error(), "can only be set when the namespace is created") {
+		t.Errorf("ima_appraise without the wrapper, required: %v", err)
+	}
+	appraise[AnnRequired] = "false"
+	if w, err := resolve(appraise).CheckNamespace(false); err != nil || len(w) != 1 || !strings.Contains(w[0], "ignored because io.imans.required=false") {
+		t.Errorf("ima_appraise without the wrapper, optional: %v %v", w, err)
+	}
+}
