@@ -43,6 +43,11 @@ inherited fds such as the console socket, exit status and signals), except:
   exec          Joins the IMA namespace of the container's init process
                 (pid from '<runtime> state <id>') before running the runtime,
                 so processes started later are measured under its policy.
+                A container the wrapper's own notes (run_dir/created) or the
+                hook's record show with a namespace is joined or refused,
+                never passed through, even if its state cannot be read.
+  delete        Removes the wrapper's notes of the container once the runtime
+                deleted it (stale notes also go at the next create).
 
 Examples:
   ima-hook runtime -- --root /run/runc run --bundle /srv/b ctr1
@@ -124,6 +129,11 @@ func runRuntime(args []string) int {
 			if err != nil || c == nil {
 				return nil, err
 			}
+			// What the hook would refuse in the namespace about to be
+			// created is refused now, before anything exists.
+			if _, err := c.CheckNamespace(true); err != nil {
+				return nil, err
+			}
 			s := &runtime.Settings{Required: c.Required, Kcmd: c.KcmdText, X509Path: c.X509Path}
 			if c.Cert != nil {
 				s.X509DER = c.Cert.DER
@@ -148,8 +158,9 @@ func runRuntime(args []string) int {
 			}
 			logger.Info(id, "runtime: "+format, a...)
 		},
-		Exec:  syscall.Exec,
-		State: runtime.RuntimeState,
+		Exec:     syscall.Exec,
+		RunChild: runtime.RunRuntime,
+		State:    runtime.RuntimeState,
 	}
 	if inject {
 		spec, err := hookSpec(cfgPath)

@@ -21,10 +21,10 @@ func TestReadState(t *testing.T) {
 		t.Fatalf("decoded %+v", st)
 	}
 	for name, in := range map[string]string{
-		"not json":      `{`,
-		"relative":      `{"id":"c","bundle":"b"}`,
-		"negative pid":  `{"id":"c","pid":-1}`,
-		"empty id":      `{"id":""}`,
+		"not json":     `{`,
+		"relative":     `{"id":"c","bundle":"b"}`,
+		"negative pid": `{"id":"c","pid":-1}`,
+		"empty id":     `{"id":""}`,
 	} {
 		if _, err := ReadState(strings.NewReader(in)); err == nil {
 			t.Errorf("%s: accepted", name)

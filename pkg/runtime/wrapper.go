@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -57,6 +58,10 @@ type Wrapper struct {
 
 	// Exec replaces the process (syscall.Exec).
 	Exec func(path string, argv, env []string) error
+	// RunChild runs the runtime as a child and returns its exit status
+	// (RunRuntime), for the one command after which the wrapper has work
+	// left: delete, whose notes it removes once the container is gone.
+	RunChild func(path string, argv, env []string) (int, error)
 	// State runs `<runtime> <global flags> state <id>` (runtimeState).
 	State func(runtime string, global []string, id string, env []string) (*specs.State, error)
 
@@ -105,6 +110,8 @@ func (w *Wrapper) Run(args []string) int {
 		return w.create(inv, perr)
 	case "exec":
 		return w.exec(inv, perr)
+	case "delete":
+		return w.delete(inv, perr)
 	}
 	return w.passThrough(inv)
 }
@@ -130,6 +137,13 @@ func errText(err error) string {
 }
 
 func (w *Wrapper) create(inv *Invocation, perr error) int {
+	// Notes left by containers that are gone (a killed wrapper, a delete
+	// that bypassed the wrapper) go at the next start.
+	if removed, err := w.Store.RemoveStaleNotes(); err != nil {
+		w.logf(inv.ID, "cannot remove stale notes in %s: %v", w.Store.CreatedDir(), err)
+	} else if len(removed) > 0 {
+		w.logf(inv.ID, "removed the notes of containers that no longer exist: %s", strings.Join(removed, " "))
+	}
 	if perr != nil {
 		return w.fail(inv.ID, userror.Wrap(perr, "ima-runtime "+inv.Command, perr.Error(),
 			"the wrapper must read the command line to find the bundle; fix the runtime arguments"))
@@ -142,7 +156,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		}
 		bundle = wd
 	}
-	ann, cfgPath, err := readBundleAnnotations(bundle, inv.Config)
+	ann, size, cfgPath, err := readBundleAnnotations(bundle, inv.Config)
 	if err != nil {
 		return w.fail(inv.ID, userror.Wrap(err, cfgPath, err.Error(), "check --bundle and the bundle's config file"))
 	}
@@ -152,6 +166,12 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 	}
 	if settings == nil {
 		return w.passThrough(inv)
+	}
+	if size > oci.MaxConfigSize {
+		// Only the IMA path reads the config whole (--inject-hooks, the
+		// preflight); a container without IMA was passed through above.
+		return w.fail(inv.ID, userror.New(cfgPath, fmt.Sprintf("is %d bytes; a container that asks for IMA may have a config of at most %d", size, oci.MaxConfigSize),
+			"shorten the config (large annotations or environment)"))
 	}
 	if len(inv.Unknown) > 0 {
 		return w.fail(inv.ID, userror.New("ima-runtime "+inv.Command,
@@ -182,11 +202,14 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		}
 		w.logf(inv.ID, "kernel probe says %q; attempting the namespace anyway (--force-unshare)", m)
 	}
-	w.logf(inv.ID, "creating the IMA namespace (kcmd %q, x509 %q) and running %s %s", settings.Kcmd, settings.X509Path, w.Runtime, inv.Command)
-	// The notes of an earlier container with this id would describe
-	// another namespace.
-	if err := w.Store.PrepareNotes(inv.ID); err != nil {
-		return w.fail(inv.ID, userror.Wrap(err, w.Store.PendingNSPath(inv.ID), "cannot prepare the namespace notes: "+err.Error(), "check that the run directory is writable; nothing was created"))
+	// NoteOwner also drops the notes of an earlier container with this
+	// id: they would describe another namespace.
+	if err := w.Store.NoteOwner(inv.ID, os.Getpid()); err != nil {
+		if errors.Is(err, record.ErrLiveNotes) {
+			return w.fail(inv.ID, userror.New("ima-runtime "+inv.Command, "container "+inv.ID+" already exists (the wrapper created its IMA namespace and its init still runs)",
+				"delete it first or choose another id"))
+		}
+		return w.fail(inv.ID, userror.Wrap(err, w.Store.CreatedDir(), "cannot note the namespace about to be created: "+err.Error(), "check that "+w.Store.RunDir+" is writable; nothing was created"))
 	}
 	// The kernel reads the certificate at activation, after this check:
 	// hand it a private copy of exactly the validated bytes.
@@ -200,6 +223,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 			return w.fail(inv.ID, userror.Wrap(err, x509Path, "cannot write the private copy of the certificate: "+err.Error(), "check that the run directory is writable; nothing was created"))
 		}
 	}
+	w.logf(inv.ID, "creating the IMA namespace (kcmd %q, x509 %q) and running %s %s", settings.Kcmd, settings.X509Path, w.Runtime, inv.Command)
 	err = w.Kernel.Spawn(ns.SpawnRequest{
 		Kcmd:          settings.Kcmd,
 		X509Path:      x509Path,
@@ -216,35 +240,52 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 func (w *Wrapper) exec(inv *Invocation, perr error) int {
 	if perr != nil || inv.ID == "" || record.ValidID(inv.ID) != nil {
 		// The runtime will say what is wrong with its own command line;
-		// nothing of ours is at stake without a container to look up.
+		// nothing of ours is at stake without a container to look up (the
+		// wrapper never creates a namespace under an id that is no file
+		// name).
 		return w.passThrough(inv)
 	}
+	// The wrapper's own records decide first: what the runtime prints may
+	// fail, or leave out what matters, and an exec that should join a
+	// namespace must never land in the host's.
+	noted := w.imaNoted(inv.ID)
+	mandatory, _ := w.Enabled(nil)
 	st, err := w.State(w.Runtime, inv.Global, inv.ID, w.Env)
 	if err != nil {
-		// No such container (or the runtime cannot tell): let the runtime
-		// report it in its own words.
-		w.logf(inv.ID, "exec: no state (%v); passing through", err)
-		return w.passThrough(inv)
-	}
-	ann := st.Annotations
-	if len(ann) == 0 && st.Bundle != "" {
-		if a, _, err := readBundleAnnotations(st.Bundle, ""); err == nil {
-			ann = a
-		} else {
-			return w.fail(inv.ID, userror.Wrap(err, st.Bundle, "cannot read the container's config to decide on its IMA namespace: "+err.Error(), "check the bundle"))
+		if noted == "" && !mandatory {
+			// No such container (or the runtime cannot tell), and nothing
+			// says it has IMA: let the runtime report it in its own words.
+			w.logf(inv.ID, "exec: no state (%v); no IMA namespace noted, passing through", err)
+			return w.passThrough(inv)
 		}
+		why := noted
+		if why == "" {
+			why = "mandatory = true in the admin config"
+		}
+		return w.fail(inv.ID, userror.Wrap(err, "ima-runtime exec", "container "+inv.ID+" has an IMA namespace ("+why+") but its state cannot be read, so it cannot be joined: "+errText(err),
+			"check the container with `"+filepath.Base(w.Runtime)+" state "+inv.ID+"`; nothing was executed"))
 	}
-	on, err := w.Enabled(ann)
-	if err != nil {
-		return w.fail(inv.ID, err)
-	}
-	if !on {
-		return w.passThrough(inv)
-	}
-	if m := w.missing(); m != "" {
-		// Only an optional container can exist on such a kernel: it lives
-		// in the host namespace, where exec lands anyway.
-		return w.passThrough(inv)
+	if noted == "" {
+		ann := st.Annotations
+		if len(ann) == 0 && st.Bundle != "" {
+			a, _, _, err := readBundleAnnotations(st.Bundle, "")
+			if err != nil {
+				return w.fail(inv.ID, userror.Wrap(err, st.Bundle, "cannot read the container's config to decide on its IMA namespace: "+err.Error(), "check the bundle"))
+			}
+			ann = a
+		}
+		on, err := w.Enabled(ann)
+		if err != nil {
+			return w.fail(inv.ID, err)
+		}
+		if !on {
+			return w.passThrough(inv)
+		}
+		if m := w.missing(); m != "" {
+			// Only an optional container can exist on such a kernel: it
+			// lives in the host namespace, where exec lands anyway.
+			return w.passThrough(inv)
+		}
 	}
 	if st.Pid <= 0 {
 		return w.fail(inv.ID, userror.New("ima-runtime exec", "container "+inv.ID+" has no running init process (status "+string(st.Status)+")",
@@ -256,10 +297,45 @@ func (w *Wrapper) exec(inv *Invocation, perr error) int {
 		"check that the container is running; nothing was executed"))
 }
 
+// imaNoted says why the wrapper's own records show that container id has
+// an IMA namespace, "" when they do not: the note of the namespace the
+// wrapper created for it, or the hook's live record of a namespace it
+// populated. Neither depends on the runtime's state output.
+func (w *Wrapper) imaNoted(id string) string {
+	if w.Store.HasNSNote(id) {
+		return "the wrapper created it, " + w.Store.PendingNSPath(id)
+	}
+	if r, err := w.Store.ReadLive(id); err == nil && r.NS != 0 && r.Result == "applied" {
+		return "the hook populated it, " + w.Store.LivePath(id)
+	}
+	return ""
+}
+
+// delete runs the runtime's delete and then removes the container's notes.
+// Only a container with notes costs the wrapper a child process: the
+// others are deleted by a plain exec of the runtime.
+func (w *Wrapper) delete(inv *Invocation, perr error) int {
+	if perr != nil || len(inv.Unknown) > 0 || record.ValidID(inv.ID) != nil || !w.Store.HasNotes(inv.ID) || w.RunChild == nil {
+		return w.passThrough(inv)
+	}
+	status, err := w.RunChild(w.Runtime, w.argv(inv), w.Env)
+	if err != nil {
+		return w.fail(inv.ID, userror.Wrap(err, w.Runtime, "cannot run the runtime: "+errText(err), "check the runtime path (--runtime, or runtime in the admin config)"))
+	}
+	if status == 0 {
+		// Gone for the runtime; the notes go unless a new container with
+		// this id started meanwhile (NoteLive).
+		if _, err := w.Store.RemoveNotesIfStale(inv.ID); err != nil {
+			w.logf(inv.ID, "delete: cannot remove the notes in %s: %v", w.Store.CreatedDir(), err)
+		}
+	}
+	return status
+}
+
 // readBundleAnnotations reads the annotations of the bundle's config file
 // (config.json, or crun's --config name relative to the bundle) with the
-// hook's bounds.
-func readBundleAnnotations(bundle, name string) (map[string]string, string, error) {
+// hook's bounds, and the file's size.
+func readBundleAnnotations(bundle, name string) (map[string]string, int64, string, error) {
 	if name == "" {
 		name = "config.json"
 	}
@@ -267,6 +343,6 @@ func readBundleAnnotations(bundle, name string) (map[string]string, string, erro
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(bundle, name)
 	}
-	ann, err := oci.ReadConfigAnnotations(path)
-	return ann, path, err
+	ann, size, err := oci.ReadConfigAnnotations(path)
+	return ann, size, path, err
 }

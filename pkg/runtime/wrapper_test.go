@@ -42,9 +42,12 @@ func (k *fakeKernel) JoinAndExec(pid int, req ns.ExecRequest) error {
 }
 
 type harness struct {
-	w        *Wrapper
-	k        *fakeKernel
-	execArgv []string
+	w         *Wrapper
+	k         *fakeKernel
+	mandatory bool
+	execArgv  []string
+	childArgv []string
+	childExit int
 	stderr   strings.Builder
 	logs     []string
 	bundle   string
@@ -71,15 +74,19 @@ func newHarness(t *testing.T, ann map[string]string) *harness {
 			}
 			return s, nil
 		},
-		Enabled: func(a map[string]string) (bool, error) { return a["io.imans.enable"] == "true", nil },
+		Enabled: func(a map[string]string) (bool, error) { return a["io.imans.enable"] == "true" || h.mandatory, nil },
 		Kernel:  h.k,
-		Store:   record.Store{RunDir: t.TempDir()},
+		Store:   record.Store{RunDir: filepath.Join(t.TempDir(), "run")},
 		Env:     []string{"PATH=/usr/bin", "X=1"},
 		Log:     func(id, f string, a ...any) { h.logs = append(h.logs, id) },
 		Stderr:  &h.stderr,
 		Exec: func(path string, argv, env []string) error {
 			h.execArgv = argv
 			return errReplaced
+		},
+		RunChild: func(path string, argv, env []string) (int, error) {
+			h.childArgv = argv
+			return h.childExit, nil
 		},
 		State: func(rt string, global []string, id string, env []string) (*specs.State, error) {
 			if id != "running" {
