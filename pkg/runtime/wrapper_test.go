@@ -48,9 +48,9 @@ type harness struct {
 	execArgv  []string
 	childArgv []string
 	childExit int
-	stderr   strings.Builder
-	logs     []string
-	bundle   string
+	stderr    strings.Builder
+	logs      []string
+	bundle    string
 }
 
 // newHarness: annotations decide like pkg/config does for the contract's
