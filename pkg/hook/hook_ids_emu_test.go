@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -56,5 +58,25 @@ func TestInitNotedAndNotesRemoved(t *testing.T) {
 	}
 	if e.hook.Store.HasNotes("n1") {
 		t.Error("poststop left notes")
+	}
+}
+
+// The hook reads config.json when the state carries no annotations: a
+// FIFO there is refused at once, not waited on.
+func TestConfigFIFORefused(t *testing.T) {
+	e := setup(t)
+	bundle := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(bundle, "config.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.hook.CreateRuntime(&specs.State{ID: "f1", Pid: os.Getpid(), Bundle: bundle}) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "named pipe (FIFO), not a regular file") {
+			t.Errorf("%v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hook blocked on a FIFO config.json")
 	}
 }

@@ -174,4 +174,154 @@ expect_created() {
 	[ "$(ih_count_hook_lines "$output")" -eq 1 ] || ih_fail "want one ima-hook line: $output"
 	[[ $output == *"operation not permitted"*"CAP_SYS_ADMIN"* ]] || ih_fail "the refusal does not say which capability: $output"
 	[ "$(ih_emu namespaces | jq length)" -eq 0 ] || ih_fail "a namespace was left: $(ih_emu namespaces)"
+
+# broken_state_wrapper: prints a wrapper whose runtime is runc except that
+# `runc --root R state ID` fails, as a runtime that cannot tell would.
+broken_state_wrapper() {
+	local rt=$BATS_TEST_TMPDIR/runc-broken-state w=$BATS_TEST_TMPDIR/ima-runtime-broken-state
+	printf '#!/bin/sh\n[ "$3" = state ] && { echo "runc: state: simulated failure" >&2; exit 1; }\nexec %s "$@"\n' "$IH_RUNC" >"$rt"
+	printf '#!/bin/sh\nIMA_HOOK_EMU_DIR=%s\nexport IMA_HOOK_EMU_DIR\nexec %s runtime --config %s --runtime %s -- "$@"\n' \
+		"$IMA_HOOK_EMU_DIR" "$IH_EMU_BIN" "$IH_CONFIG" "$rt" >"$w"
+	chmod +x "$rt" "$w"
+	echo "$w"
+}
+
+# expect_exec_refused WRAPPER ID: an exec through WRAPPER is refused in the
+# wrapper's one line (a pass-through would run: status 0).
+expect_exec_refused() {
+	run timeout "$IH_TIMEOUT" "$1" --root "$IH_RUNC_ROOT" exec "$2" /bin/true </dev/null
+	[ "$status" -eq 1 ] || ih_fail "exec status $status (passed through?): $output"
+	ih_expect_one_hook_line "ima-runtime exec: container $2 has an IMA namespace ("
+	[[ $output == *"its state cannot be read"*"simulated failure"* ]] || ih_fail "refusal does not say why: $output"
+}
+
+@test "emulated kernel, runc: exec into a container with an IMA namespace is refused, not passed through, when runc state fails (also under mandatory = true with the records gone)" {
+	b=$(ih_bundle sf /bin/sleep 300)
+	ih_annotate "$b" io.imans.enable=true "io.imans.policy-rules=measure func=BPRM_CHECK mask=MAY_EXEC"
+	ih_add_hooks "$b"
+	id=$(ih_cid sf)
+	ih_start_detached sf "$b"
+	[ "$status" -eq 0 ] || ih_fail "start: $output"
+	w=$(broken_state_wrapper)
+	expect_exec_refused "$w" "$id"
+	# The same container through the intact runtime is joined, as before.
+	run ih_wrapped_runc exec "$id" /bin/true </dev/null
+	[ "$status" -eq 0 ] || ih_fail "exec with a readable state: $output"
+
+	# mandatory = true: a container without annotations, its notes and
+	# record lost; the admin's rule alone makes the exec refuse.
+	ih_write_admin_config --top "mandatory = true"
+	b=$(ih_bundle sm /bin/sleep 300)
+	ih_add_hooks "$b"
+	id=$(ih_cid sm)
+	ih_start_detached sm "$b"
+	[ "$status" -eq 0 ] || ih_fail "start: $output"
+	[ -e "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "mandatory container got no namespace"
+	rm -f "$IH_RUN_DIR/created/$id".* "$IH_RUN_DIR/$id.json"
+	expect_exec_refused "$w" "$id"
+}
+
+@test "emulated kernel, runc: exec joins a container whose indented runc state is far larger than 1 MiB" {
+	b=$(ih_bundle big /bin/sleep 300)
+	ih_annotate "$b" io.imans.enable=true "io.imans.policy-rules=measure func=BPRM_CHECK mask=MAY_EXEC"
+	# 3000 ordinary annotations of 1 KiB: runc state prints about 3 MB.
+	ih_update_config "$b" '.annotations += ([range(3000)] | map({key: "org.example.k\(.)", value: ("v" * 1024)}) | from_entries)'
+	ih_add_hooks "$b"
+	id=$(ih_cid big)
+	ih_start_detached big "$b"
+	[ "$status" -eq 0 ] || ih_fail "start: $output"
+	size=$(ih_runc state "$id" | wc -c)
+	((size > 2 * 1024 * 1024)) || ih_fail "runc state is only $size bytes"
+	ns=$(ih_ns_of_pid "$(ih_container_pid "$id")")
+	pf=$BATS_TEST_TMPDIR/big.pid
+	ih_wrapped_runc exec --pid-file "$pf" "$id" /bin/sleep 3 </dev/null >/dev/null 2>&1 &
+	for _ in $(seq 100); do [ -s "$pf" ] && break; sleep 0.05; done
+	got=$(ih_ns_of_pid "$(cat "$pf")")
+	wait
+	[ "$got" = "$ns" ] || ih_fail "exec in $got, container in $ns"
+	[ "$ns" != "$IH_HOST_NS" ]
+}
+
+@test "emulated kernel, runc: a config the hook would refuse is refused by the wrapper itself, before any namespace exists" {
+	b=$(ih_bundle ap /bin/true)
+	ih_annotate "$b" io.imans.enable=true "io.imans.kcmd=ima_policy=appraise_tcb" "io.imans.policy-rules=measure func=BPRM_CHECK"
+	ih_add_hooks "$b"
+	before=$(ih_emu namespaces | jq 'length')
+	ih_run_container ap "$b"
+	[ "$status" -eq 1 ] || ih_fail "run: status $status"
+	# The wrapper's own line, not runc's hook error around the hook's.
+	[ "$output" = "ima-hook: io.imans.policy-rules: the namespace appraises its own policy (POLICY_CHECK, from ima_policy=appraise_tcb) and refuses inline rules; give a signed policy file with io.imans.policy" ] ||
+		ih_fail "output: $output"
+	[ "$(ih_emu namespaces | jq 'length')" = "$before" ] || ih_fail "a namespace was created: $(ih_emu namespaces)"
+	id=$(ih_cid ap)
+	[ ! -e "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "a namespace was noted"
+	! ih_runc state "$id" >/dev/null 2>&1 || ih_fail "runc created the container"
+}
+
+# note_dead_process PATH: a process note ("pid start") of a process that
+# has ended, as a killed wrapper leaves it.
+note_dead_process() {
+	local p start
+	sleep 60 &
+	p=$!
+	start=$(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f20)
+	kill "$p"
+	wait "$p" 2>/dev/null || true
+	printf '%s %s\n' "$p" "$start" >"$1"
+}
+
+@test "emulated kernel, runc: the wrapper's notes go when it deletes the container, and stale ones at the next start" {
+	# No hooks: only the wrapper's notes, and no poststop to remove them.
+	b=$(ih_bundle nh /bin/sleep 300)
+	ih_annotate "$b" io.imans.enable=true
+	id=$(ih_cid nh)
+	ih_start_detached nh "$b"
+	[ "$status" -eq 0 ] || ih_fail "start: $output"
+	[ -e "$IH_RUN_DIR/created/$id.nsid" ] && [ -e "$IH_RUN_DIR/created/$id.owner" ] || ih_fail "notes: $(ls "$IH_RUN_DIR/created")"
+	ih_delete "$id"
+	! ls "$IH_RUN_DIR/created/$id".* 2>/dev/null || ih_fail "notes left after delete: $(ls "$IH_RUN_DIR/created")"
+
+	# A live container with the hook (its init noted) keeps its notes; the
+	# notes of a container whose wrapper was killed go at the next start.
+	b=$(ih_bundle live /bin/sleep 300)
+	ih_annotate "$b" io.imans.enable=true
+	ih_add_hooks "$b"
+	live=$(ih_cid live)
+	ih_start_detached live "$b"
+	[ "$status" -eq 0 ] || ih_fail "start: $output"
+	[ -e "$IH_RUN_DIR/created/$live.init" ] || ih_fail "the hook noted no init: $(ls "$IH_RUN_DIR/created")"
+	echo 4026532999 >"$IH_RUN_DIR/created/ghost.nsid"
+	echo 0 >"$IH_RUN_DIR/created/ghost.start"
+	note_dead_process "$IH_RUN_DIR/created/ghost.owner"
+	b=$(ih_bundle next /bin/true)
+	ih_run_container next "$b"
+	[ "$status" -eq 0 ] || ih_fail "run: $output"
+	! ls "$IH_RUN_DIR/created/ghost".* 2>/dev/null || ih_fail "stale notes kept: $(ls "$IH_RUN_DIR/created")"
+	[ -e "$IH_RUN_DIR/created/$live.nsid" ] || ih_fail "a live container's notes were removed"
+	# ...and exec still joins it.
+	run ih_wrapped_runc exec "$live" /bin/true </dev/null
+	[ "$status" -eq 0 ] || ih_fail "exec: $output"
+}
+
+@test "emulated kernel, runc: a container without IMA is not refused for IMA's limits (id with +, state over 1 MiB, config over 16 MiB), one with IMA is" {
+	b=$(ih_bundle plain /bin/true)
+	head -c 17000000 /dev/zero | tr '\0' a >"$BATS_TEST_TMPDIR/big"
+	ih_update_config "$b" '.annotations["org.example.big"] = $big' --rawfile big "$BATS_TEST_TMPDIR/big"
+	ih_add_hooks "$b"
+	(($(stat -c %s "$b/config.json") > 16 * 1024 * 1024))
+	id="$(ih_cid plain)+1"
+	IH_CIDS+=("$id")
+	run ih_wrapped_runc run --bundle "$b" "$id" </dev/null
+	[ "$status" -eq 0 ] || ih_fail "container without IMA refused: $output"
+	[ ! -e "$IH_RUN_DIR/$id.json" ] || ih_fail "a record was written"
+
+	ih_annotate "$b" io.imans.enable=true
+	run ih_wrapped_runc run --bundle "$b" "$(ih_cid ima)" </dev/null
+	[ "$status" -eq 1 ] || ih_fail "IMA container with a 17 MB config: status $status"
+	ih_expect_one_hook_line "$b/config.json: is "
+	b=$(ih_bundle plus /bin/true)
+	ih_annotate "$b" io.imans.enable=true
+	run ih_wrapped_runc run --bundle "$b" "$(ih_cid plus)+1" </dev/null
+	[ "$status" -eq 1 ] || ih_fail "IMA container with + in its id: status $status"
+	ih_expect_one_hook_line "ima-runtime run: container id"
 }
