@@ -1,10 +1,12 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,6 +24,23 @@ func (h *harness) noteNS(t *testing.T, id string) {
 	p := h.w.Store.PendingNSPath(id)
 	os.MkdirAll(filepath.Dir(p), 0o700)
 	if err := os.WriteFile(p, []byte("4026532000"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deadOwner writes the owner note of a wrapper that has ended, which ran
+// /usr/local/sbin/runc --root /other.
+func deadOwner(t *testing.T, s record.Store, id string) {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := record.ProcOf(cmd.Process.Pid)
+	cmd.Process.Kill()
+	cmd.Wait()
+	b, _ := json.Marshal(record.Owner{Proc: p, Runtime: "/usr/local/sbin/runc", Global: []string{"--root", "/other"}})
+	if err := os.WriteFile(s.OwnerPath(id), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -143,12 +162,33 @@ func TestCreateNotesAndSweeps(t *testing.T) {
 	if err := record.WriteProcNote(s.InitPath("alive"), os.Getpid()); err != nil {
 		t.Fatal(err)
 	}
+	// Started without the hook: no init noted; the runtime its owner ran
+	// (with its --root) is asked.
+	for _, id := range []string{"hookless", "deleted"} {
+		h.noteNS(t, id)
+		deadOwner(t, s, id)
+	}
+	var asked []string
+	h.w.State = func(rt string, global []string, id string, env []string) (*specs.State, error) {
+		asked = append(asked, rt+" "+strings.Join(global, " ")+" state "+id)
+		if id == "hookless" {
+			return &specs.State{ID: id, Pid: os.Getpid(), Status: "running"}, nil
+		}
+		return nil, errors.New("container does not exist")
+	}
 	h.run("create --bundle BUNDLE ctr1")
+	slices.Sort(asked)
+	if !slices.Equal(asked, []string{"/usr/local/sbin/runc --root /other state deleted", "/usr/local/sbin/runc --root /other state hookless"}) {
+		t.Errorf("asked %q", asked)
+	}
+	if !s.HasNSNote("hookless") || s.HasNotes("deleted") {
+		t.Errorf("hookless kept %v, deleted kept %v", s.HasNSNote("hookless"), s.HasNotes("deleted"))
+	}
 	if h.k.spawned == nil {
 		t.Fatalf("no spawn: %s", h.stderr.String())
 	}
-	if p, err := record.ReadProcNote(s.OwnerPath("ctr1")); err != nil || p.PID != os.Getpid() {
-		t.Errorf("owner note %+v %v", p, err)
+	if o, err := s.ReadOwner("ctr1"); err != nil || o.PID != os.Getpid() || o.Runtime != "/usr/sbin/runc" {
+		t.Errorf("owner note %+v %v", o, err)
 	}
 	if s.HasNotes("gone") || !s.HasNSNote("alive") {
 		t.Errorf("sweep: gone kept %v, alive kept %v", s.HasNotes("gone"), s.HasNSNote("alive"))

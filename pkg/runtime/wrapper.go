@@ -139,7 +139,7 @@ func errText(err error) string {
 func (w *Wrapper) create(inv *Invocation, perr error) int {
 	// Notes left by containers that are gone (a killed wrapper, a delete
 	// that bypassed the wrapper) go at the next start.
-	if removed, err := w.Store.RemoveStaleNotes(); err != nil {
+	if removed, err := w.Store.RemoveStaleNotes(w.askRuntime); err != nil {
 		w.logf(inv.ID, "cannot remove stale notes in %s: %v", w.Store.CreatedDir(), err)
 	} else if len(removed) > 0 {
 		w.logf(inv.ID, "removed the notes of containers that no longer exist: %s", strings.Join(removed, " "))
@@ -204,7 +204,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 	}
 	// NoteOwner also drops the notes of an earlier container with this
 	// id: they would describe another namespace.
-	if err := w.Store.NoteOwner(inv.ID, os.Getpid()); err != nil {
+	if err := w.Store.NoteOwner(inv.ID, os.Getpid(), w.Runtime, inv.Global); err != nil {
 		if errors.Is(err, record.ErrLiveNotes) {
 			return w.fail(inv.ID, userror.New("ima-runtime "+inv.Command, "container "+inv.ID+" already exists (the wrapper created its IMA namespace and its init still runs)",
 				"delete it first or choose another id"))
@@ -309,6 +309,21 @@ func (w *Wrapper) imaNoted(id string) string {
 		return "the hook populated it, " + w.Store.LivePath(id)
 	}
 	return ""
+}
+
+// askRuntime settles notes whose owner ended before an init was noted (a
+// container started without the hook): the runtime the owner ran, with
+// its global flags (--root), says whether the container still runs.
+func (w *Wrapper) askRuntime(id string, owner record.Owner) (initPID int, gone bool) {
+	rt := owner.Runtime
+	if rt == "" || !filepath.IsAbs(rt) {
+		rt = w.Runtime
+	}
+	st, err := w.State(rt, owner.Global, id, w.Env)
+	if err != nil || st.Pid <= 0 || st.Status == specs.StateStopped {
+		return 0, true
+	}
+	return st.Pid, false
 }
 
 // delete runs the runtime's delete and then removes the container's notes.

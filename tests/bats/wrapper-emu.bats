@@ -278,6 +278,12 @@ note_dead_process() {
 	ih_start_detached nh "$b"
 	[ "$status" -eq 0 ] || ih_fail "start: $output"
 	[ -e "$IH_RUN_DIR/created/$id.nsid" ] && [ -e "$IH_RUN_DIR/created/$id.owner" ] || ih_fail "notes: $(ls "$IH_RUN_DIR/created")"
+	# The next start asks runc (its wrapper has exited and no hook noted
+	# the init), keeps the notes and notes the init.
+	ih_run_container first "$(ih_bundle first /bin/true)"
+	[ "$status" -eq 0 ] || ih_fail "run: $output"
+	[ -e "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "a running container's notes were swept"
+	[ "$(cut -d' ' -f1 "$IH_RUN_DIR/created/$id.init")" = "$(ih_container_pid "$id")" ] || ih_fail "init not noted"
 	ih_delete "$id"
 	! ls "$IH_RUN_DIR/created/$id".* 2>/dev/null || ih_fail "notes left after delete: $(ls "$IH_RUN_DIR/created")"
 
