@@ -339,8 +339,8 @@ func (w *Wrapper) delete(inv *Invocation, perr error) int {
 	}
 	if status == 0 {
 		// Gone for the runtime; the notes go unless a new container with
-		// this id started meanwhile (NoteLive).
-		if _, err := w.Store.RemoveNotesIfStale(inv.ID); err != nil {
+		// this id started meanwhile.
+		if err := w.Store.RemoveNotesOfDeleted(inv.ID); err != nil {
 			w.logf(inv.ID, "delete: cannot remove the notes in %s: %v", w.Store.CreatedDir(), err)
 		}
 	}
