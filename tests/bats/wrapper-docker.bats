@@ -105,7 +105,9 @@ dk_run() {
 	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
 	[[ ${lines[0]} == time:\[*\] && ${lines[0]} != "$HOST_TIME_NS" ]] || ih_fail "container in ${lines[0]}, host $HOST_TIME_NS"
 	[ "$(ih_squeeze "${lines[1]} ${lines[2]}")" = "$IH_TIMENS_OFFSETS" ] || ih_fail "offsets: ${lines[*]}"
-	[ "time:[$(cat "$IH_RUN_DIR/created/$cid.nsid")]" = "${lines[0]}" ] || ih_fail "recorded namespace differs for $cid"
+	# --rm deleted it through the wrapper, which removed its notes (the
+	# recorded id is compared with a running container's below).
+	[ -n "$cid" ] && ! ls "$IH_RUN_DIR/created/$cid".* 2>/dev/null || ih_fail "notes left after docker run --rm: $(ls "$IH_RUN_DIR/created")"
 	for code in 1 3; do
 		dk_run ima-nohooks --rm -- /bin/sh -c "exit $code"
 		[ "$status" -eq "$code" ] || ih_fail "exit $code came back as $status: $output"
