@@ -144,6 +144,7 @@ func runRuntime(args []string) int {
 			who = kube.FromAnnotations(ann).String()
 			return config.Enabled(ann, admin)
 		},
+		Mandatory:    admin.Mandatory,
 		Store:        record.Store{RunDir: admin.RunDir, ArchiveDir: admin.ArchiveDir},
 		Env:          os.Environ(),
 		ForceUnshare: force,

@@ -80,7 +80,7 @@ func TestExecStateFailsButNamespaceNoted(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-		"mandatory": func(t *testing.T, h *harness) { h.mandatory = true },
+		"mandatory": func(t *testing.T, h *harness) { h.w.Mandatory = true },
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, map[string]string{"io.imans.enable": "true"})

@@ -42,9 +42,12 @@ type Wrapper struct {
 	// (pkg/config.Enabled); it does not re-validate files that may have
 	// changed since the container was created.
 	Enabled func(annotations map[string]string) (bool, error)
-	Kernel  ns.Kernel
-	Store   record.Store
-	Env     []string
+	// Mandatory is the admin's mandatory = true: every container has IMA,
+	// whatever its annotations (and whether or not its state can be read).
+	Mandatory bool
+	Kernel    ns.Kernel
+	Store     record.Store
+	Env       []string
 	// ForceUnshare attempts the namespace even when the kernel probe says it
 	// lacks the support, so the kernel's own answer is seen (diagnostics and
 	// the traced test).
@@ -249,10 +252,9 @@ func (w *Wrapper) exec(inv *Invocation, perr error) int {
 	// fail, or leave out what matters, and an exec that should join a
 	// namespace must never land in the host's.
 	noted := w.imaNoted(inv.ID)
-	mandatory, _ := w.Enabled(nil)
 	st, err := w.State(w.Runtime, inv.Global, inv.ID, w.Env)
 	if err != nil {
-		if noted == "" && !mandatory {
+		if noted == "" && !w.Mandatory {
 			// No such container (or the runtime cannot tell), and nothing
 			// says it has IMA: let the runtime report it in its own words.
 			w.logf(inv.ID, "exec: no state (%v); no IMA namespace noted, passing through", err)
@@ -265,7 +267,11 @@ func (w *Wrapper) exec(inv *Invocation, perr error) int {
 		return w.fail(inv.ID, userror.Wrap(err, "ima-runtime exec", "container "+inv.ID+" has an IMA namespace ("+why+") but its state cannot be read, so it cannot be joined: "+errText(err),
 			"check the container with `"+filepath.Base(w.Runtime)+" state "+inv.ID+"`; nothing was executed"))
 	}
-	if noted == "" {
+	if noted != "" {
+		// Decided already; the annotations only name the container in
+		// the log.
+		_, _ = w.Enabled(st.Annotations)
+	} else {
 		ann := st.Annotations
 		if len(ann) == 0 && st.Bundle != "" {
 			a, _, _, err := readBundleAnnotations(st.Bundle, "")

@@ -44,7 +44,6 @@ func (k *fakeKernel) JoinAndExec(pid int, req ns.ExecRequest) error {
 type harness struct {
 	w         *Wrapper
 	k         *fakeKernel
-	mandatory bool
 	execArgv  []string
 	childArgv []string
 	childExit int
@@ -74,7 +73,7 @@ func newHarness(t *testing.T, ann map[string]string) *harness {
 			}
 			return s, nil
 		},
-		Enabled: func(a map[string]string) (bool, error) { return a["io.imans.enable"] == "true" || h.mandatory, nil },
+		Enabled: func(a map[string]string) (bool, error) { return a["io.imans.enable"] == "true" || h.w.Mandatory, nil },
 		Kernel:  h.k,
 		Store:   record.Store{RunDir: filepath.Join(t.TempDir(), "run")},
 		Env:     []string{"PATH=/usr/bin", "X=1"},
