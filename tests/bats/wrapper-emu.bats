@@ -174,6 +174,7 @@ expect_created() {
 	[ "$(ih_count_hook_lines "$output")" -eq 1 ] || ih_fail "want one ima-hook line: $output"
 	[[ $output == *"operation not permitted"*"CAP_SYS_ADMIN"* ]] || ih_fail "the refusal does not say which capability: $output"
 	[ "$(ih_emu namespaces | jq length)" -eq 0 ] || ih_fail "a namespace was left: $(ih_emu namespaces)"
+}
 
 # broken_state_wrapper: prints a wrapper whose runtime is runc except that
 # `runc --root R state ID` fails, as a runtime that cannot tell would.
