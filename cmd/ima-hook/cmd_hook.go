@@ -25,6 +25,13 @@ func runHook(args []string) int {
 	stage := fs.String("stage", "", "hook stage: createRuntime (also prestart) or poststop (required)")
 	stateFile := fs.String("state", "", "read the container state from `FILE` instead of stdin (for tests)")
 	cfgPath := fs.String("config", "", "admin config `FILE` (default "+config.DefaultPath+")")
+	// The runtime entry's guide flags, passed on by ima-runtime when it
+	// injects the hook (config.RuntimeDefaults): the same defaults as the
+	// wrapper's.
+	var guide config.RuntimeDefaults
+	fs.BoolVar(&guide.Enable, "imans", false, "every container gets an IMA namespace (a runtime entry's --imans, passed on by ima-runtime)")
+	fs.StringVar(&guide.X509, "ima-x509", "", "default certificate `PATH` (a runtime entry's --ima-x509)")
+	fs.StringVar(&guide.Kcmd, "ima-kcmd", "", "default kcmd `STRING` (a runtime entry's --ima-kcmd)")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stderr, `Usage: ima-hook hook --stage createRuntime|poststop [--state FILE] [--config FILE]
 
@@ -48,6 +55,9 @@ Flags:
 		return status
 	}
 	a, err := config.LoadAdmin(*cfgPath)
+	if err == nil {
+		err = a.ApplyRuntimeDefaults(guide)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, userror.Line(err))
 		return 1

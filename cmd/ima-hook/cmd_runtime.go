@@ -61,6 +61,13 @@ hooks.d themselves (an ima-hook entry already present is never doubled).
 The symlink form takes the runtime and everything else from the admin
 config (runtime = "runc" by default, looked up in PATH).
 
+The original IMA-namespace guide's flags may come first (daemon.json
+runtimeArgs): --imans (IMA for every container of this runtime entry),
+--ima-x509 PATH and --ima-kcmd "..." (its default certificate and kcmd),
+also as one argument each ("--ima-x509 /etc/ima-hook/keys/x.der"). They are
+the admin's defaults for this entry, never passed to the runtime, and imply
+--inject-hooks with the same defaults for the hook.
+
 Flags:
 `
 
@@ -91,6 +98,11 @@ func runRuntime(args []string) int {
 		rtArgs = fs.Args()
 	}
 
+	// The original guide's --imans, --ima-x509 and --ima-kcmd in front of
+	// the runtime's arguments (daemon.json runtimeArgs): the admin's
+	// defaults for this runtime entry, never passed to the runtime.
+	guide, rest, guideErr := runtime.SplitGuideFlags(rtArgs)
+	rtArgs = rest
 	inv, _ := runtime.Parse(rtArgs)
 	wantsUs := inv.Command == "create" || inv.Command == "run" || inv.Command == "exec"
 	// refuse reports a failure before the wrapper runs: stderr, and the
@@ -111,6 +123,22 @@ func runRuntime(args []string) int {
 			return refuse(err)
 		}
 		admin = config.BuiltinAdmin()
+	}
+	if guideErr == nil {
+		guideErr = admin.ApplyRuntimeDefaults(guide)
+	}
+	if guideErr != nil {
+		if wantsUs {
+			return refuse(guideErr)
+		}
+		// Deleting and killing containers must keep working.
+		guide = config.RuntimeDefaults{}
+	}
+	if !guide.IsZero() {
+		// The guide's set-ups are Docker's, which has no hooks.d: the hook
+		// that checks the namespace's key and loads a policy is added, with
+		// the same defaults.
+		inject = true
 	}
 	rt, err := resolveRuntime(runtimeFlag, admin)
 	if err != nil {
@@ -168,6 +196,7 @@ func runRuntime(args []string) int {
 		if err != nil {
 			return refuse(err)
 		}
+		spec.Args = guide.Args()
 		w.Inject = spec
 	}
 	if wantsUs {

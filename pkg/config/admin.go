@@ -46,6 +46,9 @@ type Admin struct {
 
 	// Source is the file this came from, or "" for built-in defaults.
 	Source string `toml:"-"`
+	// subjects names settings that came from elsewhere than Source (the
+	// runtime flags of ApplyRuntimeDefaults), for messages.
+	subjects map[string]string
 }
 
 // Defaults are the per-container settings used when no annotation says
@@ -174,6 +177,9 @@ func (a *Admin) check() error {
 
 // where names a setting of the admin file for error messages.
 func (a *Admin) where(setting string) string {
+	if s, ok := a.subjects[setting]; ok {
+		return s
+	}
 	src := a.Source
 	if src == "" {
 		src = "built-in defaults"

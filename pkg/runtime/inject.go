@@ -20,6 +20,10 @@ type HookSpec struct {
 	Config  string   // admin config passed to the hook, "" for the default
 	Env     []string // the hook's whole environment (runc passes no other)
 	Timeout int      // seconds
+	// Args are added to the hook's arguments: the runtime entry's guide
+	// flags (config.RuntimeDefaults.Args), so the hook resolves the same
+	// configuration as the wrapper.
+	Args []string
 }
 
 func (h HookSpec) entry(stage string) map[string]any {
@@ -27,6 +31,7 @@ func (h HookSpec) entry(stage string) map[string]any {
 	if h.Config != "" {
 		args = append(args, "--config", h.Config)
 	}
+	args = append(args, h.Args...)
 	e := map[string]any{"path": h.Path, "args": args, "env": h.Env}
 	if h.Timeout > 0 {
 		e["timeout"] = h.Timeout

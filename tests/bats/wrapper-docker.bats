@@ -28,10 +28,28 @@ setup_file() {
 		exec "\$BIN" "\$@"
 	SH
 	chmod +x "$DK_DIR/ima-hook"
+	# The original guide's daemon.json (issue 13.3): its runtimeArgs as it
+	# writes them, one JSON string per flag and value, and a path that is
+	# the only change. The stand-in pins the test's binary and admin config
+	# (the symlink form would read /etc/ima-hook); the guide's flags reach
+	# the wrapper first, as they do through the ima-runtime symlink.
+	cat >"$DK_DIR/ima-runtime" <<-SH
+		#!/bin/sh
+		. "$DK_DIR/current.env"
+		export IMA_HOOK_EMU_DIR
+		exec "\$BIN" runtime --config "$DK_DIR/ima-hook.toml" -- "\$@"
+	SH
+	chmod +x "$DK_DIR/ima-runtime"
+	mkdir -p "$DK_DIR/keys" "$DK_DIR/private"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ima-hook guide key" \
+		-addext "subjectKeyIdentifier=hash" -keyout "$DK_DIR/private/x.pem" \
+		-outform DER -out "$DK_DIR/keys/x.der" >/dev/null 2>&1 || return 1
 	cat >"$DK_DIR/daemon.json" <<-JSON
 		{"runtimes": {
 		  "ima": {"path": "$DK_DIR/ima-hook", "runtimeArgs": ["runtime", "--inject-hooks", "--config", "$DK_DIR/ima-hook.toml", "--"]},
-		  "ima-nohooks": {"path": "$DK_DIR/ima-hook", "runtimeArgs": ["runtime", "--config", "$DK_DIR/ima-hook.toml", "--"]}
+		  "ima-nohooks": {"path": "$DK_DIR/ima-hook", "runtimeArgs": ["runtime", "--config", "$DK_DIR/ima-hook.toml", "--"]},
+		  "ima-guide": {"path": "$DK_DIR/ima-runtime", "runtimeArgs": ["--imans", "--ima-x509 $DK_DIR/keys/x.der", "--ima-kcmd ima_policy=appraise_tcb ima_appraise=log"]},
+		  "ima-guide-bad": {"path": "$DK_DIR/ima-runtime", "runtimeArgs": ["--imans", "--ima-kcmd ima_policy=bogus"]}
 		}}
 	JSON
 	dockerd --config-file "$DK_DIR/daemon.json" --data-root "$DK_DIR/data" --exec-root "$DK_DIR/exec" \
@@ -148,6 +166,63 @@ dk_run() {
 	dk_run ima --rm -- /bin/true
 	[ "$status" -ne 0 ] || ih_fail "started on a kernel without IMA namespaces"
 	[[ $output == *"OCI runtime create failed: ima-hook: kernel: "*"cannot give container $cid its own IMA namespace"* ]] ||
+		ih_fail "docker did not show the reason: $output"
+	[ ! -e "$IH_RUN_DIR/created/$cid.nsid" ] || ih_fail "a namespace was recorded"
+}
+
+# guide_config: this test's admin config without mandatory (so that only
+# the runtime entry's --imans turns IMA on) and with keys_dir where the
+# guide's certificate lies.
+guide_config() {
+	ih_write_admin_config
+	sed -i "s|^keys_dir = .*|keys_dir = \"$DK_DIR/keys\"|" "$IH_CONFIG"
+	ih_require_bin "$IH_EMU_BIN"
+	use_binary "$IH_EMU_BIN"
+}
+
+@test "emulated kernel, the guide's daemon.json (--imans, --ima-x509 PATH, --ima-kcmd as single runtimeArgs): every container its own namespace with the flags' kcmd and key" {
+	ih_require_cmd openssl evmctl
+	guide_config
+	keyid=$(printf 'probe\n' >"$BATS_TEST_TMPDIR/probe" &&
+		evmctl ima_sign --sigfile -a sha256 --key "$DK_DIR/private/x.pem" "$BATS_TEST_TMPDIR/probe" >/dev/null 2>&1 &&
+		od -An -tx1 -j3 -N4 "$BATS_TEST_TMPDIR/probe.sig" | tr -d ' \n')
+	[ ${#keyid} -eq 8 ] || ih_fail "evmctl gave no key id"
+	declare -A seen=()
+	for i in 1 2; do
+		# No annotation (Docker 20.10 has none) and no mandatory: --imans alone.
+		dk_run ima-guide -d -- /bin/sleep 60
+		[ "$status" -eq 0 ] || ih_fail "run $i: $output"
+		pid=$(dk inspect -f '{{.State.Pid}}' "$cid")
+		ns=$(ih_ns_of_pid "$pid")
+		[ "$ns" = "$(cat "$IH_RUN_DIR/created/$cid.nsid")" ] || ih_fail "container $i: init in $ns, the wrapper recorded another"
+		[ "$ns" != "$IH_HOST_NS" ] || ih_fail "container $i in the host namespace"
+		[[ -z ${seen[$ns]:-} ]] || ih_fail "containers share namespace $ns"
+		seen[$ns]=1
+		# The flags' kcmd reached kcmd_for_children, the key the keyring.
+		j=$(ih_emu namespaces | jq --argjson id "$ns" '.[] | select(.id == $id)')
+		[ "$(jq -r .appraise <<<"$j")" = log ] || ih_fail "ima_appraise of --ima-kcmd not applied: $j"
+		[ "$(printf '%08x' "$(jq -r '.key_ids[0]' <<<"$j")")" = "$keyid" ] || ih_fail "--ima-x509 key $keyid not in the namespace keyring: $j"
+		# The injected hook resolved the same defaults (it got the flags too).
+		[ "$(ih_record_field "$cid" .result)" = applied ] || ih_fail "record: $(cat "$IH_RUN_DIR/$cid.json")"
+		[ "$(ih_record_field "$cid" .kcmd)" = "ima_policy=appraise_tcb ima_appraise=log" ] || ih_fail "hook's kcmd: $(ih_record_field "$cid" .kcmd)"
+		[ "$(ih_record_field "$cid" .key_id)" = "$keyid" ] || ih_fail "hook's key: $(ih_record_field "$cid" .key_id)"
+		[ "$(ih_record_field "$cid" .ns_created_by_wrapper)" = true ]
+		# runc never saw the guide's flags: docker's other calls (state,
+		# exec, kill, delete) go through the same entry.
+		run dk exec "$cid" /bin/true
+		[ "$status" -eq 0 ] || ih_fail "exec: $output"
+	done
+	# An entry without --imans leaves an unannotated container alone.
+	dk_run ima-nohooks --rm -- /bin/true
+	[ "$status" -eq 0 ] || ih_fail "plain entry: $output"
+	[ ! -e "$IH_RUN_DIR/created/$cid.nsid" ] || ih_fail "a namespace without --imans or mandatory"
+}
+
+@test "the guide's daemon.json with a kcmd the kernel refuses: the container does not start, one line names --ima-kcmd" {
+	guide_config
+	dk_run ima-guide-bad --rm -- /bin/true
+	[ "$status" -ne 0 ] || ih_fail "started with --ima-kcmd ima_policy=bogus"
+	[[ $output == *"OCI runtime create failed: ima-hook: --ima-kcmd (runtime argument): "*"bogus"* ]] ||
 		ih_fail "docker did not show the reason: $output"
 	[ ! -e "$IH_RUN_DIR/created/$cid.nsid" ] || ih_fail "a namespace was recorded"
 }
