@@ -157,6 +157,16 @@ func runRuntime(args []string) int {
 			if err != nil || c == nil {
 				return nil, err
 			}
+			if c.Sandbox {
+				// A pod's sandbox (pause) container: its annotations are the
+				// pod's, validated here so that a bad one fails the pod at
+				// once; it gets no namespace of its own (io.imans.scope).
+				if logger == nil {
+					logger = logx.Open(admin.Log, admin.RunDir)
+				}
+				logger.Info(sandboxID(ann), "runtime: pod sandbox container: IMA configuration valid; no IMA namespace of its own")
+				return nil, nil
+			}
 			// What the hook would refuse in the namespace about to be
 			// created is refused now, before anything exists.
 			if _, err := c.CheckNamespace(true); err != nil {
@@ -209,6 +219,15 @@ func runRuntime(args []string) int {
 		logger.Close()
 	}
 	return status
+}
+
+// sandboxID is the container id of a sandbox container as the CRI
+// annotations give it, for the log line.
+func sandboxID(ann map[string]string) string {
+	if k := kube.FromAnnotations(ann); k != nil && k.SandboxID != "" {
+		return k.SandboxID
+	}
+	return "-"
 }
 
 // resolveRuntime finds the real runtime: the flag, else the admin config's

@@ -44,6 +44,12 @@ type Admin struct {
 	Defaults         Defaults `toml:"defaults"`
 	Kernel           Kernel   `toml:"kernel"`
 
+	// AllowAbsolutePaths lets io.imans.policy and io.imans.x509 name a
+	// file by its absolute path (inside policies_dir / keys_dir); false
+	// takes names only (a file of that name in the directory), so that pod
+	// specs never carry a node's file layout.
+	AllowAbsolutePaths bool `toml:"allow_absolute_paths"`
+
 	// Source is the file this came from, or "" for built-in defaults.
 	Source string `toml:"-"`
 	// subjects names settings that came from elsewhere than Source (the
@@ -61,6 +67,8 @@ type Defaults struct {
 	PolicyRules string `toml:"policy_rules"`
 	// Preflight is off, warn or enforce (see io.imans.preflight).
 	Preflight string `toml:"preflight"`
+	// Scope is container or pod (see io.imans.scope).
+	Scope string `toml:"scope"`
 }
 
 // Kernel holds switches for what the kernel accepts.
@@ -90,6 +98,7 @@ func (a *Admin) PreflightBudget() time.Duration {
 func BuiltinAdmin() *Admin {
 	return &Admin{
 		AllowAnnotationOverride: true,
+		AllowAbsolutePaths:      true,
 		KeysDir:                 "/etc/ima-hook/keys",
 		PoliciesDir:             "/etc/ima-hook/policies",
 		RunDir:                  "/run/ima-hook",
@@ -97,7 +106,7 @@ func BuiltinAdmin() *Admin {
 		Runtime:                 "runc",
 		Log:                     "auto",
 		PreflightTimeout:        "10s",
-		Defaults:                Defaults{Required: true, Kcmd: "ima_policy=tcb", Preflight: "off"},
+		Defaults:                Defaults{Required: true, Kcmd: "ima_policy=tcb", Preflight: "off", Scope: ScopeContainer},
 		Kernel:                  Kernel{Keyring: "auto"},
 	}
 }

@@ -28,9 +28,10 @@ const (
 	AnnPolicy      = Prefix + "policy"
 	AnnPolicyRules = Prefix + "policy-rules"
 	AnnPreflight   = Prefix + "preflight"
+	AnnScope       = Prefix + "scope"
 )
 
-var known = []string{AnnEnable, AnnRequired, AnnKcmd, AnnX509, AnnPolicy, AnnPolicyRules, AnnPreflight}
+var known = []string{AnnEnable, AnnRequired, AnnKcmd, AnnX509, AnnPolicy, AnnPolicyRules, AnnPreflight, AnnScope}
 
 // Size bounds for files named by annotations.
 const (
@@ -67,6 +68,11 @@ type Config struct {
 	// Sources say where each setting came from (annotation key or admin
 	// setting), for records and messages.
 	Sources map[string]string
+	// Scope is ScopeContainer or ScopePod (kube.go); Sandbox says the
+	// container is a pod's sandbox (pause) container, which gets no
+	// namespace of its own.
+	Scope   string
+	Sandbox bool
 }
 
 // Enabled reports whether IMA is requested for a container with these
@@ -142,6 +148,11 @@ func resolve(ann map[string]string, a *Admin, readFiles bool) (*Config, error) {
 		return nil, userror.New(pfSrc, fmt.Sprintf("%s is not a preflight mode", userror.Quote(pf)), `use "off", "warn" or "enforce"`)
 	}
 
+	scope, scopeSrc := pick(AnnScope, "scope", a.Defaults.Scope)
+	if err := resolveScope(c, ann, scope, scopeSrc); err != nil {
+		return nil, err
+	}
+
 	// The kernel profile may mean reading the kernel's config: without
 	// files, only when there are rules to judge with it.
 	if readFiles {
@@ -166,6 +177,9 @@ func resolve(ann map[string]string, a *Admin, readFiles bool) (*Config, error) {
 	}
 
 	x509, x509Src := pick(AnnX509, "x509", a.Defaults.X509)
+	if err := checkName(a, x509Src, x509, a.KeysDir); err != nil {
+		return nil, err
+	}
 	if x509 != "" && readFiles {
 		data, resolved, err := safefile.ReadInDir(a.KeysDir, x509, MaxKeySize)
 		if err != nil {
@@ -185,6 +199,9 @@ func resolve(ann map[string]string, a *Admin, readFiles bool) (*Config, error) {
 	}
 
 	file, fileSrc := pick(AnnPolicy, "policy", a.Defaults.Policy)
+	if err := checkName(a, fileSrc, file, a.PoliciesDir); err != nil {
+		return nil, err
+	}
 	inline, inlineSrc := pick(AnnPolicyRules, "policy_rules", a.Defaults.PolicyRules)
 	_, annFile := ann[AnnPolicy]
 	_, annInline := ann[AnnPolicyRules]

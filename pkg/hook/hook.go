@@ -101,6 +101,12 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 	if err := record.ValidID(st.ID); err != nil {
 		return userror.Wrap(err, "container id", err.Error(), "give the container an id of letters, digits, '_', '.' and '-'")
 	}
+	if cfg.Sandbox {
+		// CRI-O runs hooks.d hooks for the sandbox too (its annotations
+		// are the pod's): it gets no namespace of its own.
+		h.Log.Info(st.ID, "pod sandbox container: no IMA namespace of its own; nothing to do")
+		return nil
+	}
 	now := h.Now().UTC()
 	rec := record.Record{ContainerID: st.ID, Life: record.NewLife(now), Names: record.EngineNames(ann), Bundle: st.Bundle,
 		Required: cfg.Required, Kcmd: cfg.KcmdText, PolicySHA: cfg.PolicySHA256, KeyPath: cfg.X509Path, Time: now, AggregateIndex: -1}

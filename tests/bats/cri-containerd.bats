@@ -137,6 +137,10 @@ emu_custom_rules() { ih_emu_rules "$1" | tail -n "$(wc -l <"$2")"; }
 	[ "$ns_a" != "$ns_b" ] || ih_fail "both app containers share namespace $ns_a"
 	emu_custom_rules "$(cri_pid "$a")" "$pod_pol" | diff - "$pod_pol"
 	emu_custom_rules "$(cri_pid "$b")" "$own_pol" | diff - "$own_pol"
+	# The sandbox (pause) container carries the pod's annotations but gets
+	# no namespace of its own.
+	[ "$(ih_ns_of_pid "$(cri_sandbox_pid "$POD")")" = "$IH_HOST_NS" ] || ih_fail "the sandbox is not in the host namespace"
+	[ ! -e "$IH_RUN_DIR/created/$POD.nsid" ] && [ ! -e "$IH_RUN_DIR/$POD.json" ] || ih_fail "the sandbox got a namespace or a record"
 }
 
 @test "cri: a pod without io.imans annotations under the ima handler is untouched" {
@@ -147,6 +151,14 @@ emu_custom_rules() { ih_emu_rules "$1" | tail -n "$(wc -l <"$2")"; }
 	[ ! -e "$IH_RUN_DIR/$CID.json" ] || ih_fail "a record was written for the container"
 	[ ! -e "$IH_RUN_DIR/created/$CID.nsid" ] || ih_fail "a namespace was created for the container"
 	[ ! -e "$IH_RUN_DIR/created/$POD.nsid" ] || ih_fail "a namespace was created for the sandbox"
+}
+
+@test "cri: a bad pod annotation fails the pod at runp, with the ima-hook line in crictl's error" {
+	cfg=$(pod_json badpod '{"io.imans.enable": "true", "io.imans.scope": "node"}')
+	run cri runp --runtime ima "$cfg"
+	[ "$status" -ne 0 ] || ih_fail "a pod with an invalid scope started"
+	[[ ${lines[-1]} == *'OCI runtime create failed: ima-hook: io.imans.scope: \"node\" is not a scope; '* ]] || ih_fail "crictl did not show the reason: ${lines[-1]}"
+	[ "$(ih_count_hook_lines "${lines[-1]}")" -eq 1 ] || ih_fail "want one ima-hook line: ${lines[-1]}"
 }
 
 @test "cri: a bad container annotation refuses the container with the ima-hook line in crictl's error" {
