@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/record"
 )
 
 // resolvePod turns --pod NAMESPACE/NAME [--container NAME] into the
@@ -42,6 +43,17 @@ func resolvePod(f *measurementsFlags, stderr io.Writer) error {
 			"check the names (kubectl get pod -n NAMESPACE) and --config, or --run-dir/--archive-dir; only pods that asked for IMA have records")
 	case err != nil:
 		return userror.Wrap(err, subject, err.Error(), "check the record files")
+	}
+	// Containers the hook refused never ran: they are no part of the view
+	// while any container of the pod has one.
+	var applied []record.Life
+	for _, l := range lives {
+		if l.Result == "applied" {
+			applied = append(applied, l)
+		}
+	}
+	if len(applied) > 0 {
+		lives = applied
 	}
 	// The containers sharing the first one's namespace are one view.
 	first := lives[0]

@@ -30,6 +30,8 @@ func TestMeasurementsPod(t *testing.T) {
 	must(t, store.WriteLive(record.Record{ContainerID: "sb", Kubernetes: &kube.Identity{Namespace: "default", Pod: "web", PodUID: "u1", Sandbox: true}, Result: "applied", Time: t1}))
 	must(t, store.WriteLive(record.Record{ContainerID: "d1", Kubernetes: who("db", "u2", "main"), NS: shared.ID, AggregateIndex: shared.AggregateIndex, Result: "applied", Time: t1}))
 	must(t, store.WriteLive(record.Record{ContainerID: "d2", Kubernetes: who("db", "u2", "backup"), NS: shared.ID, AggregateIndex: shared.AggregateIndex, Result: "applied", Time: t1.Add(time.Second)}))
+	// Refused by the hook (another policy): no part of the pod's view.
+	must(t, store.WriteLive(record.Record{ContainerID: "d3", Kubernetes: who("db", "u2", "odd"), NS: shared.ID, Result: "failed: io.imans.policy: ...", Time: t1.Add(2 * time.Second)}))
 
 	for _, c := range []struct {
 		args []string

@@ -172,11 +172,24 @@ func runRuntime(args []string) int {
 			if _, err := c.CheckNamespace(true); err != nil {
 				return nil, err
 			}
-			s := &runtime.Settings{Required: c.Required, Kcmd: c.KcmdText, X509Path: c.X509Path}
+			set := &runtime.Settings{Required: c.Required, Kcmd: c.KcmdText, X509Path: c.X509Path}
 			if c.Cert != nil {
-				s.X509DER = c.Cert.DER
+				set.X509DER = c.Cert.DER
 			}
-			return s, nil
+			if c.Scope == config.ScopePod {
+				// The pod's app containers share one namespace: join the
+				// one an earlier container of the pod created.
+				if k := kube.FromAnnotations(ann); k != nil && k.SandboxID != "" {
+					owners, err := record.Store{RunDir: admin.RunDir, ArchiveDir: admin.ArchiveDir}.PodNamespaceOwners(k.SandboxID)
+					if err != nil {
+						return nil, userror.Wrap(err, admin.RunDir, "cannot read the records of the pod's containers (io.imans.scope=pod): "+err.Error(), "check the run directory")
+					}
+					for _, o := range owners {
+						set.Join = append(set.Join, o.ContainerID)
+					}
+				}
+			}
+			return set, nil
 		},
 		Enabled: func(ann map[string]string) (bool, error) {
 			who = kube.FromAnnotations(ann).String()

@@ -146,6 +146,11 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 	if err := h.Store.WriteLive(rec); err != nil {
 		return h.recordError(st.ID, err)
 	}
+	if rec.PodNamespaceOf != "" {
+		h.Log.Info(st.ID, "joined the pod's IMA namespace %d, created by container %s: its %d rules and key %q are in force",
+			rec.NS, rec.PodNamespaceOf, rec.PolicyRules, rec.KeyID)
+		return nil
+	}
 	h.Log.Info(st.ID, "IMA namespace %d populated: %d rules, key %q, %d measurements, %d violations",
 		rec.NS, rec.PolicyRules, rec.KeyID, rec.Measurement, rec.Violations)
 	return nil
@@ -192,6 +197,13 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 			return &skipped{why: why}
 		}
 		return userror.New(config.AnnEnable, why, "run the container through the ima-runtime wrapper (docs/runtime-wrapper.md)")
+	}
+	if cfg.Scope == config.ScopePod {
+		// io.imans.scope=pod: a container that joined its pod's namespace
+		// finds it populated (kube.go).
+		if joined, err := h.joinedPod(st, cfg, rec, ctrNS); joined || err != nil {
+			return err
+		}
 	}
 	plan, err := h.plan(st.ID, ctrNS, cfg, feat.SecureBoot)
 	if err != nil {

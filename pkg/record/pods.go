@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
+	"strings"
 )
 
 // PodLives returns the app containers of Kubernetes pod namespace/name, the
@@ -51,5 +53,43 @@ func (s Store) PodLives(namespace, name, container string) ([]Life, error) {
 	if len(out) == 0 {
 		return nil, fmt.Errorf("pod %s/%s has no container %q in %s or %s: %w", namespace, name, container, s.RunDir, s.ArchiveDir, fs.ErrNotExist)
 	}
+	return out, nil
+}
+
+// PodNamespaceOwners returns the live records of the app containers of the
+// pod with sandbox id sandboxID that have an applied IMA namespace, oldest
+// first: with io.imans.scope=pod, a new container of the pod joins their
+// namespace (the wrapper) and the hook checks it against them.
+func (s Store) PodNamespaceOwners(sandboxID string) ([]Record, error) {
+	if sandboxID == "" {
+		return nil, nil
+	}
+	ents, err := os.ReadDir(s.RunDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !e.Type().IsRegular() || ValidID(id) != nil {
+			continue
+		}
+		r, err := s.ReadLive(id)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // archived meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		k := r.Kubernetes
+		if k == nil || k.Sandbox || k.SandboxID != sandboxID || r.NS == 0 || r.Result != "applied" {
+			continue
+		}
+		out = append(out, r)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out, nil
 }

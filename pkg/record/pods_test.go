@@ -57,3 +57,31 @@ func TestPodLives(t *testing.T) {
 		}
 	}
 }
+
+func TestPodNamespaceOwners(t *testing.T) {
+	s := testStore(t)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	who := func(sid, ctr string, sandbox bool) *kube.Identity {
+		return &kube.Identity{Namespace: "default", Pod: "web", SandboxID: sid, Container: ctr, Sandbox: sandbox}
+	}
+	must(s.WriteLive(Record{ContainerID: "b", Kubernetes: who("s1", "b", false), NS: 7, Result: "applied", Time: t0.Add(time.Minute)}))
+	must(s.WriteLive(Record{ContainerID: "a", Kubernetes: who("s1", "a", false), NS: 7, Result: "applied", Time: t0}))
+	must(s.WriteLive(Record{ContainerID: "sb", Kubernetes: who("s1", "", true), NS: 7, Result: "applied", Time: t0}))
+	must(s.WriteLive(Record{ContainerID: "refused", Kubernetes: who("s1", "c", false), NS: 7, Result: "failed: x", Time: t0}))
+	must(s.WriteLive(Record{ContainerID: "skipped", Kubernetes: who("s1", "d", false), Result: "skipped: x", Time: t0}))
+	must(s.WriteLive(Record{ContainerID: "other", Kubernetes: who("s2", "a", false), NS: 8, Result: "applied", Time: t0}))
+	_, err := s.Archive(Record{ContainerID: "stopped", Kubernetes: who("s1", "e", false), NS: 7, Result: "applied", Time: t0}, nil)
+	must(err)
+	got, err := s.PodNamespaceOwners("s1")
+	if err != nil || len(got) != 2 || got[0].ContainerID != "a" || got[1].ContainerID != "b" {
+		t.Fatalf("owners %+v %v", got, err)
+	}
+	if got, err := s.PodNamespaceOwners(""); err != nil || got != nil {
+		t.Fatalf("no sandbox id: %v %v", got, err)
+	}
+}

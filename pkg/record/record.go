@@ -90,6 +90,9 @@ type Record struct {
 	// name (containerd's io.kubernetes.cri.*, CRI-O's io.kubernetes.*);
 	// nil outside Kubernetes. `measurements --pod` and `list` use it.
 	Kubernetes *kube.Identity `json:"kubernetes,omitempty"`
+	// PodNamespaceOf is, for a container that joined its pod's namespace
+	// (io.imans.scope=pod), the id of the container whose namespace it is.
+	PodNamespaceOf string `json:"pod_namespace_of,omitempty"`
 }
 
 // LeftBehind is Record.Archived of a live record that no poststop archived

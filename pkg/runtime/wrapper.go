@@ -27,6 +27,11 @@ type Settings struct {
 	// X509DER are the validated certificate's bytes: the kernel gets a
 	// private copy of them (record.Store.X509CopyPath), not X509Path.
 	X509DER []byte
+	// Join lists containers (oldest first) whose IMA namespace the new
+	// container joins instead of getting its own, the first of them that
+	// runs (io.imans.scope=pod: the pod's namespace); when none runs, the
+	// container creates the namespace.
+	Join []string
 }
 
 // Wrapper is one run of ima-runtime. The fields are its inputs; tests
@@ -205,6 +210,14 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		}
 		w.logf(inv.ID, "kernel probe says %q; attempting the namespace anyway (--force-unshare)", m)
 	}
+	if pid, owner := w.joinTarget(inv, settings.Join); pid > 0 {
+		// The pod's namespace exists: the runtime and so the container
+		// are born in it, as exec joins it (the hook checks the config).
+		w.logf(inv.ID, "joining the pod's IMA namespace: that of container %s (pid %d), and running %s %s", owner, pid, w.Runtime, inv.Command)
+		err := w.Kernel.JoinAndExec(pid, ns.ExecRequest{Argv: w.argv(inv), Env: w.Env, ErrorLog: w.log})
+		return w.fail(inv.ID, userror.Wrap(err, "ima-runtime "+inv.Command, "cannot join the pod's IMA namespace: "+err.Error(),
+			"check that container "+owner+" still runs; nothing was created"))
+	}
 	// NoteOwner also drops the notes of an earlier container with this
 	// id: they would describe another namespace.
 	if err := w.Store.NoteOwner(inv.ID, os.Getpid(), w.Runtime, inv.Global); err != nil {
@@ -351,6 +364,23 @@ func (w *Wrapper) delete(inv *Invocation, perr error) int {
 		}
 	}
 	return status
+}
+
+// joinTarget finds the first of the containers in join that runs, through
+// the runtime's state (same global flags as this command: the same runtime
+// root): its init's pid and its id; 0 when none runs.
+func (w *Wrapper) joinTarget(inv *Invocation, join []string) (int, string) {
+	for _, id := range join {
+		if id == inv.ID || record.ValidID(id) != nil {
+			continue
+		}
+		st, err := w.State(w.Runtime, inv.Global, id, w.Env)
+		if err != nil || st.Pid <= 0 || (st.Status != specs.StateRunning && st.Status != specs.StateCreated) {
+			continue
+		}
+		return st.Pid, id
+	}
+	return 0, ""
 }
 
 // readBundleAnnotations reads the annotations of the bundle's config file

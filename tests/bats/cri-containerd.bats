@@ -270,3 +270,37 @@ emu_custom_rules() { ih_emu_rules "$1" | tail -n "$(wc -l <"$2")"; }
 	run "$IH_RELEASE_BIN" configure --engine containerd --root "$root"
 	[[ $status -eq 0 && $output == *"nothing to do"* ]] || ih_fail "second run: $output"
 }
+
+@test "cri: io.imans.scope=pod gives the pod's app containers one namespace and one view; a container asking for another policy is refused" {
+	pol=$(ih_write_policy "$BATS_TEST_NUMBER.policy" "measure func=BPRM_CHECK mask=MAY_EXEC")
+	other=$(ih_write_policy "$BATS_TEST_NUMBER-other.policy" "measure func=FILE_CHECK mask=MAY_READ uid=0")
+	runp shared "$(jq -n --arg p "$pol" '{"io.imans.enable": "true", "io.imans.scope": "pod", "io.imans.policy": $p}')"
+	start_ctr a
+	a=$CID
+	start_ctr b
+	b=$CID
+	ns_a=$(ih_ns_of_pid "$(cri_pid "$a")")
+	ns_b=$(ih_ns_of_pid "$(cri_pid "$b")")
+	[ "$ns_a" != "$IH_HOST_NS" ] || ih_fail "a runs in the host namespace"
+	[ "$ns_a" = "$ns_b" ] || ih_fail "a runs in $ns_a, b in $ns_b"
+	[ "$(ih_ns_of_pid "$(cri_sandbox_pid "$POD")")" = "$IH_HOST_NS" ] || ih_fail "the sandbox is not in the host namespace"
+	ih_expect_applied "$a" "$pol"
+	ih_expect_applied "$b" "$pol"
+	[ "$(ih_record_field "$b" .pod_namespace_of)" = "$a" ] || ih_fail "b's record: $(cat "$IH_RUN_DIR/$b.json")"
+	[ "$(ih_record_field "$b" .ns_id)" = "$ns_a" ] || ih_fail "b's record names namespace $(ih_record_field "$b" .ns_id)"
+	emu_custom_rules "$(cri_pid "$b")" "$pol" | diff - "$pol"
+	# A container that asks for another policy cannot have it in the pod's
+	# namespace: refused, with the line in crictl's error.
+	cfg=$(ctr_json c "$(jq -n --arg p "$other" '{"io.imans.policy": $p}')")
+	c=$(cri create "$POD" "$cfg" "$POD_JSON")
+	run cri start "$c"
+	[ "$status" -ne 0 ] || ih_fail "a container with another policy joined the pod's namespace"
+	[[ ${lines[-1]} == *"ima-hook: io.imans.policy: this container asks for the policy with sha256 $(ih_sha256 "$other"), but the pod's IMA namespace (io.imans.scope=pod), created by container $a, has $(ih_sha256 "$pol"); "* ]] ||
+		ih_fail "crictl did not show the reason: ${lines[-1]}"
+	# The pod's evidence is one list: what b runs shows in the pod's view.
+	ih_emu measure --pid "$(cri_pid "$b")" "/usr/bin/from-b-$KNS" >/dev/null
+	run --separate-stderr "$IH_EMU_BIN" measurements --config "$IH_CONFIG" --pod "$KNS/shared"
+	[ "$status" -eq 0 ] || ih_fail "measurements --pod: $status $stderr"
+	grep -q " /usr/bin/from-b-$KNS " <<<"$output" || ih_fail "b's measurement is not in the pod's view: $output"
+	[[ $stderr == *"the pod's shared namespace (containers a, b), container id $a"* ]] || ih_fail "stderr: $stderr"
+}
