@@ -24,7 +24,7 @@ const (
 	// KeyringUnderscoreIMA is the "_ima" keyring that kernels without the
 	// trusted keyring look up with request_key among the appraising
 	// process's keyrings (integrity_digsig_verify). It is created in the
-	// user keyring (@u), as ../shared/TESTING.md does on Debian's kernel.
+	// user keyring (@u), as the VM oracle tests do on Debian's kernel (docs/vm-oracle.md).
 	KeyringUnderscoreIMA = "_ima"
 	// KeyringAuto picks .ima when the kernel has it, else _ima.
 	KeyringAuto = "auto"

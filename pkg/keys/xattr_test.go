@@ -18,7 +18,7 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// The decoded example of ../shared/ref/ima-formats.md section 2.
+// A decoded security.ima example (evmctl v2 signature layout).
 func TestDecodeDocExample(t *testing.T) {
 	b := unhex(t, "0404482b5b1db0f693204bf1e557cb28bee1749a17b3df01e465b537f2d052d891e6")
 	x, err := DecodeIMAXattr(b)

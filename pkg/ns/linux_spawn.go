@@ -17,7 +17,7 @@ import (
 // spawnKind is the namespace type the runtime wrapper creates and joins. The
 // release build uses IMA; the timens test build (linux_spawn_timens.go)
 // swaps in time namespaces, which follow the same pending -> configured ->
-// born-into rules on a real kernel (TESTING.md layer 2).
+// born-into rules on a real kernel (docs/testing.md, layer 2).
 type spawnKindT struct {
 	name       string // /proc/<pid>/ns/<name>
 	flag       uint64 // unshare flag

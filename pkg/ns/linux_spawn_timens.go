@@ -25,7 +25,7 @@ import (
 // no such side effect.
 const TimensOffset = 7 * 24 * 3600
 
-// The timens test build (TESTING.md layer 2): the wrapper creates a time
+// The timens test build (docs/testing.md, layer 2): the wrapper creates a time
 // namespace instead of an IMA one. unshare(CLONE_NEWTIME) leaves the caller
 // where it is, /proc/self/timens_offsets takes the configuration only before
 // the first child is born (EACCES afterwards), and children are born into

@@ -2,7 +2,7 @@
 // parts of the kernel (openEuler CONFIG_IMA_NS). Everything above it is plain
 // Go that can be tested anywhere; everything below it is either the real
 // Linux implementation (what ships) or, in builds with the "imaemu" tag only,
-// an emulated kernel that follows ../shared/ref/ima-ns-kernel-abi.md section A.
+// an emulated kernel that follows docs/kernel-abi.md.
 //
 // The seam is deliberately coarse: callers describe *what* must happen in a
 // namespace (a Populate or Spawn request) and the implementation decides how.

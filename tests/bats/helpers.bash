@@ -4,7 +4,7 @@
 # Everything here is real: runc and podman, bundles built from the host's
 # busybox-static, hooks.d files rendered from the shipped templates, the OCI
 # state on stdin. Only the IMA-namespace kernel calls are emulated, by the
-# binary built with -tags imaemu (bin/ima-hook-emu); see ../shared TESTING.md
+# binary built with -tags imaemu (bin/ima-hook-emu); see docs/testing.md,
 # layer 1. Every test gets its own admin config, keys/policies dirs, record
 # dirs and emulator state dir under $BATS_TEST_TMPDIR, so tests never see each
 # other's state and never touch /etc/ima-hook, /run/ima-hook or
@@ -28,7 +28,7 @@ IH_BIN_DIR=${IMA_HOOK_BIN_DIR:-$IH_REPO_ROOT/bin}
 # The emulated-kernel build (-tags imaemu) and the release build.
 IH_EMU_BIN=${IMA_HOOK_EMU_BIN:-$IH_BIN_DIR/ima-hook-emu}
 IH_RELEASE_BIN=${IMA_HOOK_RELEASE_BIN:-$IH_BIN_DIR/ima-hook}
-# The timens test build (time namespaces stand in for IMA ones, TESTING.md
+# The timens test build (time namespaces stand in for IMA ones, docs/testing.md
 # layer 2) and what its namespaces show in /proc/<pid>/timens_offsets, as
 # ih_squeeze prints it: a week of monotonic offset (TimensOffset in
 # pkg/ns/linux_spawn_timens.go), no boottime offset.
@@ -410,7 +410,7 @@ ih_delete() {
 
 # ih_podman ARGS...: podman with this test's hooks dir, runtime and label.
 # Usage: ih_podman [--runtime PATH] run [podman run options] -- CMD...
-# Adds the options these machines need (TESTING.md "Machine facts").
+# Adds the options these machines need (docs/testing.md).
 ih_podman_run() {
 	local runtime
 	runtime=$(ih_wrapper)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # The runtime wrapper's full IMA path on the emulated kernel
-# (bin/ima-hook-emu, TESTING.md layer 1): the wrapper creates the namespace
+# (bin/ima-hook-emu, docs/testing.md layer 1): the wrapper creates the namespace
 # and writes kcmd_for_children and x509_for_children before the runtime is
 # born into it; the hook then loads the policy; exec joins it. Real runc and
 # podman; only the IMA-namespace kernel calls are emulated.

@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -286,6 +287,10 @@ func (s *state) procStat(pid int) (uint64, int, error) {
 // Kernel is a handle on an emulator state directory.
 type Kernel struct {
 	dir string
+	// sw caches the switches once read: they never change after the
+	// state was created.
+	mu sync.Mutex
+	sw *Switches
 }
 
 // Open returns the emulator whose state is in dir, creating it with sw the
@@ -304,19 +309,14 @@ func Open(dir string, sw Switches) (*Kernel, error) {
 		if s.NextSerial == 0 {
 			s.Switches = sw
 			s.NextSerial = 100000
+			// Under the lock and before the state exists: whoever sees
+			// the state also sees the kernel's config.
+			if sw.KernelConfigReadable {
+				return writeKernelConfig(filepath.Join(dir, KernelConfigFile), sw)
+			}
 		}
 		return nil
 	})
-	if err != nil {
-		return k, err
-	}
-	sw, err = k.Switches()
-	if err != nil {
-		return k, err
-	}
-	if sw.KernelConfigReadable {
-		err = writeKernelConfig(filepath.Join(dir, KernelConfigFile), sw)
-	}
 	return k, err
 }
 

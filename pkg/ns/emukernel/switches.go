@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // SwitchesFile is the file in the state directory that chooses the kernel
@@ -86,26 +88,57 @@ func OpenConfigured(dir string) (*Kernel, error) {
 
 // CurrentSwitches returns the switches of the emulator in dir without
 // creating its state: the state's own once it exists, else the ones it
-// will be created with.
+// will be created with. The state is read under a shared lock (writers
+// rewrite it in place under the exclusive one).
 func CurrentSwitches(dir string) (Switches, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if errors.Is(err, os.ErrNotExist) || (err == nil && len(b) == 0) {
-		return LoadSwitches(dir)
+	sw, _, err := currentSwitches(dir)
+	return sw, err
+}
+
+// currentSwitches also says whether they come from an existing state.
+func currentSwitches(dir string) (Switches, bool, error) {
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		sw, err := LoadSwitches(dir) // no state directory yet
+		return sw, false, err
 	}
 	if err != nil {
-		return Switches{}, err
+		return Switches{}, false, err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_SH); err != nil {
+		return Switches{}, false, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(b) == 0) {
+		sw, err := LoadSwitches(dir)
+		return sw, false, err
+	}
+	if err != nil {
+		return Switches{}, false, err
 	}
 	var s struct {
 		Switches Switches `json:"switches"`
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
-		return Switches{}, fmt.Errorf("emulator state %s: %w", dir, err)
+		return Switches{}, false, fmt.Errorf("emulator state %s: %w", dir, err)
 	}
-	return s.Switches, nil
+	return s.Switches, true, nil
 }
 
 // Switches returns the switches this emulator was created with.
-func (k *Kernel) Switches() (Switches, error) { return CurrentSwitches(k.dir) }
+func (k *Kernel) Switches() (Switches, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.sw != nil {
+		return *k.sw, nil
+	}
+	sw, fromState, err := currentSwitches(k.dir)
+	if err == nil && fromState {
+		k.sw = &sw
+	}
+	return sw, err
+}
 
 // KernelConfigFile is the emulated kernel's build config in its state
 // directory (what /proc/config.gz is on a real one), when

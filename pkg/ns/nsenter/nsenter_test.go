@@ -145,7 +145,7 @@ func exitCode(t *testing.T, err error) int {
 	return ee.ExitCode()
 }
 
-// The wrapper's chain on a real kernel (TESTING.md layer 2): unshare a time
+// The wrapper's chain on a real kernel (docs/testing.md, layer 2): unshare a time
 // namespace, configure it, fork: the child is born into it with the offset,
 // the parent stays where it was, and the new id is recorded.
 func TestUnshareWriteForkExecTime(t *testing.T) {
