@@ -86,3 +86,23 @@ func FuzzParse(f *testing.F) {
 		_ = c.Summary()
 	})
 }
+
+// The running kernel's own config, where this machine exposes it.
+func TestReadRunningKernel(t *testing.T) {
+	c, err := Read(DefaultPaths())
+	if errors.Is(err, ErrNotFound) {
+		t.Skipf("no kernel config here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Values) < 100 || c.Value("CONFIG_64BIT") == "" && c.Value("CONFIG_X86_32") == "" && c.Value("CONFIG_ARM64") == "" {
+		t.Fatalf("%s: %d options; not the running kernel's config?", c.Source, len(c.Values))
+	}
+	for _, o := range Options {
+		if v := c.Options[o]; v != "y" && v != "m" && v != "n" {
+			t.Errorf("%s = %q", o, v)
+		}
+	}
+	t.Logf("%s: %v", c.Source, c.Options)
+}
