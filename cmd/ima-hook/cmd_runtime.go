@@ -149,7 +149,8 @@ func runRuntime(args []string) int {
 	// who is the container's Kubernetes pod and container, from the
 	// annotations the wrapper reads: its log lines name them too.
 	var who string
-	w := &runtime.Wrapper{
+	var w *runtime.Wrapper
+	w = &runtime.Wrapper{
 		Runtime: rt,
 		Resolve: func(ann map[string]string) (*runtime.Settings, error) {
 			who = kube.FromAnnotations(ann).String()
@@ -169,7 +170,7 @@ func runRuntime(args []string) int {
 			}
 			// What the hook would refuse in the namespace about to be
 			// created is refused now, before anything exists.
-			if _, err := c.CheckNamespace(true); err != nil {
+			if _, err := c.CheckNamespace(true, w.Kernel.Probe().KernelConfig); err != nil {
 				return nil, err
 			}
 			set := &runtime.Settings{Required: c.Required, Kcmd: c.KcmdText, X509Path: c.X509Path}

@@ -4,17 +4,18 @@ import (
 	"strings"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/kconfig"
 	"github.com/ima-hook/ima-hook/pkg/policy"
 )
 
 // CheckNamespace refuses what the hook could not honour for this config in
 // a namespace that the ima-runtime wrapper created (createdByWrapper) or
-// that it found made by someone else, and returns the warnings for what it
-// will ignore instead. It is the one place for these config reasons: the
-// hook plans with it, and the wrapper calls it (with true) before it
-// creates anything, so that such a config is refused before any namespace
-// exists.
-func (c *Config) CheckNamespace(createdByWrapper bool) (warnings []string, err error) {
+// that it found made by someone else, on a kernel built with kernel (nil:
+// unknown), and returns the warnings for what it will ignore instead. It
+// is the one place for these config reasons: the hook plans with it, and
+// the wrapper calls it (with true) before it creates anything, so that
+// such a config is refused before any namespace exists.
+func (c *Config) CheckNamespace(createdByWrapper bool, kernel *kconfig.Config) (warnings []string, err error) {
 	if !createdByWrapper {
 		// Only the task that unshared can set kcmd and x509, before the
 		// first child (imans_write_kcmd_for_children): what kcmd would have
@@ -40,6 +41,13 @@ func (c *Config) CheckNamespace(createdByWrapper bool) (warnings []string, err e
 			}
 			warnings = append(warnings, msg+"; ignored because io.imans.required=false")
 		}
+	}
+	if a := c.Kcmd.Appraise; a != "" && a != "enforce" && createdByWrapper &&
+		kernel != nil && !kernel.Enabled("CONFIG_IMA_APPRAISE_BOOTPARAM") {
+		// The kernel ignores it silently (ima_appraise_parse_cmdline): the
+		// namespace would enforce.
+		return nil, userror.New(AnnKcmd, "ima_appraise="+a+" is ignored by this kernel, built without CONFIG_IMA_APPRAISE_BOOTPARAM ("+
+			kernel.Source+"): the namespace appraises in enforce mode", "remove ima_appraise from the kcmd, or boot a kernel built with CONFIG_IMA_APPRAISE_BOOTPARAM=y")
 	}
 	if _, err := policy.ExpandKcmd(c.Kcmd, c.Profile); err != nil {
 		return nil, userror.Wrap(err, AnnKcmd, err.Error(), "use a built-in policy the kernel knows")

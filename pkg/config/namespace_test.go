@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
+	"github.com/ima-hook/ima-hook/pkg/kconfig"
 )
 
 func TestCheckNamespace(t *testing.T) {
@@ -19,22 +20,32 @@ func TestCheckNamespace(t *testing.T) {
 		return c
 	}
 	inline := map[string]string{AnnKcmd: "ima_policy=appraise_tcb", AnnPolicyRules: "measure func=BPRM_CHECK"}
-	_, err := resolve(inline).CheckNamespace(true)
+	_, err := resolve(inline).CheckNamespace(true, nil)
 	if err == nil || !strings.HasPrefix(userror.Line(err), "ima-hook: io.imans.policy-rules: the namespace appraises its own policy") {
 		t.Errorf("inline rules in a namespace appraising its policy: %v", err)
 	}
-	if w, err := resolve(map[string]string{AnnKcmd: "ima_policy=tcb", AnnPolicyRules: "measure func=BPRM_CHECK"}).CheckNamespace(true); err != nil || w != nil {
+	if w, err := resolve(map[string]string{AnnKcmd: "ima_policy=tcb", AnnPolicyRules: "measure func=BPRM_CHECK"}).CheckNamespace(true, nil); err != nil || w != nil {
 		t.Errorf("plain inline rules: %v %v", w, err)
 	}
 	appraise := map[string]string{AnnKcmd: "ima_policy=tcb ima_appraise=log"}
-	if _, err := resolve(appraise).CheckNamespace(true); err != nil {
+	if _, err := resolve(appraise).CheckNamespace(true, nil); err != nil {
 		t.Errorf("ima_appraise in a namespace the wrapper creates: %v", err)
 	}
-	if _, err := resolve(appraise).CheckNamespace(false); err == nil || !strings.Contains(err.Error(), "can only be set when the namespace is created") {
+	if _, err := resolve(appraise).CheckNamespace(false, nil); err == nil || !strings.Contains(err.Error(), "can only be set when the namespace is created") {
 		t.Errorf("ima_appraise without the wrapper, required: %v", err)
 	}
+	// A kernel that ignores ima_appraise= (no CONFIG_IMA_APPRAISE_BOOTPARAM)
+	// would enforce silently: refused where the wrapper creates.
+	noBootparam := &kconfig.Config{Source: "/boot/config-x", Values: map[string]string{"CONFIG_IMA_APPRAISE_BOOTPARAM": "n"}}
+	if _, err := resolve(appraise).CheckNamespace(true, noBootparam); err == nil || !strings.Contains(userror.Line(err), "ima-hook: io.imans.kcmd: ima_appraise=log is ignored by this kernel, built without CONFIG_IMA_APPRAISE_BOOTPARAM (/boot/config-x)") {
+		t.Errorf("ima_appraise on a kernel without the boot parameter: %v", err)
+	}
+	withBootparam := &kconfig.Config{Source: "/boot/config-y", Values: map[string]string{"CONFIG_IMA_APPRAISE_BOOTPARAM": "y"}}
+	if _, err := resolve(appraise).CheckNamespace(true, withBootparam); err != nil {
+		t.Errorf("ima_appraise on a kernel with the boot parameter: %v", err)
+	}
 	appraise[AnnRequired] = "false"
-	if w, err := resolve(appraise).CheckNamespace(false); err != nil || len(w) != 1 || !strings.Contains(w[0], "ignored because io.imans.required=false") {
+	if w, err := resolve(appraise).CheckNamespace(false, nil); err != nil || len(w) != 1 || !strings.Contains(w[0], "ignored because io.imans.required=false") {
 		t.Errorf("ima_appraise without the wrapper, optional: %v %v", w, err)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/ima-hook/ima-hook/internal/logx"
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
+	"github.com/ima-hook/ima-hook/pkg/kconfig"
 	"github.com/ima-hook/ima-hook/pkg/kube"
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
@@ -205,7 +206,7 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 			return err
 		}
 	}
-	plan, err := h.plan(st.ID, ctrNS, cfg, feat.SecureBoot)
+	plan, err := h.plan(st.ID, ctrNS, cfg, feat.SecureBoot, feat.KernelConfig)
 	if err != nil {
 		return err
 	}
@@ -250,12 +251,6 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 		if err := h.checkKeyCopy(st.ID, cfg, plan, rec); err != nil {
 			return err
 		}
-	}
-	if a := cfg.Kcmd.Appraise; a != "" && a != "enforce" && plan.CreatedByWrapper &&
-		feat.KernelConfig != nil && !feat.KernelConfig.Enabled("CONFIG_IMA_APPRAISE_BOOTPARAM") {
-		// The kernel ignored it silently: the namespace enforces.
-		return userror.New(config.AnnKcmd, "ima_appraise="+a+" is ignored by this kernel, built without CONFIG_IMA_APPRAISE_BOOTPARAM ("+
-			feat.KernelConfig.Source+"): the namespace appraises in enforce mode", "remove ima_appraise from the kcmd, or boot a kernel built with CONFIG_IMA_APPRAISE_BOOTPARAM=y")
 	}
 	req := ns.PopulateRequest{PolicyRules: plan.Rules, PolicyPath: plan.PolicyPath, Keyring: cfg.Keyring, Expect: ctrNS,
 		ListKeys: cfg.Cert != nil}
@@ -396,14 +391,14 @@ func verifyKey(cfg *config.Config, plan *Plan, res ns.PopulateResult, feat ns.Fe
 // in a namespace that the wrapper did not create. secureBoot says that the
 // platform booted with secure boot, whatever the admin's kernel profile
 // knows: the architecture rules are then in force in the namespace.
-func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config, secureBoot bool) (*Plan, error) {
+func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config, secureBoot bool, kernel *kconfig.Config) (*Plan, error) {
 	p := &Plan{NS: ctrNS}
 	created, err := h.createdByWrapper(id, ctrNS)
 	if err != nil {
 		return nil, err
 	}
 	p.CreatedByWrapper = created
-	if p.Warnings, err = cfg.CheckNamespace(created); err != nil {
+	if p.Warnings, err = cfg.CheckNamespace(created, kernel); err != nil {
 		return nil, err
 	}
 	p.AddKey = !created && cfg.Cert != nil

@@ -332,3 +332,16 @@ note_dead_process() {
 	[ "$status" -eq 1 ] || ih_fail "IMA container with + in its id: status $status"
 	ih_expect_one_hook_line "ima-runtime run: container id"
 }
+
+@test "emulated kernel without CONFIG_IMA_APPRAISE_BOOTPARAM: the wrapper refuses ima_appraise= before it creates a namespace" {
+	ih_emu_switches appraise_bootparam=false
+	b=$(ih_bundle bp /bin/true)
+	ih_annotate "$b" io.imans.enable=true "io.imans.kcmd=ima_policy=tcb ima_appraise=log"
+	ih_add_hooks "$b"
+	ih_run_container bp "$b"
+	[ "$status" -eq 1 ] || ih_fail "run: status $status"
+	[[ $output == "ima-hook: io.imans.kcmd: ima_appraise=log is ignored by this kernel, built without CONFIG_IMA_APPRAISE_BOOTPARAM ("*"; remove ima_appraise from the kcmd"* ]] ||
+		ih_fail "not the wrapper's own line: $output"
+	[ "$(ih_count_hook_lines "$output")" -eq 1 ] || ih_fail "want one line: $output"
+	[ "$(ih_emu namespaces | jq length)" -eq 0 ] || ih_fail "a namespace was created: $(ih_emu namespaces)"
+}
