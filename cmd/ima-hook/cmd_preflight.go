@@ -3,10 +3,10 @@ package main
 import (
 	"os"
 
-	"github.com/ima-hook/ima-hook/pkg/preflight/preflightcmd"
+	"github.com/ima-hook/ima-hook/cmd/ima-hook/preflightcmd"
 )
 
-// `ima-hook preflight`: the command itself is pkg/preflight/preflightcmd.
+// `ima-hook preflight`: the command itself is cmd/ima-hook/preflightcmd.
 func init() {
 	register(command{name: "preflight", summary: preflightcmd.Summary, run: func(args []string) int {
 		return preflightcmd.Run(args, os.Stdout, os.Stderr)

@@ -1,4 +1,4 @@
-package checkcmd
+package policycmd
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-const kconfig = "../testdata/oracle/kernel-6.1.config"
+const kconfig = "../../../pkg/policy/testdata/oracle/kernel-6.1.config"
 
 func run(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()

@@ -1,7 +1,7 @@
-// Package checkcmd is the `ima-hook policy check` command: flags, profile
+// Package policycmd is the `ima-hook policy check` command: flags, profile
 // selection, and the text and JSON reports over pkg/policy. It lives apart
 // from cmd/ima-hook so that it can be tested without building the binary.
-package checkcmd
+package policycmd
 
 import (
 	"encoding/json"
