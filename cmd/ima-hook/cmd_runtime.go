@@ -170,7 +170,15 @@ func runRuntime(args []string) int {
 			}
 			// What the hook would refuse in the namespace about to be
 			// created is refused now, before anything exists.
-			if _, err := c.CheckNamespace(true, w.Kernel.Probe().KernelConfig); err != nil {
+			// The kernel's build config counts only where a namespace will
+			// be created (an optional container on a kernel without IMA
+			// namespaces starts without one).
+			feat := w.Kernel.Probe()
+			kc := feat.KernelConfig
+			if feat.Missing() != "" {
+				kc = nil
+			}
+			if _, err := c.CheckNamespace(true, kc); err != nil {
 				return nil, err
 			}
 			set := &runtime.Settings{Required: c.Required, Kcmd: c.KcmdText, X509Path: c.X509Path}

@@ -291,4 +291,11 @@ podman_wrapped() {
 	run timeout "$IH_TIMEOUT" "$rw" --root "$IH_RUNC_ROOT" run --bundle "$b" "$(ih_cid rel3)" </dev/null
 	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
 	[ "$output" = started ] || ih_fail "output: $output"
+	# ima_appraise= depends on the kernel's build config only where a
+	# namespace is created: here none is, and the container starts.
+	b=$(enabled_bundle rel4 /bin/echo started)
+	ih_annotate "$b" io.imans.required=false "io.imans.kcmd=ima_policy=tcb ima_appraise=log"
+	run timeout "$IH_TIMEOUT" "$rw" --root "$IH_RUNC_ROOT" run --bundle "$b" "$(ih_cid rel4)" </dev/null
+	[ "$status" -eq 0 ] || ih_fail "with ima_appraise: status $status: $output"
+	[ "$output" = started ] || ih_fail "with ima_appraise: output: $output"
 }
