@@ -5,7 +5,7 @@
 // the result; at poststop it archives the namespace's final measurement view.
 //
 // The data flows one way: state + annotations + admin config -> config.Config
-// -> Plan -> ns.Kernel -> record. Plan is plain data so that tests (and
+// -> PopulatePlan -> ns.Kernel -> record. The plan is plain data so that tests (and
 // --dry-run) can inspect what would be written without a kernel.
 package hook
 
@@ -48,8 +48,8 @@ func New(k ns.Kernel, a *config.Admin, log *logx.Logger) *Hook {
 	return &Hook{Kernel: k, Admin: a, Store: record.Store{RunDir: a.RunDir, ArchiveDir: a.ArchiveDir}, Log: log, Now: time.Now}
 }
 
-// Plan is what createRuntime will do in the container's namespace.
-type Plan struct {
+// PopulatePlan is what createRuntime will do in the container's namespace.
+type PopulatePlan struct {
 	NS ns.NSID `json:"ns"`
 	// CreatedByWrapper: the ima-runtime wrapper created the namespace, so
 	// kcmd and x509 were applied at creation.
@@ -295,7 +295,7 @@ var beforePopulate = func() {}
 // must be the one the hook validated now, or the key file changed while
 // the container was being created. The copy is removed: the kernel read it
 // at activation, before the hook ran.
-func (h *Hook) checkKeyCopy(id string, cfg *config.Config, plan *Plan, rec *record.Record) error {
+func (h *Hook) checkKeyCopy(id string, cfg *config.Config, plan *PopulatePlan, rec *record.Record) error {
 	sum := sha256.Sum256(cfg.Cert.DER)
 	rec.KeySHA256 = hex.EncodeToString(sum[:])
 	if !plan.CreatedByWrapper {
@@ -351,7 +351,7 @@ func getxattr(path, name string) ([]byte, error) {
 // activation only with CONFIG_IMA_LOAD_X509, and with
 // CONFIG_IMA_TRUSTED_KEYRING only if a trusted key signed it; both fail
 // silently (at most a kernel log line), so it is looked for, never assumed.
-func verifyKey(cfg *config.Config, plan *Plan, res ns.PopulateResult, feat ns.Features) error {
+func verifyKey(cfg *config.Config, plan *PopulatePlan, res ns.PopulateResult, feat ns.Features) error {
 	want := cfg.Cert.KeyID
 	for _, id := range res.KeyIDs {
 		if id == want {
@@ -391,8 +391,8 @@ func verifyKey(cfg *config.Config, plan *Plan, res ns.PopulateResult, feat ns.Fe
 // in a namespace that the wrapper did not create. secureBoot says that the
 // platform booted with secure boot, whatever the admin's kernel profile
 // knows: the architecture rules are then in force in the namespace.
-func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config, secureBoot bool, kernel *kconfig.Config) (*Plan, error) {
-	p := &Plan{NS: ctrNS}
+func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config, secureBoot bool, kernel *kconfig.Config) (*PopulatePlan, error) {
+	p := &PopulatePlan{NS: ctrNS}
 	created, err := h.createdByWrapper(id, ctrNS)
 	if err != nil {
 		return nil, err
@@ -500,7 +500,7 @@ func (h *Hook) createdByWrapper(id string, ctrNS ns.NSID) (bool, error) {
 	return true, nil
 }
 
-func verify(p *Plan, res ns.PopulateResult) error {
+func verify(p *PopulatePlan, res ns.PopulateResult) error {
 	if res.NS != p.NS {
 		return userror.New("IMA namespace", fmt.Sprintf("populated namespace %d, expected %d", res.NS, p.NS), "retry; report a bug if it persists")
 	}

@@ -22,7 +22,7 @@ import (
 // starting; with warn it is logged and recorded. At createRuntime the
 // rootfs is mounted, so the walk sees what the container will see.
 //
-// It judges inForce, the rules the plan leaves in force (Plan.InForce).
+// It judges inForce, the rules the plan leaves in force (PopulatePlan.InForce).
 func (h *Hook) preflight(st *specs.State, cfg *config.Config, rec *record.Record, inForce []policy.Rule) error {
 	if cfg.Preflight == "" || cfg.Preflight == "off" {
 		return nil

@@ -48,6 +48,8 @@ const (
 // the emulator can enforce imans_install's single-thread rule.
 type emuKernel struct{ k *emukernel.Kernel }
 
+var _ Kernel = (*emuKernel)(nil)
+
 // Default returns the kernel of this build: the emulator.
 func Default() Kernel {
 	k, err := Emulator()
@@ -95,6 +97,9 @@ func (e *emuKernel) Probe() Features {
 	return f
 }
 
+// SpawnMissing: the emulator creates IMA namespaces.
+func (e *emuKernel) SpawnMissing() string { return e.Probe().Missing() }
+
 // secureBoot is the emulated platform's secure boot (switch secure_boot).
 func (e *emuKernel) secureBoot() bool {
 	sw, err := e.k.Switches()
@@ -125,7 +130,7 @@ func (e *emuKernel) Populate(pid int, req PopulateRequest) (PopulateResult, erro
 	if active, children, err := e.k.TaskNamespaces(self); err == nil && active == target && children == target && target != emukernel.InitialNS {
 		return populateHere(&emuSecfs{k: e.k, pid: self}, req)
 	}
-	cmd, err := nsenter.Command(nsenter.Plan{Stage: stageEmuPopulate})
+	cmd, err := nsenter.Command(nsenter.StagePlan{Stage: stageEmuPopulate})
 	if err != nil {
 		return PopulateResult{}, err
 	}
@@ -175,7 +180,7 @@ func (e *emuKernel) Spawn(req SpawnRequest) error {
 	// The re-exec keeps our pid and start time, so the emulator still
 	// knows us as the unsharer; the C stage forks and execs the runtime,
 	// which is then born into the pending namespace.
-	return nsenter.Exec(nsenter.Plan{Fork: true, Exec: req.Argv, Env: req.Env,
+	return nsenter.Exec(nsenter.StagePlan{Fork: true, Exec: req.Argv, Env: req.Env,
 		ErrorLog: req.ErrorLog.Path, ErrorLogJSON: req.ErrorLog.JSON})
 }
 
@@ -188,7 +193,7 @@ func (e *emuKernel) JoinAndExec(pid int, req ExecRequest) error {
 	env = append(append([]string(nil), env...), envEmuTarget+"="+strconv.FormatUint(uint64(target), 10))
 	// Re-exec through the C stage so the join happens single-threaded, then
 	// exec the runtime from the same process (see RunStage).
-	return nsenter.Exec(nsenter.Plan{Stage: stageEmuJoin, Env: append(env, "_IMA_HOOK_EMU_ARGV="+joinArgv(argv))})
+	return nsenter.Exec(nsenter.StagePlan{Stage: stageEmuJoin, Env: append(env, "_IMA_HOOK_EMU_ARGV="+joinArgv(argv))})
 }
 
 func (e *emuKernel) OpenMeasurements(binary bool) (io.ReadCloser, error) {

@@ -23,6 +23,8 @@ type linuxKernel struct {
 	proc  string // procfs mount, "/proc"
 }
 
+var _ Kernel = (*linuxKernel)(nil)
+
 func newLinux() *linuxKernel { return &linuxKernel{secfs: DefaultSecurityFS, proc: "/proc"} }
 
 // Default returns the kernel of this build: the real one.

@@ -43,7 +43,7 @@ func (k *linuxKernel) Populate(pid int, req PopulateRequest) (PopulateResult, er
 		// (get_current_ns), so there is nothing to enter.
 		return populateHere(&linuxSecfs{dir: k.secfs}, req)
 	}
-	cmd, err := nsenter.Command(nsenter.Plan{SetnsFD: 3, Stage: stagePopulate})
+	cmd, err := nsenter.Command(nsenter.StagePlan{SetnsFD: 3, Stage: stagePopulate})
 	if err != nil {
 		return PopulateResult{}, err
 	}

@@ -14,10 +14,11 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 )
 
-// spawnKind is the namespace type the runtime wrapper creates and joins. The
-// release build uses IMA; the timens test build (linux_spawn_timens.go)
-// swaps in time namespaces, which follow the same pending -> configured ->
-// born-into rules on a real kernel (docs/testing.md, layer 2).
+// spawnKindT is the namespace type the runtime wrapper creates and joins.
+// The release build uses IMA (linux_spawn_ima.go); the timens test build
+// (linux_spawn_timens.go) uses time namespaces, which follow the same
+// pending -> configured -> born-into rules on a real kernel
+// (docs/testing.md, layer 2). Each build's file defines spawnKind.
 type spawnKindT struct {
 	name       string // /proc/<pid>/ns/<name>
 	flag       uint64 // unshare flag
@@ -26,33 +27,9 @@ type spawnKindT struct {
 	childrenNS string // /proc/self/ns/<childrenNS> names the new namespace after unshare
 }
 
-var spawnKind = spawnKindT{
-	name:       "ima",
-	flag:       CloneNewIMA,
-	childrenNS: "ima_for_children",
-	writes: func(k *linuxKernel, req SpawnRequest) []nsenter.Write {
-		// ima_write_*_for_children take the value verbatim (no trimming: a
-		// trailing newline would become part of the x509 path), one write each.
-		var w []nsenter.Write
-		if req.Kcmd != "" {
-			w = append(w, nsenter.Write{Path: filepath.Join(k.secfs, "kcmd_for_children"), Data: req.Kcmd})
-		}
-		if req.X509Path != "" {
-			w = append(w, nsenter.Write{Path: filepath.Join(k.secfs, "x509_for_children"), Data: req.X509Path})
-		}
-		return w
-	},
-	missing: func(k *linuxKernel) string { return k.Probe().Missing() },
-}
-
-// SpawnMissing says why Spawn cannot work on this kernel ("" when it can).
-// The wrapper asks this rather than Probe so that the timens test build can
-// answer for time namespaces.
+// SpawnMissing says why Spawn cannot work on this kernel ("" when it can):
+// for the namespace type this build creates.
 func (k *linuxKernel) SpawnMissing() string { return spawnKind.missing(k) }
-
-// SpawnNamespace names the namespace type Spawn creates ("ima", or "time" in
-// the timens test build), for messages and logs.
-func (k *linuxKernel) SpawnNamespace() string { return spawnKind.name }
 
 // Spawn re-executes this binary into the C stage (nsenter), which unshares
 // the namespace, writes its configuration, records its id and forks: the
@@ -64,7 +41,7 @@ func (k *linuxKernel) Spawn(req SpawnRequest) error {
 	if len(req.Argv) == 0 || !filepath.IsAbs(req.Argv[0]) {
 		return fmt.Errorf("spawn: the runtime path must be absolute, got %q", req.Argv)
 	}
-	p := nsenter.Plan{
+	p := nsenter.StagePlan{
 		Unshare: spawnKind.flag,
 		Writes:  spawnKind.writes(k, req),
 		Fork:    true,
@@ -116,7 +93,7 @@ func (k *linuxKernel) JoinAndExec(pid int, req ExecRequest) error {
 			return fmt.Errorf("join: process %d exited while its namespace was opened: %w", pid, err)
 		}
 	}
-	err = nsenter.Exec(nsenter.Plan{SetnsFD: int(f.Fd()), Exec: req.Argv, Env: req.Env,
+	err = nsenter.Exec(nsenter.StagePlan{SetnsFD: int(f.Fd()), Exec: req.Argv, Env: req.Env,
 		ErrorLog: req.ErrorLog.Path, ErrorLogJSON: req.ErrorLog.JSON})
 	runtime.KeepAlive(f)
 	return err

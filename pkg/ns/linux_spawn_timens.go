@@ -32,22 +32,20 @@ const TimensOffset = 7 * 24 * 3600
 // it: the same chain as CLONE_NEWIMA with kcmd_for_children, on a kernel
 // that exists. Kcmd and X509Path are validated by the wrapper but not
 // written anywhere.
-func init() {
-	spawnKind = spawnKindT{
-		name:       "time",
-		flag:       unix.CLONE_NEWTIME,
-		childrenNS: "time_for_children",
-		writes: func(k *linuxKernel, req SpawnRequest) []nsenter.Write {
-			return []nsenter.Write{{
-				Path: filepath.Join(k.proc, "self/timens_offsets"),
-				Data: fmt.Sprintf("monotonic %d 0", TimensOffset),
-			}}
-		},
-		missing: func(k *linuxKernel) string {
-			if _, err := os.Stat(filepath.Join(k.proc, "self/ns/time_for_children")); err != nil {
-				return "the kernel has no time namespaces (CONFIG_TIME_NS is off: no /proc/self/ns/time_for_children)"
-			}
-			return ""
-		},
-	}
+var spawnKind = spawnKindT{
+	name:       "time",
+	flag:       unix.CLONE_NEWTIME,
+	childrenNS: "time_for_children",
+	writes: func(k *linuxKernel, req SpawnRequest) []nsenter.Write {
+		return []nsenter.Write{{
+			Path: filepath.Join(k.proc, "self/timens_offsets"),
+			Data: fmt.Sprintf("monotonic %d 0", TimensOffset),
+		}}
+	},
+	missing: func(k *linuxKernel) string {
+		if _, err := os.Stat(filepath.Join(k.proc, "self/ns/time_for_children")); err != nil {
+			return "the kernel has no time namespaces (CONFIG_TIME_NS is off: no /proc/self/ns/time_for_children)"
+		}
+		return ""
+	},
 }

@@ -199,6 +199,10 @@ type Kernel interface {
 	// Probe reports what the kernel offers; it never fails, absent features
 	// are simply false.
 	Probe() Features
+	// SpawnMissing says why Spawn cannot work on this kernel, "" when it
+	// can: Probe().Missing() for IMA namespaces; the timens test build
+	// answers for the time namespaces it creates instead.
+	SpawnMissing() string
 	// NamespaceOf returns the active IMA namespace of pid (/proc/<pid>/ns/ima).
 	NamespaceOf(pid int) (NSID, error)
 	// Populate enters the active IMA namespace of pid from a single-threaded

@@ -53,7 +53,7 @@ func (e *emuKernel) PinnedNamespace(path string) (NSID, error) {
 // PinnedView joins through the pin from the single-threaded stage, as on
 // the kernel, and renders the list the emulator shows a task there.
 func (e *emuKernel) PinnedView(path string, expect NSID, max int64) ([]byte, error) {
-	cmd, err := nsenter.Command(nsenter.Plan{Stage: stageEmuView})
+	cmd, err := nsenter.Command(nsenter.StagePlan{Stage: stageEmuView})
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func (k *linuxKernel) PinnedNamespace(path string) (NSID, error) {
 // PinnedView joins the pinned namespace in the C stage (setns on the pin
 // file) and reads binary_runtime_measurements there.
 func (k *linuxKernel) PinnedView(path string, expect NSID, max int64) ([]byte, error) {
-	cmd, err := nsenter.Command(nsenter.Plan{SetnsPath: path, Stage: stageView})
+	cmd, err := nsenter.Command(nsenter.StagePlan{SetnsPath: path, Stage: stageView})
 	if err != nil {
 		return nil, err
 	}

@@ -78,16 +78,7 @@ type Wrapper struct {
 	log ns.RuntimeLog
 }
 
-// kernelSupport is implemented by kernels that know what Spawn needs (the
-// linux kernel; the timens test build answers for time namespaces).
-type kernelSupport interface{ SpawnMissing() string }
-
-func (w *Wrapper) missing() string {
-	if ks, ok := w.Kernel.(kernelSupport); ok {
-		return ks.SpawnMissing()
-	}
-	return w.Kernel.Probe().Missing()
-}
+func (w *Wrapper) missing() string { return w.Kernel.SpawnMissing() }
 
 func (w *Wrapper) logf(id, format string, args ...any) {
 	if w.Log != nil {

@@ -32,7 +32,7 @@
 // envp array the Go runtime reads later) before any exec or return to Go, so
 // the runtime, its children and the Go code never run the plan again.
 //
-// # Plan encoding (version 1)
+// # StagePlan encoding (version 1)
 //
 // The plan travels in the environment of the re-exec of /proc/self/exe:
 //

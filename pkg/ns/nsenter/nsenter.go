@@ -23,7 +23,7 @@ const selfExe = "/proc/self/exe"
 // Exec re-executes this binary with p, replacing the process (same pid). The
 // C stage then performs p before any Go code runs, and execs p.Exec or comes
 // back to Go in p.Stage. It returns only on error.
-func Exec(p Plan) error {
+func Exec(p StagePlan) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func Exec(p Plan) error {
 // caller sets Stdin/Stdout/Stderr and ExtraFiles (ExtraFiles[i] is fd 3+i in
 // the child, which is what SetnsFD names) and may append to Args and Env, but
 // must keep Env's plan variables.
-func Command(p Plan) (*exec.Cmd, error) {
+func Command(p StagePlan) (*exec.Cmd, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 	}
 	// A child that should call Exec (the path the wrapper takes).
 	if js := os.Getenv("NSENTER_TEST_EXEC_PLAN"); js != "" {
-		var p Plan
+		var p StagePlan
 		if err := json.Unmarshal([]byte(js), &p); err != nil {
 			fmt.Fprintln(os.Stderr, "bad plan:", err)
 			os.Exit(98)
@@ -152,7 +152,7 @@ func TestUnshareWriteForkExecTime(t *testing.T) {
 	needTimeNS(t)
 	host := nsLink(t, "/proc/self/ns/time")
 	idFile := filepath.Join(t.TempDir(), "nsid")
-	cmd, err := Command(Plan{
+	cmd, err := Command(StagePlan{
 		Unshare:  unix.CLONE_NEWTIME,
 		Writes:   []Write{{Path: "/proc/self/timens_offsets", Data: offsets}},
 		NSIDLink: "/proc/self/ns/time_for_children",
@@ -206,7 +206,7 @@ func TestUnshareWriteForkExecTime(t *testing.T) {
 // was born into (time == time_for_children), so its threads are fine.
 func TestSecondWriteAfterBirthIsEACCES(t *testing.T) {
 	needTimeNS(t)
-	cmd, err := Command(Plan{
+	cmd, err := Command(StagePlan{
 		Unshare: unix.CLONE_NEWTIME,
 		Writes:  []Write{{Path: "/proc/self/timens_offsets", Data: offsets}},
 		Fork:    true,
@@ -248,7 +248,7 @@ func secondWrite() int {
 func TestExecUnsharer(t *testing.T) {
 	needTimeNS(t)
 	host := nsLink(t, "/proc/self/ns/time")
-	out := runExecHelper(t, Plan{
+	out := runExecHelper(t, StagePlan{
 		Unshare: unix.CLONE_NEWTIME,
 		Writes:  []Write{{Path: "/proc/self/timens_offsets", Data: offsets}},
 		Exec:    []string{"/bin/sh", "-c", `echo child=$(readlink /proc/self/ns/time)`},
@@ -259,7 +259,7 @@ func TestExecUnsharer(t *testing.T) {
 	}
 }
 
-func runExecHelper(t *testing.T, p Plan) string {
+func runExecHelper(t *testing.T, p StagePlan) string {
 	t.Helper()
 	out, err := execHelper(t, p)
 	if err != nil {
@@ -268,7 +268,7 @@ func runExecHelper(t *testing.T, p Plan) string {
 	return out
 }
 
-func execHelper(t *testing.T, p Plan) (string, error) {
+func execHelper(t *testing.T, p StagePlan) (string, error) {
 	t.Helper()
 	js, err := json.Marshal(p)
 	if err != nil {
@@ -292,7 +292,7 @@ func stderrOf(err error) string {
 // week of offset and returns its pid.
 func startInNewTimeNS(t *testing.T) int {
 	t.Helper()
-	cmd, err := Command(Plan{
+	cmd, err := Command(StagePlan{
 		Unshare: unix.CLONE_NEWTIME,
 		Writes:  []Write{{Path: "/proc/self/timens_offsets", Data: offsets}},
 		Fork:    true,
@@ -325,7 +325,7 @@ func startAndReadPid(t *testing.T, cmd *exec.Cmd) int {
 	return pid
 }
 
-func runReport(t *testing.T, p Plan, extra []*os.File, args ...string) report {
+func runReport(t *testing.T, p StagePlan, extra []*os.File, args ...string) report {
 	t.Helper()
 	cmd, err := Command(p)
 	if err != nil {
@@ -360,7 +360,7 @@ func TestSetnsFDTimeNamespace(t *testing.T) {
 		t.Fatalf("setns from the multi-threaded Go test: %v, want EUSERS", err)
 	}
 	before := uptime()
-	r := runReport(t, Plan{SetnsFD: 3, Stage: "report"}, []*os.File{f})
+	r := runReport(t, StagePlan{SetnsFD: 3, Stage: "report"}, []*os.File{f})
 	if r.TimeNS != target {
 		t.Errorf("stage child in %s, want %s", r.TimeNS, target)
 	}
@@ -402,7 +402,7 @@ func TestSetnsPathMountNamespace(t *testing.T) {
 	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNS); !errors.Is(err, unix.EINVAL) {
 		t.Fatalf("setns(mnt) from the multi-threaded Go test: %v, want EINVAL", err)
 	}
-	r := runReport(t, Plan{SetnsPath: nsPath, Stage: "report"}, nil, filepath.Join(dir, "marker"))
+	r := runReport(t, StagePlan{SetnsPath: nsPath, Stage: "report"}, nil, filepath.Join(dir, "marker"))
 	if r.Probe != "inside\n" {
 		t.Errorf("stage child read %q (%s), want the marker of the other mount namespace", r.Probe, r.ProbeErr)
 	}
@@ -424,7 +424,7 @@ func TestForkForwardsSignals(t *testing.T) {
 	for name, sig := range sigs {
 		t.Run(name, func(t *testing.T) {
 			want := 40 + int(sig)
-			cmd, err := Command(Plan{Fork: true, Exec: []string{"/bin/sh", "-c",
+			cmd, err := Command(StagePlan{Fork: true, Exec: []string{"/bin/sh", "-c",
 				fmt.Sprintf(`trap 'exit %d' %s; echo $$; while :; do sleep 0.02; done`, want, name)}})
 			if err != nil {
 				t.Fatal(err)
@@ -468,7 +468,7 @@ func TestForkPassesStatusAndSignals(t *testing.T) {
 		{"kill -SEGV $$", -1, syscall.SIGSEGV},
 	} {
 		t.Run(tc.script, func(t *testing.T) {
-			cmd, err := Command(Plan{Fork: true, Exec: []string{"/bin/sh", "-c", tc.script}})
+			cmd, err := Command(StagePlan{Fork: true, Exec: []string{"/bin/sh", "-c", tc.script}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -498,7 +498,7 @@ func TestForkParentClosesInheritedFDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	cmd, err := Command(Plan{Fork: true, Exec: []string{"/bin/sh", "-c", `ls /proc/$$/fd | sort -n | tr '\n' ' ' >&2
+	cmd, err := Command(StagePlan{Fork: true, Exec: []string{"/bin/sh", "-c", `ls /proc/$$/fd | sort -n | tr '\n' ' ' >&2
 		# the parent closes right after fork: give it a moment
 		for i in $(seq 100); do p=$(ls /proc/$PPID/fd | sort -n | tr '\n' ' '); [ "$p" = "0 1 2 " ] && break; sleep 0.02; done
 		echo "$p"`}})
@@ -522,13 +522,13 @@ func TestForkParentClosesInheritedFDs(t *testing.T) {
 }
 
 func TestExecEnvironment(t *testing.T) {
-	p := Plan{Exec: []string{"/usr/bin/env"}, Env: []string{"A=1", "_IMA_HOOK_NSENTER_STALE=x", "B=two words"}}
+	p := StagePlan{Exec: []string{"/usr/bin/env"}, Env: []string{"A=1", "_IMA_HOOK_NSENTER_STALE=x", "B=two words"}}
 	out := runExecHelper(t, p)
 	if out != "A=1\nB=two words\n" {
 		t.Errorf("environment of the program:\n%s\nwant exactly Env minus plan variables", out)
 	}
 	// nil Env: ours minus the plan's.
-	out = runExecHelper(t, Plan{Exec: []string{"/usr/bin/env"}})
+	out = runExecHelper(t, StagePlan{Exec: []string{"/usr/bin/env"}})
 	if strings.Contains(out, envPrefix) || !strings.Contains(out, "NSENTER_TEST_EXEC_PLAN=") {
 		t.Errorf("environment of the program:\n%s", out)
 	}
@@ -537,7 +537,7 @@ func TestExecEnvironment(t *testing.T) {
 // Exec with a stage replaces the process with a fresh copy of the binary
 // (same pid) that returns to Go in the stage.
 func TestExecIntoStage(t *testing.T) {
-	out := runExecHelper(t, Plan{Stage: "report"})
+	out := runExecHelper(t, StagePlan{Stage: "report"})
 	var r report
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -549,7 +549,7 @@ func TestExecIntoStage(t *testing.T) {
 
 func TestExecArgvUntouched(t *testing.T) {
 	args := []string{"/bin/sh", "-c", `for a; do printf '[%s]' "$a"; done`, "zero", "", "with space", "--flag=x", "\nnl"}
-	out := runExecHelper(t, Plan{Fork: true, Exec: args})
+	out := runExecHelper(t, StagePlan{Fork: true, Exec: args})
 	if out != "[][with space][--flag=x][\nnl]" {
 		t.Errorf("argv seen by the program: %q", out)
 	}
@@ -566,25 +566,25 @@ func TestStepFailures(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		p    Plan
+		p    StagePlan
 		code int
 		want string
 	}{
-		{"setns path", Plan{SetnsPath: "/proc/999999999/ns/time", Stage: "report"}, ExitSetns,
+		{"setns path", StagePlan{SetnsPath: "/proc/999999999/ns/time", Stage: "report"}, ExitSetns,
 			"ima-hook: open /proc/999999999/ns/time: No such file or directory (errno 2); the process is gone"},
-		{"setns not a namespace", Plan{SetnsPath: "/dev/null", Stage: "report"}, ExitSetns,
+		{"setns not a namespace", StagePlan{SetnsPath: "/dev/null", Stage: "report"}, ExitSetns,
 			"ima-hook: setns /dev/null: Invalid argument (errno 22)"},
-		{"unshare IMA on a kernel without it", Plan{Unshare: 0x400000000, Fork: true, Exec: []string{"/bin/true"}}, ExitUnshare,
+		{"unshare IMA on a kernel without it", StagePlan{Unshare: 0x400000000, Fork: true, Exec: []string{"/bin/true"}}, ExitUnshare,
 			"ima-hook: unshare(0x400000000): Invalid argument (errno 22); this kernel has no IMA namespaces (needs an openEuler kernel built with CONFIG_IMA_NS)"},
-		{"write missing file", Plan{Writes: []Write{{Path: "/sys/kernel/security/ima/kcmd_for_children_missing", Data: "x"}}, Exec: []string{"/bin/true"}}, ExitWrite,
+		{"write missing file", StagePlan{Writes: []Write{{Path: "/sys/kernel/security/ima/kcmd_for_children_missing", Data: "x"}}, Exec: []string{"/bin/true"}}, ExitWrite,
 			"ima-hook: write /sys/kernel/security/ima/kcmd_for_children_missing: No such file or directory (errno 2)"},
-		{"write rejected", Plan{Unshare: unix.CLONE_NEWTIME, Writes: []Write{{Path: "/proc/self/timens_offsets", Data: "bogus"}}, Fork: true, Exec: []string{"/bin/true"}}, ExitWrite,
+		{"write rejected", StagePlan{Unshare: unix.CLONE_NEWTIME, Writes: []Write{{Path: "/proc/self/timens_offsets", Data: "bogus"}}, Fork: true, Exec: []string{"/bin/true"}}, ExitWrite,
 			"ima-hook: write /proc/self/timens_offsets: Invalid argument (errno 22); the kernel rejected the value"},
-		{"nsid dir missing", Plan{NSIDLink: "/proc/self/ns/time", NSIDFile: dir + "/missing/x", Exec: []string{"/bin/true"}}, ExitNSID,
+		{"nsid dir missing", StagePlan{NSIDLink: "/proc/self/ns/time", NSIDFile: dir + "/missing/x", Exec: []string{"/bin/true"}}, ExitNSID,
 			"ima-hook: write " + dir + "/missing/x: No such file or directory (errno 2)"},
-		{"exec missing", Plan{Fork: true, Exec: []string{"/nonexistent/runc"}}, ExitExecNotFound,
+		{"exec missing", StagePlan{Fork: true, Exec: []string{"/nonexistent/runc"}}, ExitExecNotFound,
 			"ima-hook: exec /nonexistent/runc: No such file or directory (errno 2); the program does not exist"},
-		{"exec not executable", Plan{Exec: []string{dir + "/plain"}}, ExitExec,
+		{"exec not executable", StagePlan{Exec: []string{dir + "/plain"}}, ExitExec,
 			"ima-hook: exec " + dir + "/plain: Permission denied (errno 13); the program is not executable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -617,7 +617,7 @@ func TestStepFailureInRuntimeLog(t *testing.T) {
 		if err := os.WriteFile(logPath, []byte(`{"level":"info","msg":"earlier","time":"2026-01-01T00:00:00Z"}`+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd, err := Command(Plan{NSIDLink: "/proc/self/ns/time", NSIDFile: bad, Exec: []string{"/bin/true"},
+		cmd, err := Command(StagePlan{NSIDLink: "/proc/self/ns/time", NSIDFile: bad, Exec: []string{"/bin/true"},
 			ErrorLog: logPath, ErrorLogJSON: asJSON})
 		if err != nil {
 			t.Fatal(err)

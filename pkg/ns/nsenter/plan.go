@@ -50,8 +50,8 @@ const (
 // Write is one write() of Data to Path; no newline is added.
 type Write struct{ Path, Data string }
 
-// Plan is what the C stage does, in the order of the fields.
-type Plan struct {
+// StagePlan is what the C stage does, in the order of the fields.
+type StagePlan struct {
 	SetnsPath string   // open this nsfs file and setns(fd, 0)
 	SetnsFD   int      // or an inherited fd (> 2) on the nsfs file (pins the namespace); 0 = none
 	Unshare   uint64   // unshare flags (e.g. CLONE_NEWIMA 0x400000000, or CLONE_NEWTIME)
@@ -104,7 +104,7 @@ func validStage(s string) bool {
 
 // Validate checks p against the rules of the C stage, so that a bad plan is
 // reported by Go with its field rather than by the re-executed child.
-func (p Plan) Validate() error {
+func (p StagePlan) Validate() error {
 	if p.SetnsPath != "" {
 		if err := checkPath("SetnsPath", p.SetnsPath); err != nil {
 			return err
@@ -193,7 +193,7 @@ func withoutMarkers(env []string) []string {
 
 // environ is the re-exec's environment: the base (p.Env, or ours) without
 // stale plan variables, plus the encoded plan (see doc.go).
-func (p Plan) environ() []string {
+func (p StagePlan) environ() []string {
 	base := p.Env
 	if base == nil {
 		base = os.Environ()
@@ -235,6 +235,6 @@ func (p Plan) environ() []string {
 }
 
 // argv is the re-exec's argv: the label, then the program to exec if any.
-func (p Plan) argv() []string {
+func (p StagePlan) argv() []string {
 	return append([]string{Label}, p.Exec...)
 }

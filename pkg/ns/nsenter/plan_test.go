@@ -11,7 +11,7 @@ import (
 )
 
 func TestValidate(t *testing.T) {
-	ok := []Plan{
+	ok := []StagePlan{
 		{Stage: "populate", SetnsPath: "/proc/1/ns/ima"},
 		{Stage: "x", SetnsFD: 3},
 		{Exec: []string{"/usr/sbin/runc", "create"}, Fork: true, Unshare: 0x400000000,
@@ -24,7 +24,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("ok[%d]: %v", i, err)
 		}
 	}
-	bad := map[string]Plan{
+	bad := map[string]StagePlan{
 		"neither exec nor stage": {},
 		"both exec and stage":    {Stage: "s", Exec: []string{"/bin/true"}},
 		"relative exec":          {Exec: []string{"runc"}},
@@ -54,7 +54,7 @@ func TestValidate(t *testing.T) {
 
 // What Go encodes, C decodes to the same plan.
 func TestEncodingRoundTrip(t *testing.T) {
-	for _, p := range []Plan{
+	for _, p := range []StagePlan{
 		{Stage: "populate", SetnsPath: "/proc/42/ns/ima"},
 		{Stage: "s_2-x", SetnsFD: 7},
 		{Exec: []string{"/usr/sbin/runc"}, Fork: true, Unshare: 0x400000000,
@@ -85,7 +85,7 @@ func TestEncodingRoundTrip(t *testing.T) {
 }
 
 func TestEncodingDropsStaleMarkers(t *testing.T) {
-	env := Plan{Stage: "s", Env: []string{"A=1", "_IMA_HOOK_NSENTER_FORK=1", "_IMA_HOOK_NSENTER=9"}}.environ()
+	env := StagePlan{Stage: "s", Env: []string{"A=1", "_IMA_HOOK_NSENTER_FORK=1", "_IMA_HOOK_NSENTER=9"}}.environ()
 	got, err := parseEnv(env)
 	if err != nil || got.Fork {
 		t.Errorf("stale markers survived: %+v %v (env %q)", got, err, env)
@@ -216,7 +216,7 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add("/proc/self/timens_offsets", "monotonic 1 0\nboottime 2 0", uint64(0x80), "/proc/1/ns/time", true)
 	f.Add("/sys/kernel/security/ima/kcmd_for_children", "ima_policy=tcb", uint64(0x400000000), "", false)
 	f.Fuzz(func(t *testing.T, path, data string, flags uint64, setns string, fork bool) {
-		p := Plan{Writes: []Write{{path, data}}, Unshare: flags, SetnsPath: setns, Fork: fork, Exec: []string{"/bin/true"}}
+		p := StagePlan{Writes: []Write{{path, data}}, Unshare: flags, SetnsPath: setns, Fork: fork, Exec: []string{"/bin/true"}}
 		if p.Validate() != nil {
 			return
 		}
