@@ -16,21 +16,13 @@ import (
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/measure"
-	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/nstest"
 	"github.com/ima-hook/ima-hook/pkg/record"
 )
 
 // listKernel is a kernel that poststop reads from the host: it runs in the
 // host's namespace and its list holds what the test put there.
-type listKernel struct {
-	ns.Kernel // the stages poststop does not use
-	list      []byte
-}
-
-func (k *listKernel) NamespaceOf(int) (ns.NSID, error) { return ns.InitialNSID, nil }
-func (k *listKernel) OpenMeasurements(bool) (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(k.list)), nil
-}
+type listKernel struct{ nstest.Kernel }
 
 // addLife appends a namespace's life to the host list: its aggregate and n
 // entries; it returns the list length before it (the wrapper's note).
@@ -41,20 +33,20 @@ func (k *listKernel) addLife(t *testing.T, id uint32, n int) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.list = measure.AppendBinary(k.list, agg, measure.WriteOptions{})
+	k.List = measure.AppendBinary(k.List, agg, measure.WriteOptions{})
 	for i := 0; i < n; i++ {
 		e, err := measure.NewNSEntry(10, "sha256", bytes.Repeat([]byte{byte(i + 1)}, 32), "/bin/app", id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		k.list = measure.AppendBinary(k.list, e, measure.WriteOptions{})
+		k.List = measure.AppendBinary(k.List, e, measure.WriteOptions{})
 	}
 	return before
 }
 
 func (k *listKernel) entries(t *testing.T) []*measure.Entry {
 	t.Helper()
-	r := measure.NewBinaryReader(bytes.NewReader(k.list), measure.ReadOptions{})
+	r := measure.NewBinaryReader(bytes.NewReader(k.List), measure.ReadOptions{})
 	var es []*measure.Entry
 	for {
 		e, err := r.Next()

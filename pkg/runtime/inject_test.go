@@ -117,7 +117,7 @@ func TestCreateInjectsBeforeSpawn(t *testing.T) {
 	h := newHarness(t, map[string]string{"io.imans.enable": "true"})
 	h.w.Inject = &testHook
 	h.run("create --bundle BUNDLE c")
-	if h.k.spawned == nil {
+	if h.k.Spawned == nil {
 		t.Fatalf("no spawn: %s", h.stderr.String())
 	}
 	_, hooks := readHooks(t, filepath.Join(h.bundle, "config.json"))

@@ -19,9 +19,9 @@ func TestCreateJoinsThePodNamespace(t *testing.T) {
 		return s, err
 	}
 	h.run("--root /r create --bundle BUNDLE --pid-file /p ctr2")
-	if h.k.spawned != nil || h.k.joined != 4242 ||
-		!reflect.DeepEqual(h.k.argv, []string{"/usr/sbin/runc", "--root", "/r", "create", "--bundle", h.bundle, "--pid-file", "/p", "ctr2"}) {
-		t.Fatalf("spawned %v, joined %d argv %q; stderr %q", h.k.spawned, h.k.joined, h.k.argv, h.stderr.String())
+	if h.k.Spawned != nil || h.k.Joined != 4242 ||
+		!reflect.DeepEqual(h.k.Join.Argv, []string{"/usr/sbin/runc", "--root", "/r", "create", "--bundle", h.bundle, "--pid-file", "/p", "ctr2"}) {
+		t.Fatalf("spawned %v, joined %d argv %q; stderr %q", h.k.Spawned, h.k.Joined, h.k.Join.Argv, h.stderr.String())
 	}
 
 	h = newHarness(t, map[string]string{"io.imans.enable": "true"})
@@ -34,7 +34,7 @@ func TestCreateJoinsThePodNamespace(t *testing.T) {
 		return s, err
 	}
 	h.run("--root /r create --bundle BUNDLE ctr3")
-	if h.k.spawned == nil || h.k.joined != 0 {
-		t.Fatalf("first container of the pod: spawned %v joined %d", h.k.spawned, h.k.joined)
+	if h.k.Spawned == nil || h.k.Joined != 0 {
+		t.Fatalf("first container of the pod: spawned %v joined %d", h.k.Spawned, h.k.Joined)
 	}
 }

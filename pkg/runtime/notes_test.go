@@ -62,8 +62,8 @@ func deadNote(t *testing.T, path string) {
 func (h *harness) expectRefused(t *testing.T, status int, want string) {
 	t.Helper()
 	out := h.stderr.String()
-	if status != 1 || h.execArgv != nil || h.k.joined != 0 || !strings.Contains(out, want) || strings.Count(out, "\n") != 1 {
-		t.Errorf("status %d exec %q joined %d stderr %q, want one line with %q", status, h.execArgv, h.k.joined, out, want)
+	if status != 1 || h.execArgv != nil || h.k.Joined != 0 || !strings.Contains(out, want) || strings.Count(out, "\n") != 1 {
+		t.Errorf("status %d exec %q joined %d stderr %q, want one line with %q", status, h.execArgv, h.k.Joined, out, want)
 	}
 }
 
@@ -104,8 +104,8 @@ func TestExecJoinsNotedNamespace(t *testing.T) {
 	h := newHarness(t, map[string]string{"other": "x"})
 	h.noteNS(t, "running")
 	h.run("exec running sh")
-	if h.k.joined != 4242 || h.execArgv != nil {
-		t.Errorf("joined %d exec %q stderr %q", h.k.joined, h.execArgv, h.stderr.String())
+	if h.k.Joined != 4242 || h.execArgv != nil {
+		t.Errorf("joined %d exec %q stderr %q", h.k.Joined, h.execArgv, h.stderr.String())
 	}
 }
 
@@ -121,13 +121,13 @@ func TestCreateLargeConfig(t *testing.T) {
 	h := newHarness(t, nil)
 	writeBigConfig(t, h.bundle, map[string]string{"io.imans.enable": "false"})
 	h.run("create --bundle BUNDLE c")
-	if h.execArgv == nil || h.k.spawned != nil {
+	if h.execArgv == nil || h.k.Spawned != nil {
 		t.Errorf("large config without IMA not passed through: %s", h.stderr.String())
 	}
 	h = newHarness(t, nil)
 	writeBigConfig(t, h.bundle, map[string]string{"io.imans.enable": "true"})
 	h.expectRefused(t, h.run("create --bundle BUNDLE c"), "a container that asks for IMA may have a config of at most 16777216")
-	if h.k.spawned != nil {
+	if h.k.Spawned != nil {
 		t.Error("spawned")
 	}
 }
@@ -184,7 +184,7 @@ func TestCreateNotesAndSweeps(t *testing.T) {
 	if !s.HasNSNote("hookless") || s.HasNotes("deleted") {
 		t.Errorf("hookless kept %v, deleted kept %v", s.HasNSNote("hookless"), s.HasNotes("deleted"))
 	}
-	if h.k.spawned == nil {
+	if h.k.Spawned == nil {
 		t.Fatalf("no spawn: %s", h.stderr.String())
 	}
 	if o, err := s.ReadOwner("ctr1"); err != nil || o.PID != os.Getpid() || o.Runtime != "/usr/sbin/runc" {
@@ -196,7 +196,7 @@ func TestCreateNotesAndSweeps(t *testing.T) {
 	h = newHarness(t, map[string]string{"io.imans.enable": "true"})
 	h.w.Store = s
 	h.expectRefused(t, h.run("create --bundle BUNDLE alive"), "container alive already exists")
-	if h.k.spawned != nil {
+	if h.k.Spawned != nil {
 		t.Error("spawned over a live container's notes")
 	}
 }

@@ -62,7 +62,7 @@ func TestRefusalInRuntimeLog(t *testing.T) {
 	if got := goRuncLastError(t, logJSON); got != line {
 		t.Errorf("last runtime error %q, want the stderr line %q", got, line)
 	}
-	if h.k.spawned != nil || h.execArgv != nil {
+	if h.k.Spawned != nil || h.execArgv != nil {
 		t.Error("refused, yet the runtime ran")
 	}
 
@@ -98,13 +98,13 @@ func TestRefusalInRuntimeLog(t *testing.T) {
 func TestRuntimeLogReachesTheCStage(t *testing.T) {
 	h := newHarness(t, map[string]string{"io.imans.enable": "true"})
 	h.run("--log /run/x/log.json --log-format json create --bundle BUNDLE ctr")
-	if h.k.spawned == nil || h.k.spawned.ErrorLog != (ns.RuntimeLog{Path: "/run/x/log.json", JSON: true}) {
-		t.Errorf("spawn request %+v", h.k.spawned)
+	if h.k.Spawned == nil || h.k.Spawned.ErrorLog != (ns.RuntimeLog{Path: "/run/x/log.json", JSON: true}) {
+		t.Errorf("spawn request %+v", h.k.Spawned)
 	}
 	h = newHarness(t, map[string]string{"io.imans.enable": "true"})
 	h.run("--log /l exec running sh")
-	if h.k.joinLog != (ns.RuntimeLog{Path: "/l"}) {
-		t.Errorf("join log %+v", h.k.joinLog)
+	if h.k.Join.ErrorLog != (ns.RuntimeLog{Path: "/l"}) {
+		t.Errorf("join log %+v", h.k.Join.ErrorLog)
 	}
 }
 

@@ -3,7 +3,6 @@ package runtime
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,37 +12,13 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
-	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/nstest"
 	"github.com/ima-hook/ima-hook/pkg/record"
 )
 
-// fakeKernel records what the wrapper asked of the kernel seam.
-type fakeKernel struct {
-	missing string
-	spawned *ns.SpawnRequest
-	joined  int
-	joinLog ns.RuntimeLog
-	argv    []string
-}
-
-var errReplaced = errors.New("process replaced (test)")
-
-func (k *fakeKernel) Probe() ns.Features                           { return ns.Features{} }
-func (k *fakeKernel) SpawnMissing() string                         { return k.missing }
-func (k *fakeKernel) NamespaceOf(int) (ns.NSID, error)             { return 0, nil }
-func (k *fakeKernel) OpenMeasurements(bool) (io.ReadCloser, error) { return nil, errors.ErrUnsupported }
-func (k *fakeKernel) Populate(int, ns.PopulateRequest) (ns.PopulateResult, error) {
-	return ns.PopulateResult{}, errors.ErrUnsupported
-}
-func (k *fakeKernel) Spawn(req ns.SpawnRequest) error { k.spawned = &req; return errReplaced }
-func (k *fakeKernel) JoinAndExec(pid int, req ns.ExecRequest) error {
-	k.joined, k.argv, k.joinLog = pid, req.Argv, req.ErrorLog
-	return errReplaced
-}
-
 type harness struct {
 	w         *Wrapper
-	k         *fakeKernel
+	k         *nstest.Kernel
 	execArgv  []string
 	childArgv []string
 	childExit int
@@ -56,7 +31,7 @@ type harness struct {
 // keys (enable, required, kcmd, x509); "bad" in kcmd is a validation error.
 func newHarness(t *testing.T, ann map[string]string) *harness {
 	t.Helper()
-	h := &harness{k: &fakeKernel{}, bundle: t.TempDir()}
+	h := &harness{k: &nstest.Kernel{}, bundle: t.TempDir()}
 	writeConfig(t, h.bundle, "config.json", ann)
 	h.w = &Wrapper{
 		Runtime: "/usr/sbin/runc",
@@ -81,7 +56,7 @@ func newHarness(t *testing.T, ann map[string]string) *harness {
 		Stderr:  &h.stderr,
 		Exec: func(path string, argv, env []string) error {
 			h.execArgv = argv
-			return errReplaced
+			return nstest.ErrReplaced
 		},
 		RunChild: func(path string, argv, env []string) (int, error) {
 			h.childArgv = argv
@@ -120,7 +95,7 @@ func TestPassThroughUntouched(t *testing.T) {
 		if !reflect.DeepEqual(h.execArgv, want) {
 			t.Errorf("%q: exec %q, want %q", line, h.execArgv, want)
 		}
-		if h.k.spawned != nil {
+		if h.k.Spawned != nil {
 			t.Errorf("%q: spawned a namespace", line)
 		}
 	}
@@ -129,7 +104,7 @@ func TestPassThroughUntouched(t *testing.T) {
 func TestCreateSpawns(t *testing.T) {
 	h := newHarness(t, map[string]string{"io.imans.enable": "true", "io.imans.kcmd": "ima_policy=tcb", "io.imans.x509": "/etc/k.der"})
 	h.run("--root /r create --bundle BUNDLE --pid-file /p ctr1")
-	req := h.k.spawned
+	req := h.k.Spawned
 	if req == nil {
 		t.Fatalf("no spawn; exec %q stderr %q", h.execArgv, h.stderr.String())
 	}
@@ -156,7 +131,7 @@ func TestCreateDefaultBundleIsCwd(t *testing.T) {
 	h := newHarness(t, map[string]string{"io.imans.enable": "true"})
 	t.Chdir(h.bundle)
 	h.run("run ctr")
-	if h.k.spawned == nil {
+	if h.k.Spawned == nil {
 		t.Fatalf("no spawn from the working directory's config.json: %s", h.stderr.String())
 	}
 }
@@ -165,7 +140,7 @@ func TestCreateCrunConfigOverride(t *testing.T) {
 	h := newHarness(t, nil)
 	writeConfig(t, h.bundle, "alt.json", map[string]string{"io.imans.enable": "true"})
 	h.run("create -b BUNDLE --config alt.json ctr")
-	if h.k.spawned == nil {
+	if h.k.Spawned == nil {
 		t.Fatalf("crun --config ignored: %s", h.stderr.String())
 	}
 }
@@ -193,12 +168,12 @@ func TestCreateRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, tc.ann)
-			h.k.missing = tc.missing
+			h.k.Missing = tc.missing
 			if st := h.run(tc.line); st != 1 {
 				t.Errorf("status %d", st)
 			}
-			if h.k.spawned != nil || h.execArgv != nil {
-				t.Errorf("went on: spawn %v exec %q", h.k.spawned, h.execArgv)
+			if h.k.Spawned != nil || h.execArgv != nil {
+				t.Errorf("went on: spawn %v exec %q", h.k.Spawned, h.execArgv)
 			}
 			out := h.stderr.String()
 			if !strings.HasPrefix(out, tc.want) || strings.Count(out, "\n") != 1 {
@@ -210,19 +185,19 @@ func TestCreateRefusals(t *testing.T) {
 
 func TestCreateOptionalOnKernelWithout(t *testing.T) {
 	h := newHarness(t, map[string]string{"io.imans.enable": "true", "io.imans.required": "false"})
-	h.k.missing = "no IMA namespaces"
+	h.k.Missing = "no IMA namespaces"
 	h.run("create --bundle BUNDLE c")
-	if h.k.spawned != nil || h.execArgv == nil || strings.Contains(h.stderr.String(), "kernel") {
-		t.Errorf("optional container not passed through: spawn %v exec %q stderr %q", h.k.spawned, h.execArgv, h.stderr.String())
+	if h.k.Spawned != nil || h.execArgv == nil || strings.Contains(h.stderr.String(), "kernel") {
+		t.Errorf("optional container not passed through: spawn %v exec %q stderr %q", h.k.Spawned, h.execArgv, h.stderr.String())
 	}
 }
 
 func TestCreateForceUnshare(t *testing.T) {
 	h := newHarness(t, map[string]string{"io.imans.enable": "true"})
-	h.k.missing = "no IMA namespaces"
+	h.k.Missing = "no IMA namespaces"
 	h.w.ForceUnshare = true
 	h.run("create --bundle BUNDLE c")
-	if h.k.spawned == nil {
+	if h.k.Spawned == nil {
 		t.Errorf("--force-unshare did not attempt the namespace: %s", h.stderr.String())
 	}
 }
@@ -230,8 +205,8 @@ func TestCreateForceUnshare(t *testing.T) {
 func TestExecJoins(t *testing.T) {
 	h := newHarness(t, map[string]string{"io.imans.enable": "true"})
 	h.run("--root /r exec --detach --process /p running")
-	if h.k.joined != 4242 || !reflect.DeepEqual(h.k.argv, []string{"/usr/sbin/runc", "--root", "/r", "exec", "--detach", "--process", "/p", "running"}) {
-		t.Errorf("join pid %d argv %q; stderr %q", h.k.joined, h.k.argv, h.stderr.String())
+	if h.k.Joined != 4242 || !reflect.DeepEqual(h.k.Join.Argv, []string{"/usr/sbin/runc", "--root", "/r", "exec", "--detach", "--process", "/p", "running"}) {
+		t.Errorf("join pid %d argv %q; stderr %q", h.k.Joined, h.k.Join.Argv, h.stderr.String())
 	}
 }
 
@@ -247,10 +222,10 @@ func TestExecPassesThrough(t *testing.T) {
 		"unparsable":        {"exec --process", map[string]string{"io.imans.enable": "true"}, ""},
 	} {
 		h := newHarness(t, tc.ann)
-		h.k.missing = tc.missing
+		h.k.Missing = tc.missing
 		h.run(tc.line)
-		if h.k.joined != 0 || h.execArgv == nil {
-			t.Errorf("%s: joined %d exec %q", name, h.k.joined, h.execArgv)
+		if h.k.Joined != 0 || h.execArgv == nil {
+			t.Errorf("%s: joined %d exec %q", name, h.k.Joined, h.execArgv)
 		}
 	}
 }
@@ -261,7 +236,7 @@ func TestExecStateAnnotationsWin(t *testing.T) {
 		return &specs.State{ID: "running", Pid: 7, Status: "running", Annotations: map[string]string{"io.imans.enable": "true"}}, nil
 	}
 	h.run("exec running sh")
-	if h.k.joined != 7 {
-		t.Errorf("state annotations ignored: joined %d", h.k.joined)
+	if h.k.Joined != 7 {
+		t.Errorf("state annotations ignored: joined %d", h.k.Joined)
 	}
 }
