@@ -69,7 +69,7 @@ Flags:
 	if *stateFile != "" {
 		f, err := os.Open(*stateFile)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, userror.Line(userror.Wrap(err, *stateFile, err.Error(), "give a readable state file")))
+			fmt.Fprintln(os.Stderr, userror.Line(userror.Wrapf(err, *stateFile, "give a readable state file", "")))
 			return 1
 		}
 		defer f.Close()
@@ -77,7 +77,7 @@ Flags:
 	}
 	st, err := oci.ReadState(in)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, userror.Line(userror.Wrap(err, "container state", err.Error(), "the runtime must pass the OCI state on stdin")))
+		fmt.Fprintln(os.Stderr, userror.Line(userror.Wrapf(err, "container state", "the runtime must pass the OCI state on stdin", "")))
 		return 1
 	}
 	h := hook.New(ns.Default(), a, log)

@@ -81,7 +81,7 @@ func listMain(args []string, stdout, stderr io.Writer) int {
 	}
 	entries, err := listEntries(store)
 	if err != nil {
-		fmt.Fprintln(stderr, userror.Line(userror.Wrap(err, store.RunDir+", "+store.ArchiveDir, err.Error(), "check the record files (move a damaged one away)")))
+		fmt.Fprintln(stderr, userror.Line(userror.Wrapf(err, store.RunDir+", "+store.ArchiveDir, "check the record files (move a damaged one away)", "")))
 		return 2
 	}
 	if asJSON {

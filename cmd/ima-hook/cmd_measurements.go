@@ -164,7 +164,7 @@ func measurements(f measurementsFlags, stdout, stderr io.Writer) int {
 	open := listSource(f, &opt)
 	if f.bank != "" {
 		if opt.Read.Bank, err = measure.ParseAlg(f.bank); err != nil {
-			return fail(userror.Wrap(err, "--bank", err.Error(), "name the bank of the list's template digests"))
+			return fail(userror.Wrapf(err, "--bank", "name the bank of the list's template digests", ""))
 		}
 	}
 	if open, err = selectEntries(f, &opt, open, stderr); err != nil {
@@ -198,14 +198,14 @@ func readOptions(f measurementsFlags) (measure.RunOptions, error) {
 	var opt measure.RunOptions
 	var err error
 	if opt.Format, err = measure.ParseFormat(f.inputFormat); err != nil {
-		return opt, userror.Wrap(err, "--input-format", err.Error(), "use auto, binary or ascii")
+		return opt, userror.Wrapf(err, "--input-format", "use auto, binary or ascii", "")
 	}
 	if opt.Read.Order, err = measure.ParseByteOrder(f.byteOrder); err != nil {
-		return opt, userror.Wrap(err, "--byte-order", err.Error(), "use auto, little or big")
+		return opt, userror.Wrapf(err, "--byte-order", "use auto, little or big", "")
 	}
 	if f.nsByteOrder != "" {
 		if opt.Read.NSOrder, err = measure.ParseByteOrder(f.nsByteOrder); err != nil {
-			return opt, userror.Wrap(err, "--ns-byte-order", err.Error(), "use little or big")
+			return opt, userror.Wrapf(err, "--ns-byte-order", "use little or big", "")
 		}
 	}
 	if f.maxEntry < 64 || f.maxEntry > 64<<20 {
@@ -213,7 +213,7 @@ func readOptions(f measurementsFlags) (measure.RunOptions, error) {
 	}
 	opt.Read.Limits.MaxTemplateData = f.maxEntry
 	if opt.Read.Layout, err = measure.ParseLayout(f.layout); err != nil {
-		return opt, userror.Wrap(err, "--layout", err.Error(), "use auto, plain or ns-header")
+		return opt, userror.Wrapf(err, "--layout", "use auto, plain or ns-header", "")
 	}
 	if f.nsHeader {
 		if opt.Read.Layout == measure.LayoutPlain {
@@ -222,7 +222,7 @@ func readOptions(f measurementsFlags) (measure.RunOptions, error) {
 		opt.Read.Layout = measure.LayoutNSHeader
 	}
 	if opt.Output, err = measure.ParseOutput(f.format); err != nil {
-		return opt, userror.Wrap(err, "--format", err.Error(), "use ascii, json or none")
+		return opt, userror.Wrapf(err, "--format", "use ascii, json or none", "")
 	}
 	return opt, nil
 }
@@ -401,16 +401,16 @@ func pickContainer(store record.Store, f measurementsFlags, stderr io.Writer) (r
 	var amb *record.AmbiguousError
 	switch {
 	case errors.As(err, &amb):
-		return record.Life{}, userror.Wrap(err, subject, err.Error(), "give more of the id, or the full id")
+		return record.Life{}, userror.Wrapf(err, subject, "give more of the id, or the full id", "")
 	case errors.Is(err, fs.ErrNotExist):
 		return record.Life{}, userror.Wrap(err, subject, "no record of a container with this id, name or id prefix in "+store.RunDir+" or "+store.ArchiveDir,
 			"check the name or id (as the engine shows it) and --config, or --run-dir/--archive-dir")
 	case err != nil:
-		return record.Life{}, userror.Wrap(err, subject, err.Error(), "check the record files")
+		return record.Life{}, userror.Wrapf(err, subject, "check the record files", "")
 	}
 	lives, err := store.Lives(id)
 	if err != nil {
-		return record.Life{}, userror.Wrap(err, subject, err.Error(), "check the record files (move a damaged one away)")
+		return record.Life{}, userror.Wrapf(err, subject, "check the record files (move a damaged one away)", "")
 	}
 	pick := len(lives) - 1
 	if f.life != "" {
@@ -480,11 +480,11 @@ func verifyOptions(f measurementsFlags, opt *measure.RunOptions) error {
 	opt.Verify = true
 	var err error
 	if opt.VerifyOptions.Variant, err = measure.ParseVariant(f.variant); err != nil {
-		return userror.Wrap(err, "--variant", err.Error(), "use auto, per-bank or padded")
+		return userror.Wrapf(err, "--variant", "use auto, per-bank or padded", "")
 	}
 	if f.allowlist != "" {
 		if opt.VerifyOptions.Allowlist, err = measure.LoadAllowlist(f.allowlist); err != nil {
-			return userror.Wrap(err, "--allowlist", err.Error(), "give a keylime runtime policy (JSON with digests and excludes)")
+			return userror.Wrapf(err, "--allowlist", "give a keylime runtime policy (JSON with digests and excludes)", "")
 		}
 	}
 	if f.verify {
@@ -503,8 +503,7 @@ var hostList = func() (string, func() (io.ReadCloser, error)) {
 	return source, func() (io.ReadCloser, error) {
 		rc, err := k.OpenMeasurements(true)
 		if err != nil {
-			return nil, userror.Wrap(err, source, "cannot read the host measurement list: "+err.Error(),
-				"run as root on a kernel with IMA and securityfs mounted, or pass --file")
+			return nil, userror.Wrapf(err, source, "run as root on a kernel with IMA and securityfs mounted, or pass --file", "cannot read the host measurement list")
 		}
 		return rc, nil
 	}
@@ -514,7 +513,7 @@ func fileOpener(path string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
 		rc, err := os.Open(path)
 		if err != nil {
-			return nil, userror.Wrap(err, "--file", err.Error(), "give a readable measurement list")
+			return nil, userror.Wrapf(err, "--file", "give a readable measurement list", "")
 		}
 		return rc, nil
 	}
@@ -581,15 +580,15 @@ func loadReference(f measurementsFlags) (*measure.PCRSet, error) {
 		for _, s := range f.pcrs {
 			spec, err := measure.ParsePCRSpec(s)
 			if err != nil {
-				return nil, userror.Wrap(err, "--pcrs "+s, err.Error(), "use [ALGO,]FILE, e.g. sha256,pcrs.txt")
+				return nil, userror.Wrapf(err, "--pcrs "+s, "use [ALGO,]FILE, e.g. sha256,pcrs.txt", "")
 			}
 			banks, err := measure.LoadPCRFile(spec)
 			if err != nil {
-				return nil, userror.Wrap(err, "--pcrs "+s, err.Error(), "give PCR-NN: <hex> lines (evmctl) or tpm2_pcrread output")
+				return nil, userror.Wrapf(err, "--pcrs "+s, "give PCR-NN: <hex> lines (evmctl) or tpm2_pcrread output", "")
 			}
 			for _, b := range banks {
 				if err := set.Add(b); err != nil {
-					return nil, userror.Wrap(err, "--pcrs "+s, err.Error(), "give each bank once")
+					return nil, userror.Wrapf(err, "--pcrs "+s, "give each bank once", "")
 				}
 			}
 		}
@@ -604,7 +603,7 @@ func loadReference(f measurementsFlags) (*measure.PCRSet, error) {
 			return nil, userror.Wrap(err, f.tpm, "no TPM PCR values (no pcr-<alg> directories)",
 				"pass --pcrs [ALGO,]FILE, or --template-only to check template digests without PCRs")
 		}
-		return nil, userror.Wrap(err, f.tpm, err.Error(), "pass --pcrs [ALGO,]FILE instead")
+		return nil, userror.Wrapf(err, f.tpm, "pass --pcrs [ALGO,]FILE instead", "")
 	}
 	return set, nil
 }

@@ -42,7 +42,7 @@ func resolvePod(f *measurementsFlags, stderr io.Writer) error {
 		return userror.Wrap(err, subject, what+" in "+store.RunDir+" or "+store.ArchiveDir,
 			"check the names (kubectl get pod -n NAMESPACE) and --config, or --run-dir/--archive-dir; only pods that asked for IMA have records")
 	case err != nil:
-		return userror.Wrap(err, subject, err.Error(), "check the record files")
+		return userror.Wrapf(err, subject, "check the record files", "")
 	}
 	// Containers the hook refused never ran: they are no part of the view
 	// while any container of the pod has one.

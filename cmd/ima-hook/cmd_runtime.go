@@ -191,7 +191,7 @@ func runRuntime(args []string) int {
 				if k := kube.FromAnnotations(ann); k != nil && k.SandboxID != "" {
 					owners, err := record.Store{RunDir: admin.RunDir, ArchiveDir: admin.ArchiveDir}.PodNamespaceOwners(k.SandboxID)
 					if err != nil {
-						return nil, userror.Wrap(err, admin.RunDir, "cannot read the records of the pod's containers (io.imans.scope=pod): "+err.Error(), "check the run directory")
+						return nil, userror.Wrapf(err, admin.RunDir, "check the run directory", "cannot read the records of the pod's containers (io.imans.scope=pod)")
 					}
 					for _, o := range owners {
 						set.Join = append(set.Join, o.ContainerID)
@@ -276,7 +276,7 @@ func resolveRuntime(flag string, admin *config.Admin) (string, error) {
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return "", userror.Wrap(err, subject, err.Error(), "give an absolute path")
+		return "", userror.Wrapf(err, subject, "give an absolute path", "")
 	}
 	st, err := os.Stat(abs)
 	if err != nil {
@@ -295,11 +295,11 @@ func resolveRuntime(flag string, admin *config.Admin) (string, error) {
 func hookSpec(cfgPath string) (*runtime.HookSpec, error) {
 	self, err := os.Readlink("/proc/self/exe")
 	if err != nil {
-		return nil, userror.Wrap(err, "--inject-hooks", "cannot find this binary: "+err.Error(), "run it from a path the hook can use")
+		return nil, userror.Wrapf(err, "--inject-hooks", "run it from a path the hook can use", "cannot find this binary")
 	}
 	if cfgPath != "" {
 		if cfgPath, err = filepath.Abs(cfgPath); err != nil {
-			return nil, userror.Wrap(err, "--config", err.Error(), "give an absolute path")
+			return nil, userror.Wrapf(err, "--config", "give an absolute path", "")
 		}
 	}
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}

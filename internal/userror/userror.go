@@ -44,6 +44,27 @@ func Wrap(err error, subject, problem, fix string) *Error {
 	return &Error{Subject: subject, Problem: problem, Fix: fix, Err: err}
 }
 
+// Wrapf builds an Error caused by err whose problem text the package
+// renders: the formatted context, ": ", then err's own text, e.g.
+//
+//	Wrapf(err, "/etc/ima-hook/key.pem", "check the file", "cannot read the key")
+//	-> /etc/ima-hook/key.pem: cannot read the key: open ...: permission denied; check the file
+//
+// With an empty format the problem is err's text alone. err stays
+// reachable for errors.Is/As; the text is rendered now, so that it also
+// survives JSON (where Err does not). The line is made safe by Error, as
+// for every Error.
+func Wrapf(err error, subject, fix, format string, args ...any) *Error {
+	problem := "unknown error"
+	if err != nil {
+		problem = err.Error()
+	}
+	if format != "" {
+		problem = fmt.Sprintf(format, args...) + ": " + problem
+	}
+	return &Error{Subject: subject, Problem: problem, Fix: fix, Err: err}
+}
+
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Subject != "" {

@@ -133,3 +133,42 @@ func FuzzLine(f *testing.F) {
 		}
 	})
 }
+
+func TestWrapfRendersTheCause(t *testing.T) {
+	cause := &fs.PathError{Op: "open", Path: "/k\x1b[2J.pem", Err: fs.ErrPermission}
+	err := Wrapf(cause, "io.imans.x509", "check the file's mode", "cannot read the key (%d bytes max)", 8192)
+	want := `ima-hook: io.imans.x509: cannot read the key (8192 bytes max): open /k\x1b[2J.pem: permission denied; check the file's mode`
+	if got := Line(err); got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if err.Problem != `cannot read the key (8192 bytes max): open /k`+"\x1b"+`[2J.pem: permission denied` {
+		t.Fatalf("problem %q: the cause belongs in the problem (it survives JSON)", err.Problem)
+	}
+	// The cause alone when there is no context.
+	if got := Wrapf(cause, "s", "f", "").Error(); got != `s: open /k\x1b[2J.pem: permission denied; f` {
+		t.Fatalf("cause only: %q", got)
+	}
+	// errors.Is and errors.As see through it, also when wrapped again.
+	outer := fmt.Errorf("stage: %w", err)
+	var pe *fs.PathError
+	var ue *Error
+	if !errors.Is(outer, fs.ErrPermission) || !errors.As(outer, &pe) || pe != cause || !errors.As(outer, &ue) || ue != err {
+		t.Fatalf("Is/As lost the cause: is=%v as=%v", errors.Is(outer, fs.ErrPermission), errors.As(outer, &pe))
+	}
+	if Line(outer) != want {
+		t.Fatalf("Line of the wrapped error %q", Line(outer))
+	}
+	// A nil cause does not panic and says so.
+	if got := Wrapf(nil, "s", "f", "x").Error(); got != "s: x: unknown error; f" {
+		t.Fatalf("nil cause: %q", got)
+	}
+}
+
+func TestWrapKeepsIsAndAs(t *testing.T) {
+	sentinel := errors.New("no .ima keyring")
+	err := fmt.Errorf("probe: %w", Wrap(sentinel, ".ima keyring", "not present", "use _ima"))
+	var ue *Error
+	if !errors.Is(err, sentinel) || !errors.As(err, &ue) || ue.Subject != ".ima keyring" {
+		t.Fatalf("Is/As through Wrap: %v", err)
+	}
+}

@@ -130,7 +130,7 @@ func LoadAdmin(path string) (*Admin, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxAdminSize+1))
 	if err != nil {
-		return nil, userror.Wrap(err, path, "cannot read the admin config: "+err.Error(), "check the file")
+		return nil, userror.Wrapf(err, path, "check the file", "cannot read the admin config")
 	}
 	if len(b) > maxAdminSize {
 		return nil, userror.New(path, fmt.Sprintf("admin config is larger than %d bytes", maxAdminSize), "shorten it")

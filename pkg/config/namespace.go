@@ -50,7 +50,7 @@ func (c *Config) CheckNamespace(createdByWrapper bool, kernel *kconfig.Config) (
 			kernel.Source+"): the namespace appraises in enforce mode", "remove ima_appraise from the kcmd, or boot a kernel built with CONFIG_IMA_APPRAISE_BOOTPARAM=y")
 	}
 	if _, err := policy.ExpandKcmd(c.Kcmd, c.Profile); err != nil {
-		return nil, userror.Wrap(err, AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+		return nil, userror.Wrapf(err, AnnKcmd, "use a built-in policy the kernel knows", "")
 	}
 	if c.Policy != nil && createdByWrapper && c.Kcmd.SignedPolicyRequired(c.Profile) && c.PolicyPath == "" {
 		// The namespace appraises POLICY_CHECK from birth: the kernel

@@ -171,7 +171,7 @@ func resolve(ann map[string]string, a *Admin, readFiles bool) (*Config, error) {
 			} else if strings.Contains(kcmd, "ima_template") {
 				fix = "remove ima_template (this kernel's kcmd_for_children does not take it), or set [kernel] allow_template = true in the admin config if it does"
 			}
-			return nil, userror.Wrap(err, kcmdSrc, err.Error(), fix)
+			return nil, userror.Wrapf(err, kcmdSrc, fix, "")
 		}
 		c.Kcmd, c.KcmdText = k, kcmd
 	}
@@ -344,7 +344,7 @@ func profile(a *Admin) (policy.Profile, error) {
 	case "auto":
 		p, err := policy.ProfileFromSystem()
 		if err != nil {
-			return p, userror.Wrap(err, a.where("kernel.config"), "cannot read this kernel's configuration: "+err.Error(), "give a kernel config file path instead of auto")
+			return p, userror.Wrapf(err, a.where("kernel.config"), "give a kernel config file path instead of auto", "cannot read this kernel's configuration")
 		}
 		return p, nil
 	}
@@ -355,7 +355,7 @@ func profile(a *Admin) (policy.Profile, error) {
 	defer f.Close()
 	p, err := policy.ProfileFromConfig(f, a.Kernel.LSM)
 	if err != nil {
-		return p, userror.Wrap(err, a.Kernel.Config, err.Error(), "give a kernel .config file")
+		return p, userror.Wrapf(err, a.Kernel.Config, "give a kernel .config file", "")
 	}
 	return p, nil
 }

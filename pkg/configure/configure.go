@@ -148,7 +148,7 @@ func (o Options) readFile(p string) ([]byte, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, userror.Wrap(err, o.host(p), "cannot read it: "+err.Error(), "run as root; nothing was changed")
+		return nil, userror.Wrapf(err, o.host(p), "run as root; nothing was changed", "cannot read it")
 	}
 	return b, nil
 }
@@ -178,15 +178,15 @@ func (p *Plan) Apply(now time.Time) ([]string, error) {
 			}
 			backup := path + ".ima-hook-backup-" + stamp
 			if err := writeAtomic(backup, c.Old, mode); err != nil {
-				return done, userror.Wrap(err, backup, "cannot write the backup: "+err.Error(), "free space or fix permissions; "+c.Path+" was not changed")
+				return done, userror.Wrapf(err, backup, "free space or fix permissions; "+c.Path+" was not changed", "cannot write the backup")
 			}
 			line += " (backup " + strings.TrimPrefix(backup, strings.TrimSuffix(p.opts.Root, "/")) + ")"
 		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return done, userror.Wrap(err, filepath.Dir(path), "cannot create the directory: "+err.Error(), "fix permissions")
+			return done, userror.Wrapf(err, filepath.Dir(path), "fix permissions", "cannot create the directory")
 		}
 		if err := writeAtomic(path, c.New, mode); err != nil {
-			return done, userror.Wrap(err, path, "cannot write it: "+err.Error(), "free space or fix permissions")
+			return done, userror.Wrapf(err, path, "free space or fix permissions", "cannot write it")
 		}
 		done = append(done, line)
 	}

@@ -23,7 +23,7 @@ func planDocker(o Options, p *Plan) error {
 		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.UseNumber() // keep numbers as written
 		if err := dec.Decode(&cfg); err != nil {
-			return userror.Wrap(err, o.host(path), "not valid JSON: "+err.Error(), "fix the file (dockerd would not start with it either); nothing was changed")
+			return userror.Wrapf(err, o.host(path), "fix the file (dockerd would not start with it either); nothing was changed", "not valid JSON")
 		}
 	}
 	// Docker passes runtimeArgs before its own arguments; it reads no

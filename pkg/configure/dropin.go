@@ -73,7 +73,7 @@ func planDropIn(o Options, p *Plan, e dropInEngine) error {
 	files := append([]string{}, e.mains...)
 	ents, err := os.ReadDir(o.host(e.dir))
 	if err != nil && !os.IsNotExist(err) {
-		return userror.Wrap(err, o.host(e.dir), "cannot read the drop-in directory: "+err.Error(), "run as root; nothing was changed")
+		return userror.Wrapf(err, o.host(e.dir), "run as root; nothing was changed", "cannot read the drop-in directory")
 	}
 	var dropIns []string
 	for _, d := range ents {

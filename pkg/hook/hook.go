@@ -80,7 +80,7 @@ type PopulatePlan struct {
 func (h *Hook) CreateRuntime(st *specs.State) error {
 	ann, err := oci.Annotations(st)
 	if err != nil {
-		return userror.Wrap(err, st.Bundle+"/config.json", err.Error(), "check the bundle")
+		return userror.Wrapf(err, st.Bundle+"/config.json", "check the bundle", "")
 	}
 	who := kube.FromAnnotations(ann)
 	h.Log.Identify(st.ID, who.String())
@@ -100,7 +100,7 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 	// The id names the container's files only from here on (oci.ReadState
 	// takes any id for a container that does not ask for IMA).
 	if err := record.ValidID(st.ID); err != nil {
-		return userror.Wrap(err, "container id", err.Error(), "give the container an id of letters, digits, '_', '.' and '-'")
+		return userror.Wrapf(err, "container id", "give the container an id of letters, digits, '_', '.' and '-'", "")
 	}
 	if cfg.Sandbox {
 		// CRI-O runs hooks.d hooks for the sandbox too (its annotations
@@ -161,8 +161,7 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 // be the cause: a record an earlier container with this id left live is
 // moved to the archive first, and is never overwritten.
 func (h *Hook) recordError(id string, err error) error {
-	return userror.Wrap(err, h.Store.LivePath(id), "cannot write the container's IMA record: "+err.Error(),
-		"check that "+h.Store.RunDir+" and "+h.Store.ArchiveDir+" are writable")
+	return userror.Wrapf(err, h.Store.LivePath(id), "check that "+h.Store.RunDir+" and "+h.Store.ArchiveDir+" are writable", "cannot write the container's IMA record")
 }
 
 // skipped means: optional IMA could not be had; start without it.
@@ -183,13 +182,13 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 	}
 	ctrNS, err := h.Kernel.NamespaceOf(st.Pid)
 	if err != nil {
-		return userror.Wrap(err, "container pid "+strconv.Itoa(st.Pid), "cannot read its IMA namespace: "+err.Error(), "is the container init still alive?")
+		return userror.Wrapf(err, "container pid "+strconv.Itoa(st.Pid), "is the container init still alive?", "cannot read its IMA namespace")
 	}
 	// Compare with the host's initial namespace, not the hook's own: under
 	// the wrapper the hook itself is born into the container's namespace.
 	hostNS, err := h.Kernel.NamespaceOf(1)
 	if err != nil {
-		return userror.Wrap(err, "/proc/1/ns/ima", err.Error(), "run the hook in the host's pid namespace")
+		return userror.Wrapf(err, "/proc/1/ns/ima", "run the hook in the host's pid namespace", "")
 	}
 	rec.NS = uint32(ctrNS)
 	if ctrNS == hostNS {
@@ -215,7 +214,7 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 		// The wrapper's note of the container's init, by which it tells its
 		// live notes from stale ones (record.Store.NoteLive).
 		if err := record.WriteProcNote(h.Store.InitPath(st.ID), st.Pid); err != nil {
-			return userror.Wrap(err, h.Store.InitPath(st.ID), "cannot note the container's init process: "+err.Error(), "check that "+h.Store.RunDir+" is writable")
+			return userror.Wrapf(err, h.Store.InitPath(st.ID), "check that "+h.Store.RunDir+" is writable", "cannot note the container's init process")
 		}
 		if n, ok := h.Store.ReadListStart(st.ID); ok {
 			rec.ListStart = &n
@@ -305,8 +304,7 @@ func (h *Hook) checkKeyCopy(id string, cfg *config.Config, plan *PopulatePlan, r
 	handed, err := h.Store.ReadPrivateCopy(path, config.MaxKeySize)
 	os.Remove(path)
 	if err != nil {
-		return userror.Wrap(err, config.AnnX509, "cannot read the copy of the certificate the wrapper handed the kernel ("+path+"): "+err.Error(),
-			"start the container through this version's ima-runtime wrapper")
+		return userror.Wrapf(err, config.AnnX509, "start the container through this version's ima-runtime wrapper", "cannot read the copy of the certificate the wrapper handed the kernel (%s)", path)
 	}
 	got := sha256.Sum256(handed)
 	if got != sum {
@@ -323,13 +321,12 @@ func (h *Hook) checkKeyCopy(id string, cfg *config.Config, plan *PopulatePlan, r
 func (h *Hook) policyCopy(id string, cfg *config.Config) (string, error) {
 	path := h.Store.PolicyCopyPath(id)
 	if err := h.Store.WritePrivateCopy(path, []byte(cfg.PolicyText)); err != nil {
-		return "", userror.Wrap(err, path, "cannot write the private copy of the policy: "+err.Error(), "check that the run directory is writable")
+		return "", userror.Wrapf(err, path, "check that the run directory is writable", "cannot write the private copy of the policy")
 	}
 	if sig, err := getxattr(cfg.PolicyPath, "security.ima"); err == nil && len(sig) > 0 {
 		if err := unix.Setxattr(path, "security.ima", sig, 0); err != nil {
 			os.Remove(path)
-			return "", userror.Wrap(err, path, "cannot give the private copy of the policy its signature (security.ima): "+err.Error(),
-				"put the run directory on a filesystem with extended attributes (tmpfs, ext4, xfs)")
+			return "", userror.Wrapf(err, path, "put the run directory on a filesystem with extended attributes (tmpfs, ext4, xfs)", "cannot give the private copy of the policy its signature (security.ima)")
 		}
 	}
 	return path, nil
@@ -411,16 +408,16 @@ func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config, secureBoot boo
 	prof.SecureBoot = prof.SecureBoot || secureBoot
 	replaced, err := policy.ReplacedBuiltins(cfg.Kcmd, prof)
 	if err != nil {
-		return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+		return nil, userror.Wrapf(err, config.AnnKcmd, "use a built-in policy the kernel knows", "")
 	}
 	p.inForce, err = policy.ExpandKcmd(cfg.Kcmd, prof)
 	if err != nil {
-		return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+		return nil, userror.Wrapf(err, config.AnnKcmd, "use a built-in policy the kernel knows", "")
 	}
 	if cfg.Policy != nil || !created {
 		written, err := policy.HookRules(cfg.Kcmd, cfg.Policy, prof)
 		if err != nil {
-			return nil, userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+			return nil, userror.Wrapf(err, config.AnnKcmd, "use a built-in policy the kernel knows", "")
 		}
 		for _, r := range written {
 			p.Rules = append(p.Rules, r.Text)
@@ -488,7 +485,7 @@ func inForceSHA256(rules []string) string {
 func (h *Hook) createdByWrapper(id string, ctrNS ns.NSID) (bool, error) {
 	want, ok, err := h.Store.ReadNSIDNote(id)
 	if err != nil {
-		return false, userror.Wrap(err, h.Store.PendingNSPath(id), err.Error(), "remove the file and restart the container")
+		return false, userror.Wrapf(err, h.Store.PendingNSPath(id), "remove the file and restart the container", "")
 	}
 	if !ok {
 		return false, nil

@@ -25,7 +25,7 @@ func (h *Hook) joinedPod(st *specs.State, cfg *config.Config, rec *record.Record
 	}
 	owners, err := h.Store.PodNamespaceOwners(k.SandboxID)
 	if err != nil {
-		return false, userror.Wrap(err, h.Store.RunDir, "cannot read the records of the pod's containers (io.imans.scope=pod): "+err.Error(), "check the run directory")
+		return false, userror.Wrapf(err, h.Store.RunDir, "check the run directory", "cannot read the records of the pod's containers (io.imans.scope=pod)")
 	}
 	var owner *record.Record
 	for i := range owners {

@@ -38,7 +38,7 @@ func (h *Hook) Poststop(st *specs.State) error {
 		return nil
 	}
 	if err != nil {
-		return userror.Wrap(err, h.Store.LivePath(st.ID), err.Error(), "remove the damaged record")
+		return userror.Wrapf(err, h.Store.LivePath(st.ID), "remove the damaged record", "")
 	}
 	h.Log.Identify(st.ID, rec.Kubernetes.String())
 	rec.Stopped = h.Now().UTC()
@@ -74,7 +74,7 @@ func (h *Hook) Poststop(st *specs.State) error {
 	}
 	if viewErr != nil {
 		h.Log.Error(st.ID, "poststop: measurement view not archived: %v", viewErr)
-		return userror.Wrap(viewErr, "measurement list", "the record was archived without the namespace's measurements: "+viewErr.Error(), "read them with ima-hook measurements --ns")
+		return userror.Wrapf(viewErr, "measurement list", "read them with ima-hook measurements --ns", "the record was archived without the namespace's measurements")
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ func (h *Hook) preflight(st *specs.State, cfg *config.Config, rec *record.Record
 	}
 	spec, err := oci.ReadConfig(st.Bundle)
 	if err != nil {
-		return userror.Wrap(err, filepath.Join(st.Bundle, "config.json"), "the preflight needs the bundle config: "+err.Error(), "check the bundle, or set io.imans.preflight=off")
+		return userror.Wrapf(err, filepath.Join(st.Bundle, "config.json"), "check the bundle, or set io.imans.preflight=off", "the preflight needs the bundle config")
 	}
 	if spec.Root == nil || spec.Root.Path == "" {
 		return userror.New(filepath.Join(st.Bundle, "config.json"), "no root.path for the preflight to walk", "set root.path, or io.imans.preflight=off")
@@ -58,12 +58,11 @@ func (h *Hook) preflight(st *specs.State, cfg *config.Config, rec *record.Record
 	switch {
 	case errors.As(err, &incomplete):
 		if cfg.Preflight == "enforce" {
-			return userror.Wrap(err, config.AnnPreflight, err.Error(),
-				"raise preflight_timeout in the admin config, or set io.imans.preflight=warn")
+			return userror.Wrapf(err, config.AnnPreflight, "raise preflight_timeout in the admin config, or set io.imans.preflight=warn", "")
 		}
 		h.Log.Info(st.ID, "preflight warning: %v", err)
 	case err != nil:
-		return userror.Wrap(err, config.AnnPreflight, "the appraisal preflight failed: "+err.Error(), "set io.imans.preflight=off to start without it")
+		return userror.Wrapf(err, config.AnnPreflight, "set io.imans.preflight=off to start without it", "the appraisal preflight failed")
 	}
 	if rep == nil {
 		return nil

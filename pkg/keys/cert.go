@@ -107,7 +107,7 @@ func LoadCertificateFile(dir, path string, maxSize int64) (*Certificate, error) 
 		if errors.As(err, &se) {
 			return nil, userror.Wrap(err, path, se.Problem, se.Fix)
 		}
-		return nil, userror.Wrap(err, path, err.Error(), "")
+		return nil, userror.Wrapf(err, path, "", "")
 	}
 	c, err := ParseCertificate(data, Options{MaxSize: int(maxSize)})
 	if err != nil {

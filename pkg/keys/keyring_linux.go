@@ -101,12 +101,12 @@ func (kr Keyrings) systemIMAKeyring() (int32, error) {
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return 0, userror.Wrap(err, p, "cannot read the key list: "+err.Error(), "the kernel needs CONFIG_KEYS and /proc mounted")
+		return 0, userror.Wrapf(err, p, "the kernel needs CONFIG_KEYS and /proc mounted", "cannot read the key list")
 	}
 	defer f.Close()
 	keys, err := ParseProcKeys(f)
 	if err != nil {
-		return 0, userror.Wrap(err, p, err.Error(), "report this: the /proc/keys format is kernel ABI")
+		return 0, userror.Wrapf(err, p, "report this: the /proc/keys format is kernel ABI", "")
 	}
 	if s, ok := FindKeyring(keys, KeyringIMA); ok {
 		return s, nil
@@ -197,7 +197,7 @@ func explainAddKey(err error, ring string) error {
 			return userror.Wrap(err, subject, "the kernel refused the certificate ("+err.Error()+"): the .ima keyring only takes certificates signed by a key in the builtin or secondary trusted keyring",
 				"sign the certificate with such a CA (or load the CA into .secondary_trusted_keys first)")
 		}
-		return userror.Wrap(err, subject, "the kernel refused the certificate: "+err.Error(), "check the certificate with openssl x509 -inform DER -noout -text")
+		return userror.Wrapf(err, subject, "check the certificate with openssl x509 -inform DER -noout -text", "the kernel refused the certificate")
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOPKG):
 		return userror.Wrap(err, subject, "the kernel lacks the crypto algorithm of this key ("+err.Error()+")",
 			"use an RSA key, or a kernel with CONFIG_CRYPTO_ECDSA for ECDSA keys")
@@ -213,11 +213,11 @@ func explainAddKey(err error, ring string) error {
 	case errors.Is(err, unix.EDQUOT):
 		return userror.Wrap(err, subject, "key quota exceeded", "raise /proc/sys/kernel/keys/root_maxkeys or maxbytes")
 	}
-	return userror.Wrap(err, subject, "add_key failed: "+err.Error(), "")
+	return userror.Wrapf(err, subject, "", "add_key failed")
 }
 
 func explainKeyctl(err error, what string) error {
-	return userror.Wrap(err, "_ima keyring", "cannot "+what+": "+err.Error(), "the kernel needs CONFIG_KEYS; run as root")
+	return userror.Wrapf(err, "_ima keyring", "the kernel needs CONFIG_KEYS; run as root", "cannot %s", what)
 }
 
 // DescribeKey returns KEYCTL_DESCRIBE output "type;uid;gid;perm;description".
@@ -275,7 +275,7 @@ func (kr Keyrings) KeyIDsIn(mode string) ([]uint32, string, error) {
 	}
 	members, err := keyringMembers(ring)
 	if err != nil {
-		return nil, name, userror.Wrap(err, name+" keyring", "cannot read the keyring: "+err.Error(), "run as root")
+		return nil, name, userror.Wrapf(err, name+" keyring", "run as root", "cannot read the keyring")
 	}
 	p := kr.ProcKeys
 	if p == "" {
@@ -283,12 +283,12 @@ func (kr Keyrings) KeyIDsIn(mode string) ([]uint32, string, error) {
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, name, userror.Wrap(err, p, "cannot read the key list: "+err.Error(), "the kernel needs CONFIG_KEYS and /proc mounted")
+		return nil, name, userror.Wrapf(err, p, "the kernel needs CONFIG_KEYS and /proc mounted", "cannot read the key list")
 	}
 	defer f.Close()
 	list, err := ParseProcKeys(f)
 	if err != nil {
-		return nil, name, userror.Wrap(err, p, err.Error(), "report this: the /proc/keys format is kernel ABI")
+		return nil, name, userror.Wrapf(err, p, "report this: the /proc/keys format is kernel ABI", "")
 	}
 	return keyIDsOf(list, members), name, nil
 }

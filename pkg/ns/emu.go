@@ -54,8 +54,7 @@ var _ Kernel = (*emuKernel)(nil)
 func Default() Kernel {
 	k, err := Emulator()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, userror.Line(userror.Wrap(err, EmuDirEnv, "cannot open the emulated kernel: "+err.Error(),
-			"set "+EmuDirEnv+" to a writable directory")))
+		fmt.Fprintln(os.Stderr, userror.Line(userror.Wrapf(err, EmuDirEnv, "set "+EmuDirEnv+" to a writable directory", "cannot open the emulated kernel")))
 		os.Exit(1)
 	}
 	return &emuKernel{k: k}
@@ -247,7 +246,7 @@ func RunStage(stage string) int {
 			err = k.Setns(self, emukernel.NSID(target), nsenter.SingleThreadedEntry())
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, userror.Line(userror.Wrap(err, "IMA namespace", "joining the container's namespace failed: "+err.Error(), "is the container running?")))
+			fmt.Fprintln(os.Stderr, userror.Line(userror.Wrapf(err, "IMA namespace", "is the container running?", "joining the container's namespace failed")))
 			return 1
 		}
 		argv := splitArgv(os.Getenv("_IMA_HOOK_EMU_ARGV"))
@@ -279,7 +278,7 @@ func (s *emuSecfs) self() (NSID, error) {
 
 func (s *emuSecfs) writePolicy(rules []string, path string) (int, error) {
 	if err := s.k.OpenPolicy(s.pid); err != nil {
-		return 0, userror.Wrap(err, "policy", "opening the emulated policy file: "+err.Error(), "")
+		return 0, userror.Wrapf(err, "policy", "", "opening the emulated policy file")
 	}
 	written := 0
 	var werr error
@@ -299,7 +298,7 @@ func (s *emuSecfs) writePolicy(rules []string, path string) (int, error) {
 	}
 	cerr := s.k.ClosePolicy(s.pid)
 	if werr != nil {
-		return written, userror.Wrap(werr, "policy", "the kernel refused the policy: "+werr.Error(), "see `ima-hook policy check`")
+		return written, userror.Wrapf(werr, "policy", "see `ima-hook policy check`", "the kernel refused the policy")
 	}
 	return written, cerr
 }

@@ -97,7 +97,7 @@ func (l *linuxSecfs) writePolicy(rules []string, path string) (int, error) {
 		case errors.Is(err, syscall.EBUSY):
 			return 0, userror.Wrap(err, policyFile, "another process is writing an IMA policy right now (EBUSY)", "retry the container start")
 		}
-		return 0, userror.Wrap(err, policyFile, "cannot open for writing: "+err.Error(), "run the hook as real root (CAP_SYS_ADMIN in the namespace owner)")
+		return 0, userror.Wrapf(err, policyFile, "run the hook as real root (CAP_SYS_ADMIN in the namespace owner)", "cannot open for writing")
 	}
 	written := 0
 	var werr error
@@ -125,10 +125,10 @@ func (l *linuxSecfs) writePolicy(rules []string, path string) (int, error) {
 		if errors.Is(werr, syscall.EACCES) {
 			fix = "this namespace appraises POLICY_CHECK (e.g. ima_policy=secure_boot): give a signed policy file with io.imans.policy"
 		}
-		return written, userror.Wrap(werr, policyFile, "the kernel refused the policy: "+werr.Error(), fix)
+		return written, userror.Wrapf(werr, policyFile, fix, "the kernel refused the policy")
 	}
 	if cerr != nil {
-		return written, userror.Wrap(cerr, policyFile, "closing the policy file: "+cerr.Error(), "check the kernel log (dmesg)")
+		return written, userror.Wrapf(cerr, policyFile, "check the kernel log (dmesg)", "closing the policy file")
 	}
 	return written, nil
 }
@@ -139,8 +139,7 @@ func (l *linuxSecfs) addKey(der []byte, keyring string) (int32, error) {
 	}
 	serial, ring, err := keys.AddToKeyring(der, keyring)
 	if err != nil {
-		return 0, userror.Wrap(err, "keyring "+ring, "adding the appraisal key failed: "+err.Error(),
-			"the key must be acceptable to the keyring (on CONFIG_INTEGRITY_TRUSTED_KEYRING kernels it must be signed by a trusted key)")
+		return 0, userror.Wrapf(err, "keyring "+ring, "the key must be acceptable to the keyring (on CONFIG_INTEGRITY_TRUSTED_KEYRING kernels it must be signed by a trusted key)", "adding the appraisal key failed")
 	}
 	return serial, nil
 }

@@ -144,20 +144,19 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		w.logf(inv.ID, "removed the notes of containers that no longer exist: %s", strings.Join(removed, " "))
 	}
 	if perr != nil {
-		return w.fail(inv.ID, userror.Wrap(perr, "ima-runtime "+inv.Command, perr.Error(),
-			"the wrapper must read the command line to find the bundle; fix the runtime arguments"))
+		return w.fail(inv.ID, userror.Wrapf(perr, "ima-runtime "+inv.Command, "the wrapper must read the command line to find the bundle; fix the runtime arguments", ""))
 	}
 	bundle := inv.Bundle
 	if bundle == "" {
 		wd, err := os.Getwd()
 		if err != nil {
-			return w.fail(inv.ID, userror.Wrap(err, "ima-runtime "+inv.Command, "cannot find the working directory (the default bundle): "+err.Error(), "pass --bundle"))
+			return w.fail(inv.ID, userror.Wrapf(err, "ima-runtime "+inv.Command, "pass --bundle", "cannot find the working directory (the default bundle)"))
 		}
 		bundle = wd
 	}
 	ann, size, cfgPath, err := readBundleAnnotations(bundle, inv.Config)
 	if err != nil {
-		return w.fail(inv.ID, userror.Wrap(err, cfgPath, err.Error(), "check --bundle and the bundle's config file"))
+		return w.fail(inv.ID, userror.Wrapf(err, cfgPath, "check --bundle and the bundle's config file", ""))
 	}
 	settings, err := w.Resolve(ann)
 	if err != nil {
@@ -178,7 +177,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 			"give it as --flag=value, or report the flag so the wrapper learns it"))
 	}
 	if err := record.ValidID(inv.ID); err != nil {
-		return w.fail(inv.ID, userror.Wrap(err, "ima-runtime "+inv.Command, err.Error(), "give the container id as the last argument"))
+		return w.fail(inv.ID, userror.Wrapf(err, "ima-runtime "+inv.Command, "give the container id as the last argument", ""))
 	}
 	m := w.missing()
 	if m != "" && !w.ForceUnshare && settings.Required {
@@ -188,7 +187,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 	if w.Inject != nil {
 		changed, err := InjectHooks(cfgPath, *w.Inject)
 		if err != nil {
-			return w.fail(inv.ID, userror.Wrap(err, cfgPath, "cannot add the ima-hook hooks: "+err.Error(), "check the bundle, or install the hooks.d files instead of --inject-hooks"))
+			return w.fail(inv.ID, userror.Wrapf(err, cfgPath, "check the bundle, or install the hooks.d files instead of --inject-hooks", "cannot add the ima-hook hooks"))
 		}
 		if changed {
 			w.logf(inv.ID, "added the ima-hook createRuntime and poststop hooks to %s", cfgPath)
@@ -206,8 +205,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		// are born in it, as exec joins it (the hook checks the config).
 		w.logf(inv.ID, "joining the pod's IMA namespace: that of container %s (pid %d), and running %s %s", owner, pid, w.Runtime, inv.Command)
 		err := w.Kernel.JoinAndExec(pid, ns.ExecRequest{Argv: w.argv(inv), Env: w.Env, ErrorLog: w.log})
-		return w.fail(inv.ID, userror.Wrap(err, "ima-runtime "+inv.Command, "cannot join the pod's IMA namespace: "+err.Error(),
-			"check that container "+owner+" still runs; nothing was created"))
+		return w.fail(inv.ID, userror.Wrapf(err, "ima-runtime "+inv.Command, "check that container "+owner+" still runs; nothing was created", "cannot join the pod's IMA namespace"))
 	}
 	// NoteOwner also drops the notes of an earlier container with this
 	// id: they would describe another namespace.
@@ -216,7 +214,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 			return w.fail(inv.ID, userror.New("ima-runtime "+inv.Command, "container "+inv.ID+" already exists (the wrapper created its IMA namespace and its init still runs)",
 				"delete it first or choose another id"))
 		}
-		return w.fail(inv.ID, userror.Wrap(err, w.Store.CreatedDir(), "cannot note the namespace about to be created: "+err.Error(), "check that "+w.Store.RunDir+" is writable; nothing was created"))
+		return w.fail(inv.ID, userror.Wrapf(err, w.Store.CreatedDir(), "check that "+w.Store.RunDir+" is writable; nothing was created", "cannot note the namespace about to be created"))
 	}
 	// The kernel reads the certificate at activation, after this check:
 	// hand it a private copy of exactly the validated bytes.
@@ -227,7 +225,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		}
 		x509Path = w.Store.X509CopyPath(inv.ID)
 		if err := w.Store.WritePrivateCopy(x509Path, settings.X509DER); err != nil {
-			return w.fail(inv.ID, userror.Wrap(err, x509Path, "cannot write the private copy of the certificate: "+err.Error(), "check that the run directory is writable; nothing was created"))
+			return w.fail(inv.ID, userror.Wrapf(err, x509Path, "check that the run directory is writable; nothing was created", "cannot write the private copy of the certificate"))
 		}
 	}
 	w.logf(inv.ID, "creating the IMA namespace (kcmd %q, x509 %q) and running %s %s", settings.Kcmd, settings.X509Path, w.Runtime, inv.Command)
@@ -241,7 +239,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		Env:           w.Env,
 		ErrorLog:      w.log,
 	})
-	return w.fail(inv.ID, userror.Wrap(err, "ima-runtime "+inv.Command, "cannot create the IMA namespace: "+err.Error(), "see the message above; nothing was created"))
+	return w.fail(inv.ID, userror.Wrapf(err, "ima-runtime "+inv.Command, "see the message above; nothing was created", "cannot create the IMA namespace"))
 }
 
 func (w *Wrapper) exec(inv *Invocation, perr error) int {
@@ -280,7 +278,7 @@ func (w *Wrapper) exec(inv *Invocation, perr error) int {
 		if len(ann) == 0 && st.Bundle != "" {
 			a, _, _, err := readBundleAnnotations(st.Bundle, "")
 			if err != nil {
-				return w.fail(inv.ID, userror.Wrap(err, st.Bundle, "cannot read the container's config to decide on its IMA namespace: "+err.Error(), "check the bundle"))
+				return w.fail(inv.ID, userror.Wrapf(err, st.Bundle, "check the bundle", "cannot read the container's config to decide on its IMA namespace"))
 			}
 			ann = a
 		}
@@ -303,8 +301,7 @@ func (w *Wrapper) exec(inv *Invocation, perr error) int {
 	}
 	w.logf(inv.ID, "exec: joining the namespace of pid %d", st.Pid)
 	err = w.Kernel.JoinAndExec(st.Pid, ns.ExecRequest{Argv: w.argv(inv), Env: w.Env, ErrorLog: w.log})
-	return w.fail(inv.ID, userror.Wrap(err, "ima-runtime exec", "cannot join the container's IMA namespace: "+err.Error(),
-		"check that the container is running; nothing was executed"))
+	return w.fail(inv.ID, userror.Wrapf(err, "ima-runtime exec", "check that the container is running; nothing was executed", "cannot join the container's IMA namespace"))
 }
 
 // imaNoted says why the wrapper's own records show that container id has

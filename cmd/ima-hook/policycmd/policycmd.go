@@ -287,7 +287,7 @@ func checkProfile(o *policyOpts, nsSet bool, stderr io.Writer) (policy.Profile, 
 		defer f.Close()
 		p, err = policy.ProfileFromConfig(f, o.lsm)
 		if err != nil {
-			return p, "", userror.Wrap(err, o.kernelConfig, err.Error(), "give the config of a kernel built with CONFIG_IMA")
+			return p, "", userror.Wrapf(err, o.kernelConfig, "give the config of a kernel built with CONFIG_IMA", "")
 		}
 		name = "kernel config " + o.kernelConfig
 	case o.lsm != "":
@@ -309,7 +309,7 @@ func checkProfile(o *policyOpts, nsSet bool, stderr io.Writer) (policy.Profile, 
 			return p, "", userror.New("--feature", fmt.Sprintf("%s is not NAME=on|off", userror.Quote(f)), "e.g. --feature digest_type=on")
 		}
 		if err := p.Features.SetFeature(n, on); err != nil {
-			return p, "", userror.Wrap(err, "--feature", err.Error(), "use one of the listed names")
+			return p, "", userror.Wrapf(err, "--feature", "use one of the listed names", "")
 		}
 	}
 	if len(o.features) > 0 {

@@ -180,7 +180,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	rep, err := preflight.Run(ctx, *popt)
 	var inc *preflight.IncompleteError
 	if err != nil && !errors.As(err, &inc) {
-		fmt.Fprintln(stderr, userror.Line(userror.Wrap(err, popt.Rootfs, err.Error(), "give the container's root filesystem directory")))
+		fmt.Fprintln(stderr, userror.Line(userror.Wrapf(err, popt.Rootfs, "give the container's root filesystem directory", "")))
 		return ExitUsage
 	}
 	if o.format == "json" {
@@ -194,7 +194,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		writeText(stdout, rep, popt, o.all)
 	}
 	if inc != nil {
-		fmt.Fprintln(stderr, userror.Line(userror.Wrap(inc, "--timeout", inc.Error(), "raise --timeout or lower --max-bytes")))
+		fmt.Fprintln(stderr, userror.Line(userror.Wrapf(inc, "--timeout", "raise --timeout or lower --max-bytes", "")))
 		if !inc.ChainDone {
 			return ExitIncomplete
 		}
@@ -214,7 +214,7 @@ func (o *opts) options() (*preflight.Options, error) {
 	if o.bundle != "" {
 		s, err := oci.ReadConfig(o.bundle)
 		if err != nil {
-			return nil, userror.Wrap(err, "--bundle", err.Error(), "give an OCI bundle directory holding config.json")
+			return nil, userror.Wrapf(err, "--bundle", "give an OCI bundle directory holding config.json", "")
 		}
 		spec = s
 	}
@@ -232,7 +232,7 @@ func (o *opts) options() (*preflight.Options, error) {
 		if err == nil {
 			err = fmt.Errorf("not a directory")
 		}
-		return nil, userror.Wrap(err, rootfs, "cannot use it as the root filesystem: "+err.Error(), "give the container's root directory with --rootfs")
+		return nil, userror.Wrapf(err, rootfs, "give the container's root directory with --rootfs", "cannot use it as the root filesystem")
 	}
 	if o.entrypoint != "" {
 		if spec != nil {
@@ -260,7 +260,7 @@ func (o *opts) options() (*preflight.Options, error) {
 	if o.fsmagic == "auto" {
 		fi, err := preflight.DetectFS(rootfs)
 		if err != nil {
-			return nil, userror.Wrap(err, "--fsmagic", err.Error(), "give the filesystem by name, e.g. --fsmagic overlay")
+			return nil, userror.Wrapf(err, "--fsmagic", "give the filesystem by name, e.g. --fsmagic overlay", "")
 		}
 		popt.FSMagic, popt.FSName = fi.Magic, fi.Name
 	} else {
@@ -308,7 +308,7 @@ func (o *opts) fromAnnotations(popt *preflight.Options, spec *specs.Spec) error 
 	}
 	rules, err := preflight.EffectiveRules(cfg.Kcmd, cfg.Policy, cfg.Profile)
 	if err != nil {
-		return userror.Wrap(err, config.AnnKcmd, err.Error(), "use a built-in policy the kernel knows")
+		return userror.Wrapf(err, config.AnnKcmd, "use a built-in policy the kernel knows", "")
 	}
 	popt.Rules, popt.Appraise = rules, cfg.Kcmd.Appraise
 	if cfg.Cert != nil {
@@ -326,7 +326,7 @@ func (o *opts) fromFlags(popt *preflight.Options) error {
 	if strings.TrimSpace(o.kcmd) != "" {
 		k, err = policy.ParseKcmd(o.kcmd, policy.KcmdOptions{AllowTemplate: true})
 		if err != nil {
-			return userror.Wrap(err, "--kcmd", err.Error(), "use ima_policy=<tcb|appraise_tcb|secure_boot|...> and ima_appraise=<off|log|fix>")
+			return userror.Wrapf(err, "--kcmd", "use ima_policy=<tcb|appraise_tcb|secure_boot|...> and ima_appraise=<off|log|fix>", "")
 		}
 	}
 	if o.policyFile != "" && o.policyRules != "" {
@@ -337,7 +337,7 @@ func (o *opts) fromFlags(popt *preflight.Options) error {
 	if o.policyFile != "" {
 		b, err := readBounded(o.policyFile, config.MaxPolicySize)
 		if err != nil {
-			return userror.Wrap(err, o.policyFile, err.Error(), "give a readable policy file")
+			return userror.Wrapf(err, o.policyFile, "give a readable policy file", "")
 		}
 		text, src = string(b), o.policyFile
 	}
@@ -358,20 +358,20 @@ func (o *opts) fromFlags(popt *preflight.Options) error {
 	}
 	rules, err := preflight.EffectiveRules(k, pol, prof)
 	if err != nil {
-		return userror.Wrap(err, "--kcmd", err.Error(), "use a built-in policy the kernel knows")
+		return userror.Wrapf(err, "--kcmd", "use a built-in policy the kernel knows", "")
 	}
 	popt.Rules, popt.Appraise = rules, k.Appraise
 	for _, f := range o.x509 {
 		b, err := readBounded(f, keys.MaxCertSize)
 		if err != nil {
-			return userror.Wrap(err, f, err.Error(), "give a DER or PEM X.509 certificate file")
+			return userror.Wrapf(err, f, "give a DER or PEM X.509 certificate file", "")
 		}
 		// Certificates without a subjectKeyIdentifier are taken: the files
 		// they signed are then reported as the kernel sees them (unknown
 		// key id), which is what the user needs to learn.
 		c, err := keys.ParseCertificate(b, keys.Options{AllowNoSKID: true})
 		if err != nil {
-			return userror.Wrap(err, f, err.Error(), "give a DER or PEM X.509 certificate file")
+			return userror.Wrapf(err, f, "give a DER or PEM X.509 certificate file", "")
 		}
 		popt.Certs = append(popt.Certs, c)
 	}
@@ -385,18 +385,18 @@ func (o *opts) profile() (policy.Profile, error) {
 	case "running":
 		p, err := policy.ProfileFromSystem()
 		if err != nil {
-			return p, userror.Wrap(err, "--kernel-config", err.Error(), "give a kernel config file instead")
+			return p, userror.Wrapf(err, "--kernel-config", "give a kernel config file instead", "")
 		}
 		return p, nil
 	}
 	f, err := os.Open(o.kernelConfig)
 	if err != nil {
-		return policy.Profile{}, userror.Wrap(err, o.kernelConfig, err.Error(), "give the target kernel's config file")
+		return policy.Profile{}, userror.Wrapf(err, o.kernelConfig, "give the target kernel's config file", "")
 	}
 	defer f.Close()
 	p, err := policy.ProfileFromConfig(f, "")
 	if err != nil {
-		return p, userror.Wrap(err, o.kernelConfig, err.Error(), "give a kernel .config file")
+		return p, userror.Wrapf(err, o.kernelConfig, "give a kernel .config file", "")
 	}
 	return p, nil
 }
