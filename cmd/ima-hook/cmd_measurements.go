@@ -306,11 +306,11 @@ func selectEntries(f measurementsFlags, opt *measure.RunOptions, open func() (io
 		// is the first ns_aggregate_<id> at or after the list length the
 		// wrapper noted before creating it (later namespaces may reuse the id).
 		if !f.incarnationSet && start < 0 && live && rec.Start() >= 0 && opt.Reopenable {
-			idx, err := findAggregates(open, *opt, rec.NS)
+			a, err := lifeStart(open, *opt, rec.NS, rec.Start())
 			if err != nil {
 				return nil, err
 			}
-			if a := measure.NSLifeStart(idx, rec.Start()); a >= 0 {
+			if a >= 0 {
 				start = a
 				sel.StartIndex = &start
 				sel.Incarnation = ""
@@ -319,7 +319,7 @@ func selectEntries(f measurementsFlags, opt *measure.RunOptions, open func() (io
 		// A stopped container of an earlier boot: the host list no longer
 		// has its entries, the view archived at poststop does.
 		view := life.ViewPath()
-		if !live && f.file == "" && start >= 0 && !aggregateAt(open, *opt, start, rec.NS) && exists(view) {
+		if !live && f.file == "" && start >= 0 && !measure.AggregateAt(open, opt.Format, opt.Read, start, rec.NS) && exists(view) {
 			if f.verify && !f.templateOnly {
 				return nil, userror.New(subject, "the container ran in an earlier boot: the host list no longer has its entries, and its archived view cannot be replayed against this boot's PCRs",
 					"check the archived view with --verify --template-only")
@@ -347,12 +347,12 @@ func selectEntries(f measurementsFlags, opt *measure.RunOptions, open func() (io
 				return nil, userror.New("--incarnation last", "needs a first pass over the list, which stdin cannot give",
 					"pass --incarnation all or N, or read the list from a file")
 			}
-			idx, err := findAggregates(open, *opt, sel.NS)
+			last, err := lifeStart(open, *opt, sel.NS, -1)
 			if err != nil {
 				return nil, err
 			}
-			if len(idx) > 0 {
-				start = idx[len(idx)-1]
+			if last >= 0 {
+				start = last
 				sel.StartIndex = &start
 			} else {
 				// No aggregate: a namespace's own view read from inside it,
@@ -524,29 +524,6 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// aggregateAt reports whether entry index of the list is ns_aggregate_<id>.
-func aggregateAt(open func() (io.ReadCloser, error), opt measure.RunOptions, index int64, id uint32) bool {
-	rc, err := open()
-	if err != nil {
-		return false
-	}
-	defer rc.Close()
-	r, _, err := measure.NewReader(rc, opt.Format, opt.Read)
-	if err != nil {
-		return false
-	}
-	for {
-		e, err := r.Next()
-		if err != nil {
-			return false
-		}
-		if e.Pos.Index == index {
-			got, ok := e.NSAggregate()
-			return ok && got == id
-		}
-	}
-}
-
 func selectionSubject(f measurementsFlags) string {
 	if f.container != "" {
 		return "--container " + f.container
@@ -554,23 +531,15 @@ func selectionSubject(f measurementsFlags) string {
 	return "--ns " + f.nsID
 }
 
-func findAggregates(open func() (io.ReadCloser, error), opt measure.RunOptions, id uint32) ([]int64, error) {
-	rc, err := open()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	r, _, err := measure.NewReader(rc, opt.Format, opt.Read)
-	if err != nil {
-		return nil, err
-	}
-	idx, err := measure.FindAggregates(r, id)
+// lifeStart is measure.LifeStartIn, except that a malformed list is left
+// to the main pass, which reports it with its position.
+func lifeStart(open func() (io.ReadCloser, error), opt measure.RunOptions, id uint32, listStart int64) (int64, error) {
+	aggs, err := measure.AggregatesIn(open, opt.Format, opt.Read, id)
 	var fe *measure.FormatError
-	if errors.As(err, &fe) {
-		// The main pass reports the malformed list with its position.
-		return idx, nil
+	if err != nil && !errors.As(err, &fe) {
+		return -1, err
 	}
-	return idx, err
+	return measure.NSLifeStart(aggs, listStart), nil
 }
 
 // loadReference reads --pcrs files, or the TPM's sysfs PCRs, before the list.
@@ -606,15 +575,6 @@ func loadReference(f measurementsFlags) (*measure.PCRSet, error) {
 		return nil, userror.Wrapf(err, f.tpm, "pass --pcrs [ALGO,]FILE instead", "")
 	}
 	return set, nil
-}
-
-func hasUncheckedBank(v *measure.VerifySummary) bool {
-	for _, u := range v.Unchecked {
-		if u.Check == "pcr bank" {
-			return true
-		}
-	}
-	return false
 }
 
 func printSummary(w io.Writer, s *measure.Summary) {
@@ -659,7 +619,7 @@ func printSummary(w io.Writer, s *measure.Summary) {
 		parts = append(parts, fmt.Sprintf("%d template digests NOT CHECKED", v.TemplateUnchecked))
 	}
 	switch {
-	case !v.Compared && hasUncheckedBank(v):
+	case !v.Compared && v.BankUnchecked():
 		parts = append(parts, "no reference bank could be replayed: replay NOT COMPARED")
 	case !v.Compared:
 		parts = append(parts, "no reference PCRs: replay not compared")

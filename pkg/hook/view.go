@@ -266,17 +266,15 @@ func (h *Hook) hostAggregateIndex(nsid uint32, listStart int64) int64 {
 	if host, err := h.Kernel.NamespaceOf(1); err != nil || self != host {
 		return -1
 	}
-	f, err := h.Kernel.OpenMeasurements(true)
+	start, err := measure.LifeStartIn(h.hostList, measure.BinaryList, measure.ReadOptions{}, nsid, listStart)
 	if err != nil {
 		return -1
 	}
-	aggs, err := measure.FindAggregates(measure.NewBinaryReader(f, measure.ReadOptions{}), nsid)
-	f.Close()
-	if err != nil {
-		return -1
-	}
-	return measure.NSLifeStart(aggs, listStart)
+	return start
 }
+
+// hostList opens the binary list the hook sees.
+func (h *Hook) hostList() (io.ReadCloser, error) { return h.Kernel.OpenMeasurements(true) }
 
 // namespaceView copies namespace id's entries of the host list to w in
 // ASCII form (the fallback without a pin). The kernel reuses ids, so the
@@ -302,16 +300,10 @@ func (h *Hook) namespaceView(id uint32, listStart int64, w io.Writer) (aggIndex 
 		n, err := h.copyView(w, nil)
 		return -1, n, 0, err
 	}
-	f, err := h.Kernel.OpenMeasurements(true)
+	aggIndex, err = measure.LifeStartIn(h.hostList, measure.BinaryList, measure.ReadOptions{}, id, listStart)
 	if err != nil {
 		return -1, 0, 0, err
 	}
-	aggs, err := measure.FindAggregates(measure.NewBinaryReader(f, measure.ReadOptions{}), id)
-	f.Close()
-	if err != nil {
-		return -1, 0, 0, err
-	}
-	aggIndex = measure.NSLifeStart(aggs, listStart)
 	if aggIndex < 0 {
 		return -1, 0, 0, fmt.Errorf("no %s entry in the host list at or after entry %d", measure.NSAggregateName(id), listStart)
 	}

@@ -1,5 +1,7 @@
 package measure
 
+import "io"
+
 // A namespace's life in the host list. The kernel hands a dead namespace's
 // id to the next one (ns_alloc_inum), and the host list keeps every earlier
 // namespace's entries, so one id can head several lives: each begins at its
@@ -60,4 +62,60 @@ func parseNSAggregate[T string | []byte](name T) (uint32, bool) {
 		return 0, false
 	}
 	return uint32(v), true
+}
+
+// AggregatesIn reads the list that open gives from its start (format and
+// ro as for NewReader) and returns the index of every ns_aggregate_<id>
+// entry in list order: the lives of namespace id in that list. On a
+// malformed list it returns the aggregates before the fault and the
+// FormatError.
+func AggregatesIn(open func() (io.ReadCloser, error), format Format, ro ReadOptions, id uint32) ([]int64, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	r, _, err := NewReader(rc, format, ro)
+	if err != nil {
+		return nil, err
+	}
+	return FindAggregates(r, id)
+}
+
+// LifeStartIn is NSLifeStart over the aggregates of the list open gives
+// (AggregatesIn): the index of the entry that starts namespace id's life
+// noted at listStart (the last life with listStart < 0), -1 when the list
+// has none.
+func LifeStartIn(open func() (io.ReadCloser, error), format Format, ro ReadOptions, id uint32, listStart int64) (int64, error) {
+	aggs, err := AggregatesIn(open, format, ro, id)
+	if err != nil {
+		return -1, err
+	}
+	return NSLifeStart(aggs, listStart), nil
+}
+
+// AggregateAt reports whether entry index of the list open gives is
+// ns_aggregate_<id>: whether a life recorded at that index is still in the
+// list (the list of another boot has other entries there). Any failure to
+// read that far is a no.
+func AggregateAt(open func() (io.ReadCloser, error), format Format, ro ReadOptions, index int64, id uint32) bool {
+	rc, err := open()
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	r, _, err := NewReader(rc, format, ro)
+	if err != nil {
+		return false
+	}
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return false
+		}
+		if e.Pos.Index == index {
+			got, ok := e.NSAggregate()
+			return ok && got == id
+		}
+	}
 }

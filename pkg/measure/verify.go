@@ -651,3 +651,15 @@ func loggedAlg(e *Entry) Alg {
 	}
 	return e.Digests[0].Alg
 }
+
+// BankUnchecked reports whether a PCR bank could not be replayed (this
+// build does not compute its digests): a replay that compared nothing for
+// that reason is not a pass.
+func (v *VerifySummary) BankUnchecked() bool {
+	for _, u := range v.Unchecked {
+		if u.Check == "pcr bank" {
+			return true
+		}
+	}
+	return false
+}
