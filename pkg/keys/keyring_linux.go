@@ -94,6 +94,22 @@ func (kr Keyrings) HasSystemIMAKeyring() (bool, error) {
 	return err == nil, err
 }
 
+// AppraisalKeyring names the keyring appraisal keys go to on this kernel,
+// as KeyringAuto picks it: KeyringIMA when the trusted .ima keyring is
+// listed in /proc/keys, else KeyringUnderscoreIMA (a _ima keyring that IMA
+// finds with request_key, kernels without CONFIG_INTEGRITY_TRUSTED_KEYRING);
+// "" when /proc/keys cannot be read or parsed. For Probe and status.
+func (kr Keyrings) AppraisalKeyring() string {
+	has, err := kr.HasSystemIMAKeyring()
+	switch {
+	case err != nil:
+		return ""
+	case has:
+		return KeyringIMA
+	}
+	return KeyringUnderscoreIMA
+}
+
 func (kr Keyrings) systemIMAKeyring() (int32, error) {
 	p := kr.ProcKeys
 	if p == "" {

@@ -296,3 +296,27 @@ func keyringContains(t *testing.T, ring int, serial int32) bool {
 	}
 	return false
 }
+
+// The keyring is found by parsing /proc/keys, not by a string match: a key
+// of another type whose description holds " .ima: " is not the keyring
+// (the string match pkg/ns used before took it for one).
+func TestAppraisalKeyring(t *testing.T) {
+	fixture := filepath.Join(t.TempDir(), "keys")
+	kr := Keyrings{ProcKeys: fixture}
+	for _, c := range []struct{ keys, want string }{
+		{"02639d80 I--Q---     2 perm 1f3f0000     0 65534 keyring   _uid.0: empty\n" +
+			"1b2c3d4e I------     1 perm 1f0f0000     0     0 keyring   .ima: 1\n", KeyringIMA},
+		{"02639d80 I--Q---     2 perm 1f3f0000     0 65534 keyring   _uid.0: empty\n" +
+			"1b2c3d4f I--Q---     1 perm 3f010000     0     0 user      my .ima: 5\n", KeyringUnderscoreIMA},
+		{"", KeyringUnderscoreIMA},
+		{"not a /proc/keys line\n", ""},
+	} {
+		writeFile(t, fixture, []byte(c.keys))
+		if got := kr.AppraisalKeyring(); got != c.want {
+			t.Errorf("%q: got %q, want %q", c.keys, got, c.want)
+		}
+	}
+	if got := (Keyrings{ProcKeys: filepath.Join(t.TempDir(), "missing")}).AppraisalKeyring(); got != "" {
+		t.Errorf("unreadable /proc/keys: %q", got)
+	}
+}

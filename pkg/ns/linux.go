@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ima-hook/ima-hook/pkg/kconfig"
+	"github.com/ima-hook/ima-hook/pkg/keys"
 	"github.com/ima-hook/ima-hook/pkg/policy"
 )
 
@@ -41,7 +42,7 @@ func (k *linuxKernel) Probe() Features {
 		f.PolicyFile = true
 		f.PolicyWritable = st.Mode().Perm()&0o200 != 0
 	}
-	f.ImaKeyring = probeKeyring()
+	f.ImaKeyring = keys.Keyrings{}.AppraisalKeyring()
 	f.Template = firstTemplate(filepath.Join(k.secfs, "ascii_runtime_measurements"))
 	f.SecureBoot = policy.PlatformSecureBoot()
 	if c, err := kconfig.Read(KernelConfigPaths()); err == nil {

@@ -166,24 +166,6 @@ func (l *linuxSecfs) hasAggregate(id NSID) (bool, error) {
 	return scanForAggregate(f, id)
 }
 
-// probeKeyring tells which keyring appraisal keys go to: the trusted .ima
-// system keyring when the kernel has one, else a _ima keyring that IMA finds
-// with request_key (kernels without CONFIG_INTEGRITY_TRUSTED_KEYRING).
-func probeKeyring() string {
-	f, err := os.Open("/proc/keys")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), " .ima: ") {
-			return ".ima"
-		}
-	}
-	return "_ima"
-}
-
 // firstTemplate reads the template name of the first entry of an ASCII list.
 func firstTemplate(path string) string {
 	f, err := os.Open(path)
