@@ -57,10 +57,14 @@ func setupSwitches(t *testing.T, switchesJSON string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv(ns.EmuDirEnv, filepath.Join(dir, "emu"))
+	// The kernel trusts the test CA (makeCert signs with it).
+	if err := os.MkdirAll(filepath.Join(dir, "emu", emukernel.BuiltinTrustedKeysDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "emu", emukernel.BuiltinTrustedKeysDir, "test-ca.der"), testCA(t).der, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if switchesJSON != "" {
-		if err := os.MkdirAll(filepath.Join(dir, "emu"), 0o700); err != nil {
-			t.Fatal(err)
-		}
 		if err := os.WriteFile(filepath.Join(dir, "emu", emukernel.SwitchesFile), []byte(switchesJSON), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -529,7 +533,8 @@ func TestWarningsReachLogAndRecord(t *testing.T) {
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "old key"},
 		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour),
 		SubjectKeyId: []byte{1, 2, 3, 4, 5, 6, 7, 8}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	ca := testCA(t) // the kernel loads only certificates a trusted key signed
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.tmpl, &priv.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,8 +30,62 @@ import (
 // correct, or refuses in one line that names the kernel option and the fix.
 
 // makeCert writes a DER certificate with key id skidTail into the keys
-// dir; signed by ca (nil: self-signed). It returns the path and the DER.
+// dir; signed by ca (nil: by the test CA every emulated kernel of these
+// tests trusts, or self-signed when isCA). It returns the path and the
+// DER.
 func makeCert(t *testing.T, dir, name string, skidTail uint32, ca *x509.Certificate, caKey *ecdsa.PrivateKey, isCA bool) (string, *x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	if ca == nil && !isCA {
+		c := testCA(t)
+		ca, caKey = c.tmpl, c.key
+	}
+	return makeCertSigned(t, dir, name, skidTail, ca, caKey, isCA)
+}
+
+// makeSelfSignedCert is a certificate no trusted key signed: a kernel with
+// CONFIG_IMA_TRUSTED_KEYRING drops it.
+func makeSelfSignedCert(t *testing.T, dir, name string, skidTail uint32) string {
+	t.Helper()
+	path, _, _ := makeCertSigned(t, dir, name, skidTail, nil, nil, false)
+	return path
+}
+
+type testCert struct {
+	tmpl *x509.Certificate
+	key  *ecdsa.PrivateKey
+	der  []byte
+}
+
+var (
+	testCAOnce sync.Once
+	testCAVal  testCert
+	testCAErr  error
+)
+
+// testCA is the CA whose certificate setupSwitches puts into the emulated
+// kernel's .builtin_trusted_keys: a kernel that loads x509_for_children
+// has CONFIG_IMA_TRUSTED_KEYRING (Kconfig), so test keys are CA-signed.
+func testCA(t *testing.T) testCert {
+	t.Helper()
+	testCAOnce.Do(func() {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			testCAErr = err
+			return
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(0xca), Subject: pkix.Name{CommonName: "hook test CA"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), SubjectKeyId: []byte{0xca, 0xfe, 0xca, 0xfe},
+			BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+		testCAVal, testCAErr = testCert{tmpl, priv, der}, err
+	})
+	if testCAErr != nil {
+		t.Fatal(testCAErr)
+	}
+	return testCAVal
+}
+
+func makeCertSigned(t *testing.T, dir, name string, skidTail uint32, ca *x509.Certificate, caKey *ecdsa.PrivateKey, isCA bool) (string, *x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -168,7 +223,7 @@ func TestX509TrustedKeyring(t *testing.T) {
 	os.MkdirAll(caDir, 0o700)
 	_, ca, caKey := makeCert(t, caDir, "ca", 0xca000001, nil, nil, true)
 
-	self, _, _ := makeCert(t, e.admin.KeysDir, "self", 0x55667788, nil, nil, false)
+	self := makeSelfSignedCert(t, e.admin.KeysDir, "self", 0x55667788)
 	pid := e.wrapperContainer("t1", "", self)
 	wantRefusal(t, e.hook.CreateRuntime(state("t1", pid, x509Ann(self))), config.AnnX509,
 		"55667788", "CONFIG_IMA_TRUSTED_KEYRING", "sign the certificate with a CA")

@@ -599,3 +599,33 @@ func (c *Certificate) String() string {
 	}
 	return fmt.Sprintf("keyid %s (%s) %s subject %q skid %s not-after %s", c.KeyIDHex(), c.KeyIDFrom, c.Algo, c.Subject, skid, c.NotAfter.UTC().Format("2006-01-02"))
 }
+
+// CheckSignedBy reports whether the certificate certDER is signed by the key
+// of the certificate issuerDER, as the kernel's restrict_link_by_signature
+// decides for a keyring restricted to keys signed by trusted ones
+// (CONFIG_IMA_TRUSTED_KEYRING): the certificate's authorityKeyIdentifier
+// must name the issuer (find_asymmetric_key looks the signing key up by
+// it), and the
+// issuer's key must verify the signature over the TBS (public_key_verify_
+// signature; SM2 with the default user id, as for a self-signed one). Like
+// the kernel it checks nothing else: no basic constraints, key usage or
+// validity period. It parses with the SM2-capable parser, so RSA, ECDSA
+// and SM2 certificates and issuers all work.
+func CheckSignedBy(certDER, issuerDER []byte) error {
+	c, err := smx509.ParseCertificate(certDER)
+	if err != nil {
+		return err
+	}
+	ca, err := smx509.ParseCertificate(issuerDER)
+	if err != nil {
+		return err
+	}
+	// Only the key id form of the authority id is taken: the kernel also
+	// finds a key by the issuer name and serial form, which certificates
+	// from openssl and Go do not need (stricter than the kernel, never
+	// kinder).
+	if len(c.AuthorityKeyId) == 0 || len(ca.SubjectKeyId) == 0 || !bytes.Equal(c.AuthorityKeyId, ca.SubjectKeyId) {
+		return errors.New("its authorityKeyIdentifier does not name the issuer's subject key id (restrict_link_by_signature finds the signing key by it)")
+	}
+	return ca.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
+}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,11 +31,53 @@ import (
 
 func newKernel(t *testing.T, sw Switches) *Kernel {
 	t.Helper()
-	k, err := Open(t.TempDir(), sw)
+	dir := t.TempDir()
+	// Every test kernel trusts the test CA (its .builtin_trusted_keys), as
+	// a real kernel that loads x509_for_children trusts its vendor's key.
+	if err := os.MkdirAll(filepath.Join(dir, BuiltinTrustedKeysDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, BuiltinTrustedKeysDir, "test-ca.der"), testCA(t).der, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := Open(dir, sw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
+}
+
+type ca struct {
+	tmpl *x509.Certificate
+	key  *ecdsa.PrivateKey
+	der  []byte
+}
+
+var (
+	testCAOnce sync.Once
+	testCAVal  ca
+	testCAErr  error
+)
+
+// testCA is the CA every test kernel trusts (made once per test binary).
+func testCA(t *testing.T) ca {
+	t.Helper()
+	testCAOnce.Do(func() {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			testCAErr = err
+			return
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(99), Subject: pkix.Name{CommonName: "emukernel test CA"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), SubjectKeyId: []byte{0xca, 0xca, 0xca, 0xca},
+			BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+		testCAVal, testCAErr = ca{tmpl, priv, der}, err
+	})
+	if testCAErr != nil {
+		t.Fatal(testCAErr)
+	}
+	return testCAVal
 }
 
 // child starts a process whose parent is the test process; it is born
@@ -238,7 +281,15 @@ func TestTemplateSwitch(t *testing.T) {
 	}
 }
 
-func writeCert(t *testing.T) string {
+// writeCert writes a certificate with key id deadbeef signed by the test
+// CA (which every test kernel trusts).
+func writeCert(t *testing.T) string { t.Helper(); return writeCertBy(t, true) }
+
+// writeSelfSignedCert is writeCert without the CA: a kernel with
+// CONFIG_IMA_TRUSTED_KEYRING drops it.
+func writeSelfSignedCert(t *testing.T) string { t.Helper(); return writeCertBy(t, false) }
+
+func writeCertBy(t *testing.T, byCA bool) string {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -246,7 +297,12 @@ func writeCert(t *testing.T) string {
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ima test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), SubjectKeyId: []byte{1, 2, 3, 4, 0xde, 0xad, 0xbe, 0xef}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	parent, signer := tmpl, priv
+	if byCA {
+		c := testCA(t)
+		parent, signer = c.tmpl, c.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &priv.PublicKey, signer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,22 @@
 package emukernel
 
 import (
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
 	"golang.org/x/sys/unix"
 )
 
@@ -354,7 +363,7 @@ func TestLoadX509Switch(t *testing.T) {
 // is dropped with the log line only; add_key from inside the namespace
 // gets ENOKEY.
 func TestTrustedKeyringDropsUnsignedCertificate(t *testing.T) {
-	cert := writeCert(t)
+	cert := writeSelfSignedCert(t)
 	sw := DefaultSwitches()
 	sw.TrustedKeyringRequiresCA = true
 	k := newKernel(t, sw)
@@ -415,6 +424,169 @@ func TestPolicyBusyForeverWithoutWritePolicy(t *testing.T) {
 			if writable || present != (tc.later == unix.EBUSY) {
 				t.Fatalf("write=%v read=%v: policy file present %v writable %v", tc.write, tc.read, present, writable)
 			}
+		}
+	}
+}
+
+// openEuler ima_ns.c imans_on_fork -> imans_activate (G.5 in the ABI
+// notes, docs/kernel-abi.md "Activation"): the fork of a child that exits
+// at once, and is reaped, before anyone asks the emulator anything still
+// activated the namespace in the kernel; a kcmd write after it is EACCES.
+func TestForkOfExitedChildActivates(t *testing.T) {
+	if lastPid() < 0 {
+		t.Skip("no /proc/sys/kernel/ns_last_pid")
+	}
+	k := newKernel(t, DefaultSwitches())
+	if _, err := k.Unshare(self()); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.WriteForChildren(self(), "kcmd_for_children", []byte("ima_policy=tcb")); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("true").Run(); err != nil { // forked, exited, reaped
+		t.Fatal(err)
+	}
+	wantErrno(t, k.WriteForChildren(self(), "kcmd_for_children", []byte("ima_policy=tcb")), unix.EACCES)
+	infos, _ := k.Namespaces()
+	if len(infos) != 1 || !infos[0].Active || len(infos[0].Rules) == 0 {
+		t.Fatalf("namespace after the fork: %+v; want it active with the kcmd's rules", infos)
+	}
+}
+
+// Nothing forked by the unsharer since the unshare: the namespace stays
+// pending while other processes fork and reap (the check is not a blanket
+// "the pid counter moved").
+func TestPendingWhileOthersFork(t *testing.T) {
+	if lastPid() < 0 {
+		t.Skip("no /proc/sys/kernel/ns_last_pid")
+	}
+	// Started before the unshare; its own children come after it.
+	busy := exec.Command("/bin/sh", "-c", "sleep 0.2; for i in 1 2 3 4 5; do /bin/true; done; sleep 300")
+	if err := busy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = busy.Process.Kill(); _ = busy.Wait() })
+	k := newKernel(t, DefaultSwitches())
+	before := lastPid()
+	if _, err := k.Unshare(self()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond)
+	if lastPid() == before {
+		t.Fatal("nobody forked: the test proves nothing")
+	}
+	if err := k.WriteForChildren(self(), "kcmd_for_children", []byte("ima_policy=tcb")); err != nil {
+		t.Fatalf("no fork by the unsharer since the unshare, yet: %v", err)
+	}
+	if infos, _ := k.Namespaces(); len(infos) != 1 || infos[0].Active {
+		t.Fatalf("namespace %+v: want it pending", infos)
+	}
+}
+
+// openEuler ima_ns.c imans_on_fork (newest version; RFC 18/30): every fork
+// by the unsharer (its ima_ns differs from its ima_ns_for_children, so
+// copy_namespaces leaves its fast path) runs imans_on_fork: the child's
+// nsproxy gets ima_ns = ima_ns_for_children = the namespace, the
+// unsharer's own nsproxy is unchanged, and when the child's user namespace
+// differs from the namespace's owner, ima_swap_user_ns moves the ownership
+// to it, before and regardless of activation. So the owner follows the
+// latest such fork, not only the first.
+func TestLaterForksSwapTheOwner(t *testing.T) {
+	if lastPid() < 0 {
+		t.Skip("no /proc/sys/kernel/ns_last_pid")
+	}
+	k := newKernel(t, DefaultSwitches())
+	id, err := k.Unshare(self())
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := func() uint64 {
+		var ino uint64
+		k.tx(func(s *state) error { ino = s.ns(id).Owner[0].Ino; return nil })
+		return ino
+	}
+	userIno := func(pid int) uint64 {
+		var st unix.Stat_t
+		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/user", pid), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino
+	}
+	a := child(t) // first fork: activates, owner stays the initial user namespace
+	if owner() != userIno(self()) {
+		t.Fatalf("owner %d after the first fork, want ours %d", owner(), userIno(self()))
+	}
+	r := childAs(t, inUserNS()) // second fork, into a new user namespace
+	if owner() != userIno(r) {
+		t.Fatalf("owner %d after a fork into user namespace %d: not swapped", owner(), userIno(r))
+	}
+	b := child(t) // third fork, back in ours: swapped back
+	if owner() != userIno(self()) {
+		t.Fatalf("owner %d after a fork in our user namespace %d", owner(), userIno(self()))
+	}
+	// The owner decides imans_install's capability check: root of r's
+	// user namespace cannot join now, root of the next one can.
+	wantErrno(t, k.Setns(r, id, true), unix.EPERM)
+	r2 := childAs(t, inUserNS())
+	if err := k.Setns(r2, id, true); err != nil {
+		t.Fatalf("root of the owning user namespace: %v", err)
+	}
+	for _, p := range []int{a, r, b, r2} {
+		if ns, fc, _ := k.TaskNamespaces(p); ns != id || fc != id {
+			t.Fatalf("child %d in %d (children %d), want %d for both", p, ns, fc, id)
+		}
+	}
+	if ns, fc, _ := k.TaskNamespaces(self()); ns != InitialNS || fc != id {
+		t.Fatalf("unsharer in %d (children %d): its own nsproxy must not change", ns, fc)
+	}
+}
+
+// restrict_link_by_builtin_and_secondary_trusted -> restrict_link_by_
+// signature (crypto/asymmetric_keys/restrict.c) with the kernel's sm2
+// akcipher: with CONFIG_IMA_TRUSTED_KEYRING an SM2 certificate signed by a
+// trusted SM2 key is loaded at activation (openEuler ima_ns.c
+// ima_ns_load_x509) like any other; one whose signature does not verify is
+// dropped.
+func TestTrustedKeyringTakesSM2(t *testing.T) {
+	caKey, _ := sm2.GenerateKey(rand.Reader)
+	leafKey, _ := sm2.GenerateKey(rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "sm2 CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), SubjectKeyId: []byte{9, 9, 9, 9},
+		BasicConstraintsValid: true, IsCA: true, PublicKey: caKey.Public()}
+	caDER, err := smx509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(8), Subject: pkix.Name{CommonName: "sm2 tenant"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), SubjectKeyId: []byte{1, 2, 0x5a, 0x5a, 0x5a, 0x5a}}
+	leafDER, err := smx509.CreateCertificate(rand.Reader, leafTmpl, caTmpl, leafKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte(nil), leafDER...)
+	bad[len(bad)-5] ^= 0xff // inside the signature
+	for _, tc := range []struct {
+		name string
+		der  []byte
+		want []uint32
+	}{{"signed by the trusted SM2 key", leafDER, []uint32{0x5a5a5a5a}}, {"signature broken", bad, nil}} {
+		k := newKernel(t, DefaultSwitches())
+		if err := os.WriteFile(filepath.Join(k.Dir(), BuiltinTrustedKeysDir, "sm2-ca.der"), caDER, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "tenant.der")
+		if err := os.WriteFile(path, tc.der, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		k.Unshare(self())
+		if err := k.WriteForChildren(self(), "x509_for_children", []byte(path)); err != nil {
+			t.Fatal(err)
+		}
+		c := child(t)
+		ids, err := k.KeyIDs(c)
+		if err != nil || !slices.Equal(ids, tc.want) {
+			log, _ := k.Log()
+			t.Errorf("%s: keys %x (%v), want %x; log %q", tc.name, ids, err, tc.want, log)
 		}
 	}
 }

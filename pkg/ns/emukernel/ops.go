@@ -3,11 +3,11 @@
 package emukernel
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -58,13 +58,27 @@ func (s *state) lookup(pid int) (*task, error) {
 		}{p, st})
 		p = pp
 	}
-	if n := s.ns(born); n != nil && !n.Frozen {
-		// ima_swap_user_ns in imans_on_fork: the first child's user
-		// namespace becomes the owner when it differs.
+	if n := s.ns(born); n != nil && parent != nil && parent.NS != parent.ForChildren {
+		// imans_on_fork runs on every fork by a task whose active and
+		// for_children namespaces differ (copy_namespaces takes its fast
+		// path only when they are equal), not only on the first: the
+		// child's user namespace becomes the owner whenever it differs
+		// (ima_swap_user_ns, before imans_activate and whether or not the
+		// namespace is frozen), then the namespace is activated if it was
+		// pending. Source: openEuler ima_ns.c imans_on_fork (newest
+		// version); RFC 18/30.
 		first := chain[len(chain)-1]
 		if c, err := s.cred(first.pid); err == nil && len(n.Owner) > 0 && c.chain[0].Ino != n.Owner[0].Ino {
 			n.Owner = c.chain
 		}
+		if !n.Frozen {
+			if err := s.activate(n, parent); err != nil {
+				return nil, err
+			}
+		}
+	} else if n != nil && !n.Frozen {
+		// Born into a pending namespace through an unknown ancestor: the
+		// fork that made the chain activated it.
 		if err := s.activate(n, parent); err != nil {
 			return nil, err
 		}
@@ -123,7 +137,9 @@ func (k *Kernel) Unshare(pid int) (NSID, error) {
 		// An active for_children namespace (the first child was born
 		// into it) stays as it is: only its reference is dropped.
 		id = s.allocID()
-		s.NS[nsKey(id)] = &namespace{ID: id, Owner: c.chain, Unsharer: taskKey(t.Pid, t.Start), LastPid: lastPid()}
+		last := lastPid()
+		s.NS[nsKey(id)] = &namespace{ID: id, Owner: c.chain, Unsharer: taskKey(t.Pid, t.Start),
+			LastPid: last, Scanned: last, ChildAcct: reapedChildren(pid)}
 		t.ForChildren = id
 		return nil
 	})
@@ -234,7 +250,7 @@ func (k *Kernel) Setns(pid int, target NSID, singleThreaded bool) error {
 // log ns_aggregate_<id>, then load the x509 certificate in the activator's
 // context, and free the child configuration.
 func (s *state) activate(n *namespace, activator *task) error {
-	unsharer, lastPid := n.Unsharer, n.LastPid
+	lastPid := n.LastPid
 	n.Appraise = "enforce"
 	n.DefaultRules = true
 	n.Rules = nil
@@ -265,7 +281,9 @@ func (s *state) activate(n *namespace, activator *task) error {
 		n.Template = s.Switches.DefaultTemplate
 	}
 	n.Frozen = true
-	n.Unsharer, n.LastPid = "", 0
+	// The unsharer stays recorded: its later forks still go through
+	// imans_on_fork (settle).
+	n.LastPid = 0
 	n.FirstEntry = s.EntryCount
 	aggTemplate := s.entryTemplate(n) // the host's under NSTemplateHost (pin.go)
 	if s.Switches.AggregateTemplate != "" {
@@ -280,7 +298,7 @@ func (s *state) activate(n *namespace, activator *task) error {
 			s.logf("IMA ns x509 cert. loading failed, appraisal will fail: %v", err)
 			if s.Switches.X509FailAborts {
 				n.Frozen = false
-				n.Unsharer, n.LastPid = unsharer, lastPid
+				n.LastPid = lastPid
 				s.dropLastEntry()
 				return opErr("activate", unix.EINVAL, "x509 load failed: "+err.Error())
 			}
@@ -339,44 +357,102 @@ func knownTemplate(name string) bool {
 }
 
 // settle applies what imans_on_fork did since the last transaction: the
-// emulator cannot watch forks, so at the start of each transaction it
-// looks for a child that a pending namespace's unsharer forked after the
-// unshare (a pid the counter handed out since then, whose parent is the
-// unsharer); the kernel activated the namespace in that fork, so from then
-// on it is frozen (EACCES for *_for_children writes) whoever asks. A child
-// that already exited is not seen (see docs/testing.md).
+// emulator cannot watch forks, so at the start of each transaction it looks
+// at the children each unsharer forked since it last looked (pids the
+// counter handed out since then whose parent is the unsharer), in the order
+// they were forked: each one was born into the unsharer's for_children
+// namespace, activating it if it was pending (from then on it is frozen:
+// EACCES for *_for_children writes, whoever asks) and taking it over for
+// its user namespace if that differs (lookup).
+//
+// A child that was forked and already reaped is no longer in /proc. The
+// kernel activated the namespace in its fork all the same, so a pending
+// namespace whose unsharer has reaped a child since the unshare
+// (reapedChildren grew, and the pid counter moved) is activated too. That
+// child may have been forked before the unshare: the emulator cannot tell,
+// and treats the namespace as activated rather than be kinder than the
+// kernel.
 func (s *state) settle() {
-	var pending []*namespace
+	var watched []*namespace
 	for _, n := range s.NS {
-		if !n.Frozen && n.Unsharer != "" {
-			pending = append(pending, n)
+		if n.Unsharer != "" {
+			watched = append(watched, n)
 		}
 	}
-	if len(pending) == 0 {
+	if len(watched) == 0 {
 		return
 	}
+	// Oldest first, so that a child seen by two scans goes to the
+	// namespace its parent unshared last (it is the one in force).
+	sort.Slice(watched, func(i, j int) bool {
+		return watched[i].FirstEntry < watched[j].FirstEntry || watched[i].ID < watched[j].ID
+	})
 	cur := lastPid()
-	if cur < 0 {
-		return // no pid counter: births are found when someone asks
-	}
-	for _, n := range pending {
-		if n.Frozen || n.LastPid < 0 || cur == n.LastPid {
-			continue
-		}
+	for _, n := range watched {
 		u, ok := s.Tasks[n.Unsharer]
-		if !ok {
+		if ok {
+			if st, _, err := s.procStat(u.Pid); err != nil || st != u.Start || s.stats[u.Pid].exited {
+				ok = false
+			}
+		}
+		if !ok || u.ForChildren != n.ID || u.NS == n.ID {
+			// No more forks through imans_on_fork into n: its unsharer
+			// is gone, unshared again, or joined it (setns).
+			n.Unsharer, n.Scanned, n.ChildAcct = "", 0, 0
 			continue
 		}
-		for _, p := range s.pidsSince(n.LastPid, cur) {
-			_, ppid, err := s.procStat(p)
-			if err != nil || ppid != u.Pid || !isProcess(p) {
-				continue
+		if cur < 0 {
+			continue // no pid counter: births are found when someone asks
+		}
+		if cur != n.Scanned {
+			for _, p := range s.pidsSince(n.Scanned, cur) {
+				_, ppid, err := s.procStat(p)
+				if err != nil || ppid != u.Pid || !isProcess(p) {
+					continue
+				}
+				if _, err := s.lookup(p); err != nil {
+					s.logf("emukernel: child %d of unsharer %d: %v", p, u.Pid, err)
+				}
 			}
-			if _, err := s.lookup(p); err == nil || n.Frozen {
-				break
+			n.Scanned = cur
+		}
+		if !n.Frozen && n.LastPid >= 0 && cur != n.LastPid && reapedChildren(u.Pid) != n.ChildAcct {
+			// Not a kernel message: the emulator's own trace for tests.
+			s.logf("emukernel: namespace %d: unsharer %d reaped a child since the unshare; activated as by its fork", n.ID, u.Pid)
+			if err := s.activate(n, u); err != nil {
+				s.logf("emukernel: namespace %d: activation: %v", n.ID, err)
 			}
 		}
 	}
+}
+
+// reapedChildren is pid's accounting of its reaped children (cminflt,
+// cmajflt, cutime and cstime of /proc/<pid>/stat, summed; wait4 adds the
+// child's counts): it grows when the process reaps a child that ran at
+// all, and a forked child takes at least its first copy-on-write fault.
+// 0 when it cannot be read.
+func reapedChildren(pid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state): cminflt is field 11, cmajflt 13, cutime
+	// 16, cstime 17 (proc(5)).
+	if len(f) < 15 {
+		return 0
+	}
+	var sum uint64
+	for _, k := range []int{11 - 3, 13 - 3, 16 - 3, 17 - 3} {
+		v, _ := strconv.ParseUint(f[k], 10, 64)
+		sum += v
+	}
+	return sum
 }
 
 // pidsSince lists the pids handed out after last up to cur (the counter
@@ -393,17 +469,22 @@ func (s *state) pidsSince(last, cur int) []int {
 	if err != nil {
 		return nil
 	}
-	var out []int
+	var after, wrapped []int // in fork order: past last first, then from the bottom
 	for _, e := range ents {
 		p, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if (cur > last && p > last && p <= cur) || (cur < last && (p > last || p <= cur)) {
-			out = append(out, p)
+		switch {
+		case cur > last && p > last && p <= cur, cur < last && p > last:
+			after = append(after, p)
+		case cur < last && p <= cur:
+			wrapped = append(wrapped, p)
 		}
 	}
-	return out
+	sort.Ints(after)
+	sort.Ints(wrapped)
+	return append(after, wrapped...)
 }
 
 // isProcess says whether pid is a thread group leader (a thread id can be
@@ -428,27 +509,25 @@ var errNotSignedByTrustedKey = errors.New("certificate not signed by a key in th
 const BuiltinTrustedKeysDir = "builtin-trusted-keys"
 
 // signedByTrustedKey is restrict_link_by_builtin_and_secondary_trusted: the
-// certificate must be signed by one of the trusted keys.
+// certificate must be signed by one of the trusted keys, which
+// keys.CheckSignedBy decides as restrict_link_by_signature does (RSA, ECDSA
+// and SM2 alike).
 func (s *state) signedByTrustedKey(der []byte) error {
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return err
-	}
 	ents, _ := os.ReadDir(filepath.Join(s.dir, BuiltinTrustedKeysDir))
+	var why []string
 	for _, e := range ents {
 		b, err := os.ReadFile(filepath.Join(s.dir, BuiltinTrustedKeysDir, e.Name()))
 		if err != nil {
 			continue
 		}
-		ca, err := x509.ParseCertificate(b)
-		if err != nil {
-			continue
-		}
-		// The kernel checks only the signature by the trusted key (no
-		// basic constraints, no validity period).
-		if ca.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil {
+		err = keys.CheckSignedBy(der, b)
+		if err == nil {
 			return nil
 		}
+		why = append(why, e.Name()+": "+err.Error())
 	}
-	return errNotSignedByTrustedKey
+	if len(why) == 0 {
+		return errNotSignedByTrustedKey
+	}
+	return fmt.Errorf("%w (%s)", errNotSignedByTrustedKey, strings.Join(why, "; "))
 }

@@ -96,10 +96,14 @@ type Switches struct {
 }
 
 // DefaultSwitches describe an openEuler kernel as the ABI notes expect it,
-// with CONFIG_IMA_WRITE_POLICY (the configuration ima-hook documents).
+// with CONFIG_IMA_WRITE_POLICY (the configuration ima-hook documents) and
+// CONFIG_IMA_LOAD_X509, which Kconfig lets exist only with
+// CONFIG_IMA_TRUSTED_KEYRING: the namespace's certificate must be signed
+// by a trusted key (tests put their CA into builtin-trusted-keys).
 func DefaultSwitches() Switches {
 	return Switches{WritePolicy: true, DefaultTemplate: "ima-ns", MaxNamespaces: 1024,
-		AppraiseBootParam: true, NSTemplate: NSTemplateKcmd, LoadX509: true, KernelConfigReadable: true}
+		AppraiseBootParam: true, NSTemplate: NSTemplateKcmd, LoadX509: true, TrustedKeyringRequiresCA: true,
+		KernelConfigReadable: true}
 }
 
 type task struct {
@@ -124,17 +128,25 @@ type namespace struct {
 	ID     NSID `json:"id"`
 	Frozen bool `json:"frozen"`
 	// Owner is the owning user namespace and its ancestors (ns->user_ns):
-	// the unsharer's, moved to the first child's at its birth.
+	// the unsharer's, moved to a child's at every fork through
+	// imans_on_fork whose child has another user namespace (the first
+	// fork and every later one: ima_swap_user_ns).
 	Owner []userNS `json:"owner,omitempty"`
-	// Unsharer is the task whose ima_ns_for_children this pending
-	// namespace is, and LastPid the pid counter (ns_last_pid) at the
-	// unshare: a child it forks later has a pid after LastPid.
-	Unsharer string     `json:"unsharer,omitempty"`
-	LastPid  int        `json:"last_pid,omitempty"`
-	Kcmd     *kcmdSetup `json:"kcmd,omitempty"`
-	Template string     `json:"template,omitempty"`
-	X509Path string     `json:"x509_path,omitempty"`
-	Appraise string     `json:"appraise,omitempty"`
+	// Unsharer is the task whose ima_ns_for_children this namespace is
+	// while its own active namespace differs: every fork it makes goes
+	// through imans_on_fork (the first activates, each may swap the
+	// owner). LastPid is the pid counter (ns_last_pid) at the unshare (a
+	// child it forks later has a pid after it), Scanned the counter up to
+	// which its children were looked at, and ChildAcct the unsharer's
+	// accounting of reaped children at the unshare (reapedChildren).
+	Unsharer  string     `json:"unsharer,omitempty"`
+	LastPid   int        `json:"last_pid,omitempty"`
+	Scanned   int        `json:"scanned,omitempty"`
+	ChildAcct uint64     `json:"child_acct,omitempty"`
+	Kcmd      *kcmdSetup `json:"kcmd,omitempty"`
+	Template  string     `json:"template,omitempty"`
+	X509Path  string     `json:"x509_path,omitempty"`
+	Appraise  string     `json:"appraise,omitempty"`
 	// Rules in force; DefaultRules says they still are the kcmd defaults,
 	// which the first custom load replaces (later loads append).
 	Rules        []string `json:"rules,omitempty"`
@@ -296,6 +308,9 @@ type Kernel struct {
 // Open returns the emulator whose state is in dir, creating it with sw the
 // first time.
 func Open(dir string, sw Switches) (*Kernel, error) {
+	if err := sw.validate(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}

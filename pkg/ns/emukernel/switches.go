@@ -65,6 +65,12 @@ func (sw Switches) validate() error {
 	if sw.MaxNamespaces < 0 {
 		return fmt.Errorf("max_namespaces %d is negative", sw.MaxNamespaces)
 	}
+	if sw.LoadX509 && !sw.TrustedKeyringRequiresCA {
+		// Kconfig: IMA_LOAD_X509 depends on IMA_TRUSTED_KEYRING, so no
+		// kernel loads the namespace's certificate into an unrestricted
+		// keyring; a test on such a kernel would pass where none can.
+		return fmt.Errorf("load_x509 without trusted_keyring_requires_ca describes no kernel (CONFIG_IMA_LOAD_X509 depends on CONFIG_IMA_TRUSTED_KEYRING): set trusted_keyring_requires_ca or turn load_x509 off")
+	}
 	switch sw.NSTemplate {
 	case "", NSTemplateKcmd, NSTemplateHost:
 	default:

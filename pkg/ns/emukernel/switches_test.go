@@ -24,7 +24,10 @@ func TestSwitchesFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, bad := range []string{`{"write_polcy": false}`, `{"write_policy": "no"}`, `{"max_namespaces": -1}`, `{} {}`, `[`} {
+	for _, bad := range []string{`{"write_polcy": false}`, `{"write_policy": "no"}`, `{"max_namespaces": -1}`, `{} {}`, `[`,
+		// A kernel Kconfig cannot build: CONFIG_IMA_LOAD_X509 depends on
+		// CONFIG_IMA_TRUSTED_KEYRING.
+		`{"trusted_keyring_requires_ca": false}`, `{"load_x509": true, "trusted_keyring_requires_ca": false}`} {
 		write(bad)
 		if _, err := LoadSwitches(dir); err == nil {
 			t.Errorf("%s: accepted", bad)
@@ -32,6 +35,13 @@ func TestSwitchesFile(t *testing.T) {
 		if _, err := OpenConfigured(dir); err == nil {
 			t.Errorf("%s: the emulator opened", bad)
 		}
+	}
+	if _, err := Open(t.TempDir(), Switches{LoadX509: true}); err == nil {
+		t.Error("Open took load_x509 without trusted_keyring_requires_ca")
+	}
+	write(`{"load_x509": false, "trusted_keyring_requires_ca": false}`)
+	if _, err := LoadSwitches(dir); err != nil {
+		t.Errorf("load_x509=false without the trusted keyring: %v", err)
 	}
 	write(`{"write_policy": false, "read_policy": true}`)
 	want := DefaultSwitches()
