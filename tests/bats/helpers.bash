@@ -455,11 +455,67 @@ ih_render_hooks_dir() {
 
 # --- keys and policies -------------------------------------------------------
 
-# ih_make_cert NAME [DIR]: a fresh self-signed RSA certificate in DER (what
-# io.imans.x509 takes) as DIR/NAME.der (DIR defaults to the keys dir); prints
-# the path. The private key is kept outside the keys dir, as
+# The emulated kernel loads a namespace's certificate only if a key in its
+# .builtin_trusted_keys signed it (switch trusted_keyring_requires_ca, on
+# by default: Kconfig's CONFIG_IMA_LOAD_X509 depends on
+# CONFIG_IMA_TRUSTED_KEYRING, so every kernel that loads the certificate
+# has it). So test certificates are signed by a test CA that the test's
+# emulated kernel trusts, as a node's are by a CA its kernel was built with.
+
+# ih_make_ca DIR: a test CA (EC P-256 key DIR/test-ca.pem, certificate
+# DIR/test-ca.crt and .der), made once per DIR.
+ih_make_ca() {
+	local d=$1
+	[[ -s $d/test-ca.der ]] && return 0
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ima-hook test CA" \
+		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=keyCertSign" \
+		-keyout "$d/test-ca.pem" -out "$d/test-ca.crt" >/dev/null 2>&1 &&
+		openssl x509 -in "$d/test-ca.crt" -outform DER -out "$d/test-ca.der" ||
+		{ ih_fail "openssl could not make the test CA"; return 1; }
+}
+
+# ih_trust_ca DIR: puts DIR's test CA into this test's emulated kernel's
+# .builtin_trusted_keys ($IMA_HOOK_EMU_DIR/builtin-trusted-keys/).
+ih_trust_ca() {
+	mkdir -p "$IMA_HOOK_EMU_DIR/builtin-trusted-keys" &&
+		cp "$1/test-ca.der" "$IMA_HOOK_EMU_DIR/builtin-trusted-keys/$(basename "$1")-test-ca.der"
+}
+
+# ih_sign_cert NAME OUTDIR PRIVDIR CADIR: an RSA key PRIVDIR/NAME.pem and its
+# certificate OUTDIR/NAME.der (DER, subject key id = hash of the key, so
+# its IMA key id is evmctl's) signed by CADIR's test CA (authority key id
+# = the CA's, which the kernel finds the signing key by).
+ih_sign_cert() {
+	local name=$1 out=$2 priv=$3 ca=$4 tmp
+	mkdir -p "$out" "$priv"
+	tmp=$(mktemp -d)
+	openssl req -new -newkey rsa:2048 -nodes -subj "/CN=ima-hook test $name" \
+		-keyout "$priv/$name.pem" -out "$tmp/req.csr" >/dev/null 2>&1 &&
+		printf 'subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n' >"$tmp/ext" &&
+		openssl x509 -req -in "$tmp/req.csr" -CA "$ca/test-ca.crt" -CAkey "$ca/test-ca.pem" -set_serial "0x$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')" \
+			-days 2 -extfile "$tmp/ext" -outform DER -out "$out/$name.der" >/dev/null 2>&1
+	local rc=$?
+	rm -rf "$tmp"
+	((rc == 0)) || { ih_fail "openssl could not sign a certificate for $name"; return 1; }
+}
+
+# ih_make_cert NAME [DIR]: a fresh RSA certificate in DER (what
+# io.imans.x509 takes) as DIR/NAME.der (DIR defaults to the keys dir),
+# signed by the test CA this test's emulated kernel trusts; prints the
+# path. The private key is kept outside the keys dir, as
 # $BATS_TEST_TMPDIR/private/NAME.pem, for signing with evmctl.
 ih_make_cert() {
+	local name=$1 dir=${2:-$IH_KEYS_DIR} ca=$BATS_TEST_TMPDIR/ca
+	ih_make_ca "$ca" && ih_trust_ca "$ca" &&
+		ih_sign_cert "$name" "$dir" "$BATS_TEST_TMPDIR/private" "$ca" || return 1
+	echo "$dir/$name.der"
+}
+
+# ih_make_self_signed_cert NAME [DIR]: ih_make_cert without the CA: a
+# certificate that no trusted key signed, which a kernel with
+# CONFIG_IMA_TRUSTED_KEYRING drops.
+ih_make_self_signed_cert() {
 	local name=$1 dir=${2:-$IH_KEYS_DIR}
 	mkdir -p "$dir" "$BATS_TEST_TMPDIR/private"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ima-hook test $name" \

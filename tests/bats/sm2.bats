@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # An SM2 certificate as a container's key (issue 13.2), end to end on the
 # emulated kernel: io.imans.x509 names a DER SM2 certificate made by
-# OpenSSL as docs/keys.md shows; the wrapper hands it to
-# x509_for_children, the namespace's keyring holds it under the key id
-# evmctl signs with, and the hook's record says the same. A certificate
+# OpenSSL (signed by an SM2 CA the emulated kernel trusts); the wrapper
+# hands it to x509_for_children, the namespace's keyring holds it under the
+# key id evmctl signs with, and the hook's record says the same. A certificate
 # OpenSSL signed with its default empty SM2 id (which the kernel rejects)
 # is refused before anything is created.
 
@@ -20,7 +20,21 @@ setup() {
 			-addext subjectKeyIdentifier=hash -addext basicConstraints=CA:FALSE \
 			-addext keyUsage=digitalSignature -days 2 -outform DER "$@"
 	}
-	sm2_req -sigopt distid:1234567812345678 -out "$IH_KEYS_DIR/sm2.der"
+	# The tenant's certificate is signed by an SM2 CA that the emulated
+	# kernel trusts (.builtin_trusted_keys): a kernel that loads
+	# x509_for_children has CONFIG_IMA_TRUSTED_KEYRING and drops anything
+	# else. Both signatures use the default SM2 id, as the kernel checks.
+	openssl genpkey -algorithm SM2 -out "$T/sm2-ca.pem" 2>/dev/null
+	openssl req -new -x509 -key "$T/sm2-ca.pem" -sm3 -sigopt distid:1234567812345678 -subj /CN=ima-hook-sm2-ca \
+		-addext subjectKeyIdentifier=hash -addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign \
+		-days 2 -out "$T/sm2-ca.crt" || ih_fail "openssl: no SM2 CA"
+	mkdir -p "$IMA_HOOK_EMU_DIR/builtin-trusted-keys"
+	openssl x509 -in "$T/sm2-ca.crt" -outform DER -out "$IMA_HOOK_EMU_DIR/builtin-trusted-keys/sm2-ca.der"
+	openssl req -new -key "$T/sm2.pem" -sm3 -sigopt distid:1234567812345678 -subj /CN=ima-hook-sm2 -out "$T/sm2.csr"
+	printf 'subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n' >"$T/sm2.ext"
+	openssl x509 -req -in "$T/sm2.csr" -vfyopt distid:1234567812345678 -CA "$T/sm2-ca.crt" -CAkey "$T/sm2-ca.pem" \
+		-sm3 -sigopt distid:1234567812345678 -set_serial 2 -days 2 -extfile "$T/sm2.ext" \
+		-outform DER -out "$IH_KEYS_DIR/sm2.der" 2>/dev/null || ih_fail "openssl: cannot sign the SM2 certificate"
 	sm2_req -out "$IH_KEYS_DIR/sm2-noid.der"
 }
 

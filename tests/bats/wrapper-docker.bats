@@ -41,9 +41,9 @@ setup_file() {
 	SH
 	chmod +x "$DK_DIR/ima-runtime"
 	mkdir -p "$DK_DIR/keys" "$DK_DIR/private"
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ima-hook guide key" \
-		-addext "subjectKeyIdentifier=hash" -keyout "$DK_DIR/private/x.pem" \
-		-outform DER -out "$DK_DIR/keys/x.der" >/dev/null 2>&1 || return 1
+	# Signed by a test CA that each test's emulated kernel trusts
+	# (use_binary): the kernel drops any other certificate.
+	ih_make_ca "$DK_DIR/ca" && ih_sign_cert x "$DK_DIR/keys" "$DK_DIR/private" "$DK_DIR/ca" || return 1
 	cat >"$DK_DIR/daemon.json" <<-JSON
 		{"runtimes": {
 		  "ima": {"path": "$DK_DIR/ima-hook", "runtimeArgs": ["runtime", "--inject-hooks", "--config", "$DK_DIR/ima-hook.toml", "--"]},
@@ -103,7 +103,10 @@ teardown() {
 dk() { timeout "$IH_TIMEOUT" /usr/bin/docker -H "unix://$DK_DIR/docker.sock" "$@"; }
 
 # use_binary BIN: the ima-hook binary the daemon.json runtimes run from now.
-use_binary() { printf 'BIN=%s\nIMA_HOOK_EMU_DIR=%s\n' "$1" "$IMA_HOOK_EMU_DIR" >"$DK_DIR/current.env"; }
+use_binary() {
+	printf 'BIN=%s\nIMA_HOOK_EMU_DIR=%s\n' "$1" "$IMA_HOOK_EMU_DIR" >"$DK_DIR/current.env"
+	ih_trust_ca "$DK_DIR/ca"
+}
 
 # dk_run RUNTIME [docker run flags...] -- CMD...: $cid is the container id,
 # which is also the runtime's container id.
