@@ -279,6 +279,12 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 		if err := verifyKey(cfg, plan, res, feat); err != nil {
 			return err
 		}
+		if !plan.AddKey {
+			// The listing may show other namespaces' keys (keyproof.go).
+			if err := h.ownKey(st.Pid, ctrNS, cfg); err != nil {
+				return err
+			}
+		}
 	}
 	// Last: poststop reads the namespace's own view through the pin (view.go).
 	return h.pinNamespace(st.ID, st.Pid, rec.NS, cfg.Required)

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -335,5 +336,68 @@ func TestPolicyFileSwappedBeforeTheKernelReadsIt(t *testing.T) {
 	}
 	if _, err := os.Lstat(e.hook.Store.PolicyCopyPath("s1")); !os.IsNotExist(err) {
 		t.Fatalf("private copy left behind: %v", err)
+	}
+}
+
+// A namespace whose certificate the kernel could not load (here: the file
+// was gone when the first fork activated it, ima_ns_load_x509 only logs)
+// while another namespace holds the same certificate. Where the keyring
+// listing shows every namespace's keys (switch keyring_shared), the other
+// container's key must not count for this one: the hook adds the key from
+// inside the namespace (add_key tags it with this namespace's key domain)
+// and the namespace ends up with its own key. Where the listing shows only
+// the namespace's own keys, the key is missing and the container refused.
+func TestOtherNamespacesKeyDoesNotCount(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("keyring_shared=%v", shared), func(t *testing.T) {
+			e := setupSwitches(t, fmt.Sprintf(`{"keyring_shared": %v}`, shared))
+			cert, _, _ := makeCert(t, e.admin.KeysDir, "tenant", 0x0c0ffee0, nil, nil, false)
+			first := e.wrapperContainer("k1", "", cert)
+			if err := e.hook.CreateRuntime(state("k1", first, x509Ann(cert))); err != nil {
+				t.Fatal(err)
+			}
+			// As wrapperContainer, with the private copy gone at activation.
+			der, _ := os.ReadFile(cert)
+			nsid, err := e.emu.Unshare(os.Getpid())
+			if err != nil {
+				t.Fatal(err)
+			}
+			copyPath := e.hook.Store.X509CopyPath("k2")
+			if err := e.emu.WriteForChildren(os.Getpid(), "x509_for_children", []byte(copyPath)); err != nil {
+				t.Fatal(err)
+			}
+			p := e.hook.Store.PendingNSPath("k2")
+			os.WriteFile(p, []byte(strconv.FormatUint(uint64(nsid), 10)), 0o600)
+			cmd := exec.Command("sleep", "300")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			e.emu.TaskNamespaces(cmd.Process.Pid)
+			e.emu.Setns(os.Getpid(), emukernel.InitialNS, true)
+			if err := e.hook.Store.WritePrivateCopy(copyPath, der); err != nil { // what the hook compares with
+				t.Fatal(err)
+			}
+			err = e.hook.CreateRuntime(state("k2", cmd.Process.Pid, x509Ann(cert)))
+			own := func() []uint32 {
+				infos, _ := e.emu.Namespaces()
+				for _, in := range infos {
+					if in.ID == nsid {
+						return in.KeyIDs
+					}
+				}
+				return nil
+			}
+			if shared {
+				if err != nil {
+					t.Fatalf("the hook could have added the key: %v", err)
+				}
+				if ids := own(); len(ids) != 1 || ids[0] != 0x0c0ffee0 {
+					t.Fatalf("started with namespace keys %x: the other container's key was taken for this one's", ids)
+				}
+				return
+			}
+			wantRefusal(t, err, config.AnnX509, "0c0ffee0", "not in the namespace's keyring")
+		})
 	}
 }

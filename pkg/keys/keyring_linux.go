@@ -258,8 +258,11 @@ func SearchKeyID(ring int32, keyid uint32) (int32, error) {
 //
 // On openEuler's IMA namespaces each key in .ima carries its namespace's
 // key domain; whether a task inside one namespace is shown the others'
-// keys in the keyring is not settled (docs/kernel-abi.md), so a key of the
-// same certificate loaded for another namespace may be counted here.
+// keys in the keyring is not settled (docs/kernel-abi.md, switch
+// keyring_shared), so a key of the same certificate loaded for another
+// namespace may be counted here: a listed id proves that some namespace
+// has the key, an absent one that this namespace has not (the hook then
+// adds the key from inside to make it this namespace's, pkg/hook).
 func (kr Keyrings) KeyIDsIn(mode string) ([]uint32, string, error) {
 	var ring int32
 	var name string

@@ -590,3 +590,63 @@ func TestTrustedKeyringTakesSM2(t *testing.T) {
 		}
 	}
 }
+
+// The .ima keyring holds every namespace's keys, each tagged with its
+// namespace's key domain (KEY_ALLOC_DOMAIN_IMA; openEuler ima_ns.c,
+// RFC 23-27); what a task inside a namespace is shown when it lists the
+// keyring (keyring_read, /proc/keys) is the switch keyring_shared: every
+// namespace's keys, or only its own. A certificate added twice to one
+// namespace leaves one key (key_create_or_update -> __key_link replaces
+// the link with the same type, description and domain).
+func TestKeyringSharedSwitch(t *testing.T) {
+	cert := writeCert(t)
+	der, _ := os.ReadFile(cert)
+	for _, shared := range []bool{true, false} {
+		sw := DefaultSwitches()
+		sw.KeyringShared = shared
+		k := newKernel(t, sw)
+		k.Unshare(self())
+		if err := k.WriteForChildren(self(), "x509_for_children", []byte(cert)); err != nil {
+			t.Fatal(err)
+		}
+		withKey := child(t)
+		k.TaskNamespaces(withKey)
+		k.Unshare(self()) // a second namespace, without a key
+		without := child(t)
+		k.TaskNamespaces(without)
+		k.Setns(self(), InitialNS, true)
+		want := []uint32(nil)
+		if shared {
+			want = []uint32{0xdeadbeef}
+		}
+		for who, pid := range map[string]int{"keyless namespace": without, "host": self()} {
+			if ids, err := k.KeyIDs(pid); err != nil || !slices.Equal(ids, want) {
+				t.Errorf("keyring_shared=%v: %s lists %x (%v), want %x", shared, who, ids, err, want)
+			}
+		}
+		if ids, _ := k.KeyIDs(withKey); !slices.Equal(ids, []uint32{0xdeadbeef}) {
+			t.Errorf("keyring_shared=%v: own key listed as %x", shared, ids)
+		}
+		// add_key of the same certificate from inside: replaced, not doubled.
+		a, _, _ := k.TaskNamespaces(withKey)
+		if err := k.Setns(self(), a, true); err != nil {
+			t.Fatal(err)
+		}
+		serial, err := k.AddKey(self(), der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos, _ := k.Namespaces()
+		for _, info := range infos {
+			if info.ID == a && !slices.Equal(info.KeyIDs, []uint32{0xdeadbeef}) {
+				t.Errorf("keys after adding the same certificate again: %x", info.KeyIDs)
+			}
+		}
+		var got int32
+		k.tx(func(s *state) error { got = s.ns(a).Keys[0].Serial; return nil })
+		if got != serial {
+			t.Errorf("add_key returned serial %d, the keyring holds %d", serial, got)
+		}
+		k.Setns(self(), InitialNS, true)
+	}
+}

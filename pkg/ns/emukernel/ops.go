@@ -3,6 +3,7 @@
 package emukernel
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -343,7 +344,18 @@ func (s *state) addKey(n *namespace, der []byte, source string) error {
 	// Not a kernel message: the emulator's own trace for tests.
 	s.logf("emukernel: namespace %d: key id %08x added (%s)", n.ID, c.KeyID, source)
 	s.NextSerial++
-	n.Keys = append(n.Keys, key{Serial: s.NextSerial, KeyID: c.KeyID, Source: source})
+	k := key{Serial: s.NextSerial, KeyID: c.KeyID, Desc: c.Subject + ": " + hex.EncodeToString(c.SKID), Source: source}
+	// key_create_or_update -> __key_link: a key with the same type,
+	// description and key domain is replaced in the keyring (the index
+	// key of the assoc array), so adding a certificate twice to one
+	// namespace leaves one key, the new one.
+	for i, old := range n.Keys {
+		if old.Desc != "" && old.Desc == k.Desc {
+			n.Keys[i] = k
+			return nil
+		}
+	}
+	n.Keys = append(n.Keys, k)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
@@ -203,16 +204,28 @@ func (k *Kernel) PolicyFileState() (present, writable bool, err error) {
 	return
 }
 
-// KeyIDs returns the IMA key ids of the keys in the keyring pid's active
-// namespace appraises with (the .ima keys tagged with its key domain).
+// KeyIDs returns the IMA key ids of the keys pid sees when it lists the
+// .ima keyring: those tagged with its active namespace's key domain (the
+// ones its appraisal uses), or, with KeyringShared, every namespace's (in
+// the order they were added).
 func (k *Kernel) KeyIDs(pid int) ([]uint32, error) {
 	var out []uint32
 	err := k.tx(func(s *state) error {
 		_, n, err := s.activeNS(pid)
-		if err != nil || n == nil {
+		if err != nil {
 			return err
 		}
-		for _, key := range n.Keys {
+		var listed []key
+		switch {
+		case s.Switches.KeyringShared:
+			for _, other := range s.NS {
+				listed = append(listed, other.Keys...)
+			}
+			sort.Slice(listed, func(i, j int) bool { return listed[i].Serial < listed[j].Serial })
+		case n != nil:
+			listed = n.Keys
+		}
+		for _, key := range listed {
 			out = append(out, key.KeyID)
 		}
 		return nil
@@ -254,7 +267,7 @@ func (k *Kernel) AddKey(pid int, der []byte) (int32, error) {
 			}
 			return opErr("add_key", unix.EBADMSG, err.Error())
 		}
-		serial = n.Keys[len(n.Keys)-1].Serial
+		serial = s.NextSerial // the key just added (it may have replaced one)
 		return nil
 	})
 	return serial, err

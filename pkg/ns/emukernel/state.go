@@ -89,6 +89,14 @@ type Switches struct {
 	// <state dir>/builtin-trusted-keys/); others are dropped at activation
 	// (logged) and refused by add_key (ENOKEY).
 	TrustedKeyringRequiresCA bool `json:"trusted_keyring_requires_ca"`
+	// KeyringShared: a task inside a namespace that lists the .ima keyring
+	// (KEYCTL_READ, /proc/keys) sees the keys of every namespace, not only
+	// the ones tagged with its own key domain. Appraisal uses only its own
+	// either way (keyring_search_tag with the namespace's domain, RFC
+	// 23/24/27); whether the listing filters by domain is not settled
+	// (keyring_read in mainline does not look at domain tags). The host
+	// sees every namespace's keys when shared, none of them otherwise.
+	KeyringShared bool `json:"keyring_shared"`
 	// KernelConfigReadable: the emulated kernel exposes its build config
 	// (<state dir>/kernel-config, as /proc/config.gz would), generated from
 	// these switches.
@@ -103,7 +111,7 @@ type Switches struct {
 func DefaultSwitches() Switches {
 	return Switches{WritePolicy: true, DefaultTemplate: "ima-ns", MaxNamespaces: 1024,
 		AppraiseBootParam: true, NSTemplate: NSTemplateKcmd, LoadX509: true, TrustedKeyringRequiresCA: true,
-		KernelConfigReadable: true}
+		KeyringShared: true, KernelConfigReadable: true}
 }
 
 type task struct {
@@ -121,6 +129,7 @@ type kcmdSetup struct {
 type key struct {
 	Serial int32  `json:"serial"`
 	KeyID  uint32 `json:"key_id"`
+	Desc   string `json:"desc,omitempty"` // the asymmetric key's description (subject and SKID)
 	Source string `json:"source"`
 }
 
