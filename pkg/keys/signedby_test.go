@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,7 +20,7 @@ import (
 // issue makes a certificate for pub named cn with subject key id skid,
 // signed by parent/signer (nil: self-signed by priv), with the smx509
 // writer (which signs SM2 with the default user id, as the kernel checks).
-func issue(t *testing.T, cn string, skid []byte, pub any, priv crypto.Signer, parent *x509.Certificate, signer crypto.Signer) (*x509.Certificate, []byte) {
+func issue(t testing.TB, cn string, skid []byte, pub any, priv crypto.Signer, parent *x509.Certificate, signer crypto.Signer) (*x509.Certificate, []byte) {
 	t.Helper()
 	tmpl := &x509.Certificate{PublicKey: pub, SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), SubjectKeyId: skid,
@@ -75,4 +76,35 @@ func TestCheckSignedBy(t *testing.T) {
 	if err := CheckSignedBy([]byte("junk"), sm2RootDER); err == nil {
 		t.Error("junk certificate accepted")
 	}
+}
+
+// FuzzCheckSignedBy: any pair of byte strings is judged without a panic,
+// and nothing passes as signed by the seed root unless its TBS is one the
+// root's key signed (the fuzzer cannot forge an SM2 signature).
+func FuzzCheckSignedBy(f *testing.F) {
+	caKey, _ := sm2.GenerateKey(rand.Reader)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	root, rootDER := issue(f, "fuzz root", []byte{7, 7, 7, 7}, caKey.Public(), caKey, nil, nil)
+	_, leafDER := issue(f, "fuzz leaf", []byte{8, 8, 8, 8}, leafKey.Public(), nil, root, caKey)
+	signed := map[string]bool{}
+	for _, der := range [][]byte{rootDER, leafDER} {
+		c, err := smx509.ParseCertificate(der)
+		if err != nil {
+			f.Fatal(err)
+		}
+		signed[string(c.RawTBSCertificate)] = true
+	}
+	f.Add(leafDER, rootDER)
+	f.Add(rootDER, rootDER)
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00}, rootDER)
+	f.Fuzz(func(t *testing.T, cert, issuer []byte) {
+		err := CheckSignedBy(cert, issuer)
+		if err != nil || !bytes.Equal(issuer, rootDER) {
+			return
+		}
+		c, perr := smx509.ParseCertificate(cert)
+		if perr != nil || !signed[string(c.RawTBSCertificate)] {
+			t.Fatalf("accepted a certificate the root never signed (parse error %v)", perr)
+		}
+	})
 }
