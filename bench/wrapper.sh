@@ -7,7 +7,7 @@
 #                 config is resolved and validated, the C stage unshares a
 #                 namespace, writes its configuration, records its id, forks,
 #                 and the child execs runc, which is born into the namespace.
-#                 On this kernel that is a time namespace (TESTING.md layer 2);
+#                 On this kernel that is a time namespace (docs/testing.md layer 2);
 #                 the release build does the same with CLONE_NEWIMA.
 #   pass-through: the bundle without the annotation through the same wrapper
 #                 (read config.json, decide, exec runc).

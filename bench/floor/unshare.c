@@ -1,5 +1,5 @@
 /*
- * Floor of a wrapper on the openEuler ABI (ima-ns-kernel-abi.md E): the
+ * Floor of a wrapper on the openEuler ABI (docs/kernel-abi.md#clone-flag): the
  * task that unshares must fork the runtime so that the runtime is born
  * into the new namespace, and wait for it. This does only that, with
  * CLONE_NEWTIME standing in for CLONE_NEWIMA as in the timens test build,

@@ -74,7 +74,7 @@ type Defaults struct {
 // Kernel holds switches for what the kernel accepts.
 type Kernel struct {
 	// AllowTemplate accepts ima_template= in kcmd; only kernels with the
-	// RFC's 30/30 patch take it (ima-ns-kernel-abi.md A.7, [U]).
+	// RFC's 30/30 patch take it (docs/kernel-abi.md#kcmd_for_children, [U]).
 	AllowTemplate bool `toml:"allow_template"`
 	// Keyring is auto, .ima or _ima (see pkg/keys).
 	Keyring string `toml:"keyring"`

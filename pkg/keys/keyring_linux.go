@@ -19,7 +19,7 @@ const (
 	// CONFIG_INTEGRITY_TRUSTED_KEYRING create (integrity_init_keyring),
 	// restricted to certificates signed by a builtin or secondary trusted
 	// key. On openEuler's IMA namespaces every key added to it is tagged
-	// with the adding task's ima_ns_for_children key domain (ABI A.8).
+	// with the adding task's ima_ns_for_children key domain (docs/kernel-abi.md#x509-certificates).
 	KeyringIMA = ".ima"
 	// KeyringUnderscoreIMA is the "_ima" keyring that kernels without the
 	// trusted keyring look up with request_key among the appraising

@@ -130,7 +130,7 @@ func NewNGEntry(pcr uint32, algo string, digest []byte, name string, banks ...Al
 // (ima_ns_add_boot_aggregate): event name ns_aggregate_<id>, a SHA1 d-ng
 // of 20 zero bytes, PCR 10, not a violation. template is the template of
 // the activating task: "ima-ns", or e.g. "ima-ng" on the RFC path where the
-// parent's template is used (ima-ns-kernel-abi A.10).
+// parent's template is used (docs/kernel-abi.md#ima-ns-template).
 func NewNSAggregate(ns uint32, template string, banks ...Alg) (*Entry, error) {
 	return newFixed(DefaultPCR, template, "sha1", NSAggregateName(ns), ns, false, banks)
 }

@@ -12,7 +12,7 @@ import (
 	. "github.com/ima-hook/ima-hook/pkg/measure"
 )
 
-// The worked examples of ima-ns-kernel-abi.md section B, namespace inode
+// The worked examples of docs/kernel-abi.md#worked-example, namespace inode
 // 4026532329 (0xF00001E9) on a little-endian host.
 const (
 	exNS              = 4026532329

@@ -90,7 +90,7 @@ func (p Position) String() string {
 type Entry struct {
 	PCR uint32
 	// NSHeader is the u32 namespace id that the 2020 RFC puts after the PCR
-	// of every binary record (ima-ns-kernel-abi A.10, [U]); it is read and
+	// of every binary record (docs/kernel-abi.md#binary-layout, [U]); it is read and
 	// written only with the NSHeader option.
 	NSHeader uint32
 	Template string

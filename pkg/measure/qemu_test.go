@@ -1,6 +1,6 @@
 package measure_test
 
-// Real data (TESTING.md layer 3): lists and PCRs captured from Debian's 6.1
+// Real data (docs/testing.md layer 3): lists and PCRs captured from Debian's 6.1
 // IMA kernel under qemu with a swtpm TPM 2.0 (sha1 and sha256 banks), see
 // testdata/qemu/README.txt. Layer 4: evmctl ima_measurement judges the same
 // files and must agree on pass and on fail.
@@ -33,7 +33,7 @@ func captures(t *testing.T) []capture {
 	t.Helper()
 	bins, _ := filepath.Glob(filepath.Join(qemuDir, "*.binary_runtime_measurements"))
 	if len(bins) == 0 {
-		t.Skip("no real capture in testdata/qemu (the VM capture is made by the qemu/swtpm helper; see TESTING.md layer 3)")
+		t.Skip("no real capture in testdata/qemu (the VM capture is made by the qemu/swtpm helper; see docs/vm-oracle.md)")
 	}
 	var out []capture
 	for _, b := range bins {

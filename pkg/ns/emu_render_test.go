@@ -12,7 +12,7 @@ import (
 )
 
 // The emulator's lists are the kernel's bytes: the worked example of
-// ima-ns-kernel-abi.md B for namespace 4026532329.
+// docs/kernel-abi.md#worked-example for namespace 4026532329.
 func TestRenderEmulatedMatchesTheABIExample(t *testing.T) {
 	entries := []emukernel.Entry{
 		{PCR: 10, Template: "ima-ns", Algo: "sha1", Digest: strings.Repeat("0", 40), Name: "ns_aggregate_4026532329", NS: 4026532329},

@@ -86,8 +86,8 @@ func KcmdPolicyNames(p *Profile) []string {
 	return names
 }
 
-// ParseKcmd checks a kcmd_for_children string (ref/ima-ns-kernel-abi.md
-// A.7): the kernel splits it with its command-line tokenizer (skip_spaces
+// ParseKcmd checks a kcmd_for_children string (docs/kernel-abi.md
+// #kcmd_for_children): the kernel splits it with its command-line tokenizer (skip_spaces
 // and next_arg: whitespace-separated name=value items, double quotes
 // protect spaces) and refuses (EINVAL) an item without '=' or with an
 // unknown name. Where the kernel silently ignores a value (an unknown

@@ -19,7 +19,7 @@ import (
 	"github.com/ima-hook/ima-hook/internal/vmtest"
 )
 
-// The oracle (../shared/TESTING.md layer 3): every rule of
+// The oracle (docs/testing.md layer 3): every rule of
 // testdata/oracle/corpus.txt is written to the policy file of Debian's 6.1
 // kernel under qemu, and the validator must give the kernel's verdict for
 // each. TestOracleLive does that live; TestOracleRecorded replays the

@@ -143,7 +143,7 @@ type IDMap struct {
 }
 
 // Namespace describes writing rules into a non-initial IMA namespace
-// (openEuler CONFIG_IMA_NS, ../shared/ref/ima-ns-kernel-abi.md A.9). The
+// (openEuler CONFIG_IMA_NS, docs/kernel-abi.md#policy-file). The
 // rule grammar itself is the same as in the initial namespace (the
 // namespace patches do not change ima_parse_rule); what differs is listed
 // here, every uncertain point as a switch.

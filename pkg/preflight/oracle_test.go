@@ -24,7 +24,7 @@ type oracleCase struct {
 	how   string // "exec" or "read"
 }
 
-// The oracle (../shared/TESTING.md layer 3): Debian's 6.1 IMA kernel,
+// The oracle (docs/testing.md layer 3): Debian's 6.1 IMA kernel,
 // booted under qemu with the same files, xattrs, owners, key and policy,
 // executes and reads each file. Every file the preflight passes (or does
 // not appraise) must run or be readable, every file it refuses must get

@@ -40,7 +40,7 @@ IH_HOOKS_TEMPLATES=$IH_REPO_ROOT/hooks.d
 # The PATH every hook gets: podman runs poststop hooks with an empty
 # environment, runc with exactly the hook's env.
 IH_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-# PROC_IMA_INIT_INO: the host's initial IMA namespace (ima-ns-kernel-abi A.3).
+# PROC_IMA_INIT_INO: the host's initial IMA namespace (docs/kernel-abi.md#namespace-ids).
 IH_HOST_NS=4026531833
 # Bound every runtime call: a hung hook or wrapper must fail the test, not
 # hang CI.

@@ -3,7 +3,7 @@
 # the createRuntime state says "created" (runc: "creating"), and crun throws
 # a hook's stdout/stderr away unless the annotation run.oci.hooks.stderr
 # names a file. Skipped where crun cannot run containers at all (crun 1.8.1
-# on hosts with hybrid cgroups: TESTING.md "Machine facts").
+# on hosts with hybrid cgroups: docs/testing.md "Machine facts").
 
 load helpers
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # The RELEASE binary (bin/ima-hook) on this machine's real kernel, which has
-# no IMA at all (TESTING.md "Machine facts"): nothing is emulated here.
+# no IMA at all (docs/testing.md "Machine facts"): nothing is emulated here.
 # Required IMA must refuse the container with a message naming the missing
 # kernel support; optional IMA must let it start.
 

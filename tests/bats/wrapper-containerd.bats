@@ -7,7 +7,7 @@
 # --pid-file, start, exec --process --detach, delete) and reads the reason of
 # a failure from that log file only, never from stderr.
 #
-# The timens build stands in for IMA namespaces on this kernel (TESTING.md
+# The timens build stands in for IMA namespaces on this kernel (docs/testing.md
 # layer 2, see wrapper.bats); the emulated build runs the full IMA path
 # with --inject-hooks, since containerd reads no hooks.d.
 

@@ -8,7 +8,7 @@
 # every container of the runtime (mandatory = true): the seed's daemon-wide
 # pattern, through an unmodified runc.
 #
-# The timens build stands in for IMA namespaces (TESTING.md layer 2); the
+# The timens build stands in for IMA namespaces (docs/testing.md layer 2); the
 # emulated build runs the full IMA path with the injected hooks.
 
 load helpers

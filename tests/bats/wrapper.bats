@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The runtime wrapper on a real kernel (TESTING.md layer 2): the timens test
+# The runtime wrapper on a real kernel (docs/testing.md layer 2): the timens test
 # build (bin/ima-hook-timens) creates a time namespace with a week of
 # monotonic offset where the release build creates an IMA namespace: same
 # unshare -> write -> fork -> exec-the-runtime chain, same C stage, same

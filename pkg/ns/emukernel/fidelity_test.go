@@ -172,7 +172,7 @@ func TestSetnsNeedsCapSysAdmin(t *testing.T) {
 // CAP_SYS_ADMIN over the owner of its active namespace; a container
 // process without it (runc's default capabilities) gets EPERM. The policy
 // file's write open is held to the same rule (the RFC checks only DAC
-// there; the ABI notes ask an emulator to require the capability).
+// there; docs/kernel-abi.md#capabilities assumes the capability is needed).
 func TestMeasurementFilesAndPolicyNeedCap(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
 	id, _ := k.Unshare(self())

@@ -43,7 +43,7 @@ const (
 )
 
 // Switches are the points of the ABI that stored material could not settle
-// ([U] in the ABI notes). Tests run both settings.
+// ([U] in docs/kernel-abi.md). Tests run both settings.
 type Switches struct {
 	// WritePolicy is CONFIG_IMA_WRITE_POLICY: without it (and without
 	// ReadPolicy) the first successful policy load removes the policy file
@@ -103,7 +103,7 @@ type Switches struct {
 	KernelConfigReadable bool `json:"kernel_config_readable"`
 }
 
-// DefaultSwitches describe an openEuler kernel as the ABI notes expect it,
+// DefaultSwitches describe an openEuler kernel as docs/kernel-abi.md describes it,
 // with CONFIG_IMA_WRITE_POLICY (the configuration ima-hook documents) and
 // CONFIG_IMA_LOAD_X509, which Kconfig lets exist only with
 // CONFIG_IMA_TRUSTED_KEYRING: the namespace's certificate must be signed
