@@ -205,6 +205,15 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 			return err
 		}
 	}
+	if owner, ok := h.Store.ReadJoinedNote(st.ID); ok {
+		// The wrapper started the container in another container's
+		// namespace, which no live container of the pod owns any more
+		// (stopped meanwhile, or the pod scope changed): populating it
+		// again would load a second configuration into a namespace
+		// already configured.
+		return userror.New(config.AnnScope, fmt.Sprintf("the wrapper started this container in the IMA namespace of container %s, but no running container of the pod has that namespace any more", orNone(owner)),
+			"start the container again (it then creates the pod's namespace)")
+	}
 	plan, err := h.plan(st.ID, ctrNS, cfg, feat.SecureBoot, feat.KernelConfig)
 	if err != nil {
 		return err

@@ -203,18 +203,23 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 	if pid, owner := w.joinTarget(inv, settings.Join); pid > 0 {
 		// The pod's namespace exists: the runtime and so the container
 		// are born in it, as exec joins it (the hook checks the config).
+		// Noted like a namespace the wrapper creates: exec must know from
+		// the wrapper's own notes that this container lives in an IMA
+		// namespace, whatever the runtime's state and the hook's record say
+		// (imaNoted); the notes go at delete and poststop as the others do.
+		if err := w.noteOwner(inv); err != nil {
+			return w.fail(inv.ID, err)
+		}
+		if err := w.Store.WriteJoinedNote(inv.ID, owner); err != nil {
+			_ = w.Store.RemoveNotes(inv.ID)
+			return w.fail(inv.ID, userror.Wrapf(err, w.Store.JoinedPath(inv.ID), "check that "+w.Store.RunDir+" is writable; nothing was created", "cannot note the join of the pod's IMA namespace"))
+		}
 		w.logf(inv.ID, "joining the pod's IMA namespace: that of container %s (pid %d), and running %s %s", owner, pid, w.Runtime, inv.Command)
 		err := w.Kernel.JoinAndExec(pid, ns.ExecRequest{Argv: w.argv(inv), Env: w.Env, ErrorLog: w.log})
 		return w.fail(inv.ID, userror.Wrapf(err, "ima-runtime "+inv.Command, "check that container "+owner+" still runs; nothing was created", "cannot join the pod's IMA namespace"))
 	}
-	// NoteOwner also drops the notes of an earlier container with this
-	// id: they would describe another namespace.
-	if err := w.Store.NoteOwner(inv.ID, os.Getpid(), w.Runtime, inv.Global); err != nil {
-		if errors.Is(err, record.ErrLiveNotes) {
-			return w.fail(inv.ID, userror.New("ima-runtime "+inv.Command, "container "+inv.ID+" already exists (the wrapper created its IMA namespace and its init still runs)",
-				"delete it first or choose another id"))
-		}
-		return w.fail(inv.ID, userror.Wrapf(err, w.Store.CreatedDir(), "check that "+w.Store.RunDir+" is writable; nothing was created", "cannot note the namespace about to be created"))
+	if err := w.noteOwner(inv); err != nil {
+		return w.fail(inv.ID, err)
 	}
 	// The kernel reads the certificate at activation, after this check:
 	// hand it a private copy of exactly the validated bytes.
@@ -240,6 +245,22 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		ErrorLog:      w.log,
 	})
 	return w.fail(inv.ID, userror.Wrapf(err, "ima-runtime "+inv.Command, "see the message above; nothing was created", "cannot create the IMA namespace"))
+}
+
+// noteOwner notes this wrapper as the owner of the IMA namespace about to
+// be created or joined for inv's container. NoteOwner also drops the notes
+// of an earlier container with this id: they would describe another
+// namespace.
+func (w *Wrapper) noteOwner(inv *Invocation) error {
+	err := w.Store.NoteOwner(inv.ID, os.Getpid(), w.Runtime, inv.Global)
+	if errors.Is(err, record.ErrLiveNotes) {
+		return userror.New("ima-runtime "+inv.Command, "container "+inv.ID+" already exists (the wrapper created or joined its IMA namespace and its init still runs)",
+			"delete it first or choose another id")
+	}
+	if err != nil {
+		return userror.Wrapf(err, w.Store.CreatedDir(), "check that "+w.Store.RunDir+" is writable; nothing was created", "cannot note the IMA namespace about to be created or joined")
+	}
+	return nil
 }
 
 func (w *Wrapper) exec(inv *Invocation, perr error) int {
@@ -311,6 +332,15 @@ func (w *Wrapper) exec(inv *Invocation, perr error) int {
 func (w *Wrapper) imaNoted(id string) string {
 	if w.Store.HasNSNote(id) {
 		return "the wrapper created it, " + w.Store.PendingNSPath(id)
+	}
+	if owner, ok := w.Store.ReadJoinedNote(id); ok {
+		// io.imans.scope=pod: started in the namespace of an earlier
+		// container of its pod; the hook records it as joined, but only the
+		// wrapper's note is independent of the hook.
+		if owner == "" {
+			owner = "another container"
+		}
+		return "the wrapper started it in the pod's namespace of " + owner + ", " + w.Store.JoinedPath(id)
 	}
 	if r, err := w.Store.ReadLive(id); err == nil && r.NS != 0 && r.Result == "applied" {
 		return "the hook populated it, " + w.Store.LivePath(id)

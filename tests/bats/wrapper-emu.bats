@@ -345,3 +345,33 @@ note_dead_process() {
 	[ "$(ih_count_hook_lines "$output")" -eq 1 ] || ih_fail "want one line: $output"
 	[ "$(ih_emu namespaces | jq length)" -eq 0 ] || ih_fail "a namespace was created: $(ih_emu namespaces)"
 }
+
+# pod_annotate BUNDLE POD NAME: the annotations containerd's CRI plugin gives
+# app container NAME of pod default/POD (sandbox id POD-sandbox), set by hand,
+# with io.imans.scope=pod.
+pod_annotate() {
+	ih_annotate "$1" io.imans.enable=true io.imans.scope=pod "io.imans.policy-rules=measure func=BPRM_CHECK mask=MAY_EXEC" \
+		io.kubernetes.cri.container-type=container "io.kubernetes.cri.sandbox-id=$2-sandbox" \
+		io.kubernetes.cri.sandbox-namespace=default "io.kubernetes.cri.sandbox-name=$2" "io.kubernetes.cri.sandbox-uid=$2-uid" \
+		"io.kubernetes.cri.container-name=$3"
+}
+
+@test "emulated kernel, runc: exec into a container that joined its pod's namespace (io.imans.scope=pod) is refused, not passed through, when runc state fails, even with its hook record gone" {
+	b=$(ih_bundle pa /bin/sleep 300)
+	pod_annotate "$b" pj a
+	ih_add_hooks "$b"
+	ih_start_detached pa "$b"
+	[ "$status" -eq 0 ] || ih_fail "start a: $output"
+	b=$(ih_bundle pb /bin/sleep 300)
+	pod_annotate "$b" pj b
+	ih_add_hooks "$b"
+	ih_start_detached pb "$b"
+	[ "$status" -eq 0 ] || ih_fail "start b: $output"
+	a=$(ih_cid pa) id=$(ih_cid pb)
+	ns=$(ih_ns_of_pid "$(ih_container_pid "$a")")
+	[ "$(ih_ns_of_pid "$(ih_container_pid "$id")")" = "$ns" ] || ih_fail "b is not in a's namespace $ns"
+	[ "$(ih_record_field "$id" .pod_namespace_of)" = "$a" ] || ih_fail "b not recorded as joined"
+	[ ! -e "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "b has a creator's note"
+	rm -f "$IH_RUN_DIR/$id.json"
+	expect_exec_refused "$(broken_state_wrapper)" "$id"
+}
