@@ -17,7 +17,7 @@ import (
 func podAnn(name string) map[string]string {
 	return map[string]string{
 		config.AnnEnable: "true", config.AnnScope: config.ScopePod,
-		config.AnnPolicyRules: "measure func=BPRM_CHECK mask=MAY_EXEC",
+		config.AnnPolicyRules:  "measure func=BPRM_CHECK mask=MAY_EXEC",
 		kube.CtrdContainerType: "container", kube.CtrdSandboxID: "sb1",
 		kube.CtrdPodNamespace: "default", kube.CtrdPodName: "web", kube.CtrdPodUID: "uid-1",
 		kube.CtrdContainerName: name,
