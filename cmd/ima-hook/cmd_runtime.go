@@ -186,16 +186,11 @@ func runRuntime(args []string) int {
 				set.X509DER = c.Cert.DER
 			}
 			if c.Scope == config.ScopePod {
-				// The pod's app containers share one namespace: join the
-				// one an earlier container of the pod created.
+				// The pod's app containers share one namespace: the
+				// wrapper joins the one an earlier container of the pod
+				// created, or creates it (under the pod's lock).
 				if k := kube.FromAnnotations(ann); k != nil && k.SandboxID != "" {
-					owners, err := record.Store{RunDir: admin.RunDir, ArchiveDir: admin.ArchiveDir}.PodNamespaceOwners(k.SandboxID)
-					if err != nil {
-						return nil, userror.Wrapf(err, admin.RunDir, "check the run directory", "cannot read the records of the pod's containers (io.imans.scope=pod)")
-					}
-					for _, o := range owners {
-						set.Join = append(set.Join, o.ContainerID)
-					}
+					set.Pod = k.SandboxID
 				}
 			}
 			return set, nil

@@ -35,7 +35,7 @@ func (s Store) InitPath(id string) string { return filepath.Join(s.CreatedDir(),
 
 // noteKinds are the suffixes of the notes of one container, and of the
 // private copies of its key and policy (notes.go).
-var noteKinds = []string{".nsid", ".start", ".owner", ".init", ".x509", ".policy", ".joined"}
+var noteKinds = []string{".nsid", ".start", ".owner", ".init", ".x509", ".policy", ".joined", ".pod"}
 
 // Proc names one process for its whole life: a pid is reused, a pid with
 // its start time (clock ticks after boot, /proc/<pid>/stat field 22) is not.

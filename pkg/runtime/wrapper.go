@@ -27,12 +27,18 @@ type Settings struct {
 	// X509DER are the validated certificate's bytes: the kernel gets a
 	// private copy of them (record.Store.X509CopyPath), not X509Path.
 	X509DER []byte
-	// Join lists containers (oldest first) whose IMA namespace the new
-	// container joins instead of getting its own, the first of them that
-	// runs (io.imans.scope=pod: the pod's namespace); when none runs, the
-	// container creates the namespace.
-	Join []string
+	// Pod is the sandbox id of the container's pod when its app containers
+	// share one IMA namespace (io.imans.scope=pod): the container joins
+	// the namespace of the first of the pod's containers with an applied
+	// record (record.Store.PodNamespaceOwners) that runs, and creates it
+	// when none runs; the decision is taken under the pod's lock.
+	Pod string
 }
+
+// DefaultPodWait bounds how long a container of a pod with
+// io.imans.scope=pod waits for the pod's lock, and for another container
+// of the pod that is creating the pod's namespace.
+const DefaultPodWait = 30 * time.Second
 
 // Wrapper is one run of ima-runtime. The fields are its inputs; tests
 // replace Exec and State.
@@ -72,6 +78,9 @@ type Wrapper struct {
 	RunChild func(path string, argv, env []string) (int, error)
 	// State runs `<runtime> <global flags> state <id>` (runtimeState).
 	State func(runtime string, global []string, id string, env []string) (*specs.State, error)
+
+	// PodWait overrides DefaultPodWait (tests).
+	PodWait time.Duration
 
 	// log is the runtime's --log of the command being handled: refusals go
 	// there too (runtimelog.go).
@@ -200,25 +209,22 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		}
 		w.logf(inv.ID, "kernel probe says %q; attempting the namespace anyway (--force-unshare)", m)
 	}
-	if pid, owner := w.joinTarget(inv, settings.Join); pid > 0 {
-		// The pod's namespace exists: the runtime and so the container
-		// are born in it, as exec joins it (the hook checks the config).
-		// Noted like a namespace the wrapper creates: exec must know from
-		// the wrapper's own notes that this container lives in an IMA
-		// namespace, whatever the runtime's state and the hook's record say
-		// (imaNoted); the notes go at delete and poststop as the others do.
-		if err := w.noteOwner(inv); err != nil {
+	if settings.Pod != "" {
+		pid, owner, err := w.podDecision(inv, settings.Pod)
+		if err != nil {
 			return w.fail(inv.ID, err)
 		}
-		if err := w.Store.WriteJoinedNote(inv.ID, owner); err != nil {
-			_ = w.Store.RemoveNotes(inv.ID)
-			return w.fail(inv.ID, userror.Wrapf(err, w.Store.JoinedPath(inv.ID), "check that "+w.Store.RunDir+" is writable; nothing was created", "cannot note the join of the pod's IMA namespace"))
+		if pid > 0 {
+			// The pod's namespace exists: the runtime and so the
+			// container are born in it, as exec joins it (the hook checks
+			// the config).
+			w.logf(inv.ID, "joining the pod's IMA namespace: that of container %s (pid %d), and running %s %s", owner, pid, w.Runtime, inv.Command)
+			err := w.Kernel.JoinAndExec(pid, ns.ExecRequest{Argv: w.argv(inv), Env: w.Env, ErrorLog: w.log})
+			return w.fail(inv.ID, userror.Wrapf(err, "ima-runtime "+inv.Command, "check that container "+owner+" still runs; nothing was created", "cannot join the pod's IMA namespace"))
 		}
-		w.logf(inv.ID, "joining the pod's IMA namespace: that of container %s (pid %d), and running %s %s", owner, pid, w.Runtime, inv.Command)
-		err := w.Kernel.JoinAndExec(pid, ns.ExecRequest{Argv: w.argv(inv), Env: w.Env, ErrorLog: w.log})
-		return w.fail(inv.ID, userror.Wrapf(err, "ima-runtime "+inv.Command, "check that container "+owner+" still runs; nothing was created", "cannot join the pod's IMA namespace"))
-	}
-	if err := w.noteOwner(inv); err != nil {
+		// This container creates the pod's namespace (noted under the
+		// pod's lock).
+	} else if err := w.noteOwner(inv); err != nil {
 		return w.fail(inv.ID, err)
 	}
 	// The kernel reads the certificate at activation, after this check:
@@ -382,6 +388,86 @@ func (w *Wrapper) delete(inv *Invocation, perr error) int {
 		}
 	}
 	return status
+}
+
+// podDecision decides, under the lock of the pod with sandbox id pod,
+// whether inv's container joins the pod's IMA namespace (the pid of a
+// running container that has it, and that container's id) or creates it
+// (pid 0), and notes the decision before the lock is released: a join as
+// the owner and join notes, a creation as the owner and pod notes, so
+// that the next container of the pod joins the namespace being created
+// instead of creating a second one. While another container of the pod is
+// creating the namespace, it waits (bounded), then decides again.
+func (w *Wrapper) podDecision(inv *Invocation, pod string) (pid int, owner string, err error) {
+	wait := w.PodWait
+	if wait <= 0 {
+		wait = DefaultPodWait
+	}
+	deadline := time.Now().Add(wait)
+	subject := "ima-runtime " + inv.Command
+	for {
+		unlock, err := w.Store.LockPod(pod, deadline)
+		if err != nil {
+			return 0, "", userror.Wrapf(err, w.Store.PodsDir(), "retry; check that "+w.Store.RunDir+" is writable; nothing was created", "cannot lock the pod's IMA namespace (io.imans.scope=pod)")
+		}
+		pid, owner, creator, err := w.podDecide(inv, pod)
+		unlock()
+		if err != nil || creator == "" {
+			return pid, owner, err
+		}
+		if time.Now().After(deadline) {
+			return 0, "", userror.New(subject, fmt.Sprintf("container %s was still creating the pod's IMA namespace (io.imans.scope=pod) after %s", creator, wait),
+				"retry when it has started; nothing was created")
+		}
+		w.logf(inv.ID, "waiting for container %s, which is creating the pod's IMA namespace", creator)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// podDecide is podDecision's step under the pod's lock: join (pid, owner),
+// create (0, ""), or wait for creator.
+func (w *Wrapper) podDecide(inv *Invocation, pod string) (pid int, owner, creator string, err error) {
+	// A creation in progress first: once it is over, its record is there
+	// for PodNamespaceOwners (read after it, so that a record written
+	// between the two reads is not missed by both).
+	creator, err = w.Store.PodCreatorPending(pod, inv.ID)
+	if err != nil {
+		return 0, "", "", userror.Wrapf(err, w.Store.CreatedDir(), "check the run directory; nothing was created", "cannot read the notes of the pod's containers (io.imans.scope=pod)")
+	}
+	if creator != "" {
+		return 0, "", creator, nil
+	}
+	owners, err := w.Store.PodNamespaceOwners(pod)
+	if err != nil {
+		return 0, "", "", userror.Wrapf(err, w.Store.RunDir, "check the run directory; nothing was created", "cannot read the records of the pod's containers (io.imans.scope=pod)")
+	}
+	var join []string
+	for _, o := range owners {
+		join = append(join, o.ContainerID)
+	}
+	if pid, owner = w.joinTarget(inv, join); pid > 0 {
+		// Noted like a namespace the wrapper creates: exec must know from
+		// the wrapper's own notes that this container lives in an IMA
+		// namespace, whatever the runtime's state and the hook's record
+		// say (imaNoted); the notes go at delete and poststop as the
+		// others do.
+		if err := w.noteOwner(inv); err != nil {
+			return 0, "", "", err
+		}
+		if err := w.Store.WriteJoinedNote(inv.ID, owner); err != nil {
+			_ = w.Store.RemoveNotes(inv.ID)
+			return 0, "", "", userror.Wrapf(err, w.Store.JoinedPath(inv.ID), "check that "+w.Store.RunDir+" is writable; nothing was created", "cannot note the join of the pod's IMA namespace")
+		}
+		return pid, owner, "", nil
+	}
+	if err := w.noteOwner(inv); err != nil {
+		return 0, "", "", err
+	}
+	if err := w.Store.WritePodNote(inv.ID, pod); err != nil {
+		_ = w.Store.RemoveNotes(inv.ID)
+		return 0, "", "", userror.Wrapf(err, w.Store.PodNotePath(inv.ID), "check that "+w.Store.RunDir+" is writable; nothing was created", "cannot note the pod's IMA namespace about to be created")
+	}
+	return 0, "", "", nil
 }
 
 // joinTarget finds the first of the containers in join that runs, through

@@ -375,3 +375,27 @@ pod_annotate() {
 	rm -f "$IH_RUN_DIR/$id.json"
 	expect_exec_refused "$(broken_state_wrapper)" "$id"
 }
+
+@test "emulated kernel, runc: containers of one pod with io.imans.scope=pod started all at once share exactly one namespace" {
+	local n=4 i ns nss created=0
+	for i in $(seq "$n"); do
+		b=$(ih_bundle pp$i /bin/sleep 300)
+		pod_annotate "$b" pp "c$i"
+		ih_add_hooks "$b"
+		IH_CIDS+=("$(ih_cid "pp$i")")
+	done
+	for i in $(seq "$n"); do
+		ih_wrapped_runc run -d --bundle "$IH_BUNDLES_DIR/pp$i" "$(ih_cid "pp$i")" </dev/null >"$BATS_TEST_TMPDIR/pp$i.out" 2>&1 &
+	done
+	wait
+	for i in $(seq "$n"); do
+		id=$(ih_cid "pp$i")
+		[ "$(ih_record_field "$id" .result)" = applied ] || ih_fail "$id: $(cat "$BATS_TEST_TMPDIR/pp$i.out") $(cat "$IH_RUN_DIR/$id.json")"
+		nss+=" $(ih_ns_of_pid "$(ih_container_pid "$id")")"
+		[ -e "$IH_RUN_DIR/created/$id.nsid" ] && created=$((created + 1))
+	done
+	ns=$(tr ' ' '\n' <<<"$nss" | sort -u | grep -c .)
+	[ "$ns" -eq 1 ] || ih_fail "the pod's containers are in $ns namespaces:$nss"
+	[ "$created" -eq 1 ] || ih_fail "$created containers created a namespace"
+	[ "$(ih_emu namespaces | jq length)" -eq 1 ] || ih_fail "namespaces: $(ih_emu namespaces)"
+}
