@@ -47,6 +47,17 @@ func bindNamespace(nsFile *os.File, path string) error {
 // fail; the reference goes when that file is closed) and the placeholder's
 // removal. A path that is no longer a mount point (EINVAL: a crash between
 // create and mount, or an earlier half-done release) is only removed.
+//
+// The removal is what releases the pin everywhere: every mount namespace
+// created while the pin existed (a container's before its pivot_root, a
+// systemd service with private mounts) holds a copy of the bind mount, and
+// the unmount here reaches those copies only through mount propagation,
+// which a private or slave copy does not receive (and this host's mounts
+// may be private to begin with). Unlinking the placeholder, once it is no
+// mount point here, detaches the mounts on it in every other mount
+// namespace (the kernel's detach_mounts, since Linux 3.18), whatever their
+// propagation; `ip netns`'s shared run directory covers only the shared
+// and slave copies. TestPinReleasedInLaterMountNamespaces checks it.
 func unbindNamespace(path string) error {
 	if err := unix.Unmount(path, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("unmount %s: %w", path, err)

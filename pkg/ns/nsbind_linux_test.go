@@ -166,3 +166,101 @@ func FuzzParsePinName(f *testing.F) {
 		}
 	})
 }
+
+// A pin must not outlive its release in mount namespaces created while it
+// existed (containers, systemd services with private mounts): each holds a
+// copy of the bind mount, and a copy keeps the namespace alive. Whatever
+// the propagation the new mount namespace chose, after the release no
+// mount of the namespace is left in it.
+func TestPinReleasedInLaterMountNamespaces(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("bind mounts need root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	holder := exec.Command("/bin/sh", "-c", "echo ready && exec sleep 300")
+	holder.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS}
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Skipf("cannot create a UTS namespace here: %v", err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("child: %q %v", line, err)
+	}
+	nsFile, err := os.Open("/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/uts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(nsFile.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	nsName := "uts:[" + strconv.FormatUint(st.Ino, 10) + "]"
+	path := filepath.Join(t.TempDir(), "ns", "ctr-"+strconv.FormatUint(st.Ino, 10))
+	if err := bindNamespace(nsFile, path); err != nil {
+		t.Fatal(err)
+	}
+	nsFile.Close()
+	defer unbindNamespace(path)
+	holder.Process.Kill()
+	holder.Wait()
+
+	// Mount namespaces created after the pin: as runc's and systemd's
+	// (slave), util-linux unshare's default (private), and a plain clone
+	// (the parent's propagation as it is).
+	later := map[string]*exec.Cmd{
+		"slave":   exec.Command("unshare", "-m", "--propagation", "slave", "sleep", "300"),
+		"private": exec.Command("unshare", "-m", "--propagation", "private", "sleep", "300"),
+		"clone":   exec.Command("sleep", "300"),
+	}
+	later["clone"].SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	for name, c := range later {
+		if err := c.Start(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		defer func(c *exec.Cmd) { c.Process.Kill(); c.Wait() }(c)
+	}
+	// Each holds the namespace through its copy of the pin (the sleep of
+	// unshare runs once the mount namespace is set up).
+	for name, c := range later {
+		ok := false
+		for i := 0; i < 200 && !ok; i++ {
+			ok = holdsNamespace(t, c.Process.Pid, nsName)
+			if !ok {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		if !ok {
+			t.Fatalf("%s: the mount namespace has no copy of the pin (test set-up)", name)
+		}
+	}
+	if err := unbindNamespace(path); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range later {
+		if holdsNamespace(t, c.Process.Pid, nsName) {
+			t.Errorf("%s: the mount namespace still holds %s after the release: the pin never lets go", name, nsName)
+		}
+	}
+}
+
+// holdsNamespace reports whether pid's mount namespace has a mount of the
+// namespace file nsName ("uts:[4026532329]": mountinfo's root field).
+func holdsNamespace(t *testing.T, pid int, nsName string) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[3] == nsName {
+			return true
+		}
+	}
+	return false
+}
