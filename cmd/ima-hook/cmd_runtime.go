@@ -189,7 +189,9 @@ func runRuntime(args []string) int {
 				// The pod's app containers share one namespace: the
 				// wrapper joins the one an earlier container of the pod
 				// created, or creates it (under the pod's lock).
-				if k := kube.FromAnnotations(ann); k != nil && k.SandboxID != "" {
+				// A sandbox that gets a namespace (mandatory = true) has
+				// one of its own: it takes no part in the pod's.
+				if k := kube.FromAnnotations(ann); k != nil && k.SandboxID != "" && !k.Sandbox {
 					set.Pod = k.SandboxID
 				}
 			}

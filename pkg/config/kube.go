@@ -19,8 +19,8 @@ const (
 
 // resolveScope validates io.imans.scope (or [defaults] scope) and notes
 // whether the container is a pod's sandbox, from the CRI annotations
-// containerd and CRI-O set (kube.IsSandbox).
-func resolveScope(c *Config, ann map[string]string, scope, source string) error {
+// containerd and CRI-O set (kube.IsSandbox), unless IMA is mandatory.
+func resolveScope(c *Config, ann map[string]string, scope, source string, mandatory bool) error {
 	switch scope {
 	case ScopeContainer, "":
 		c.Scope = ScopeContainer
@@ -30,7 +30,9 @@ func resolveScope(c *Config, ann map[string]string, scope, source string) error 
 		return userror.New(source, fmt.Sprintf("%s is not a scope", userror.Quote(scope)),
 			`use "container" (a namespace for each app container) or "pod" (one namespace for the pod's app containers)`)
 	}
-	c.Sandbox = kube.IsSandbox(ann)
+	// Under mandatory = true a claimed sandbox gets a namespace like any
+	// container (Config.Sandbox says why).
+	c.Sandbox = kube.IsSandbox(ann) && !mandatory
 	return nil
 }
 

@@ -96,3 +96,35 @@ func TestScopeAndSandbox(t *testing.T) {
 		t.Errorf("admin default scope: %v", err)
 	}
 }
+
+// Under mandatory = true (the admin file, or a runtime entry's --imans)
+// nothing a container's annotations say lets it start without IMA: not
+// io.imans.enable=false, not io.imans.required=false (which would let it
+// start without a namespace where none can be had), and not a claim to be
+// a pod's sandbox, which anyone can make outside a CRI engine (podman,
+// runc) and a pod author can make under CRI-O through containerd's key.
+func TestMandatoryCannotBeEscaped(t *testing.T) {
+	escape := map[string]string{
+		AnnEnable: "false", AnnRequired: "false",
+		"io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri-o.ContainerType": "sandbox",
+	}
+	for name, mandatory := range map[string]func(a *Admin) error{
+		"mandatory = true": func(a *Admin) error { a.Mandatory = true; return nil },
+		"--imans":          func(a *Admin) error { return a.ApplyRuntimeDefaults(RuntimeDefaults{Enable: true}) },
+	} {
+		f := newFixture(t)
+		if err := mandatory(f.admin); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Resolve(escape, f.admin)
+		if err != nil || c == nil || !c.Required || c.Sandbox {
+			t.Errorf("%s: %+v %v; want IMA, required, no sandbox exemption", name, c, err)
+		}
+	}
+	// Without it the annotations decide, as before.
+	f := newFixture(t)
+	c, err := Resolve(map[string]string{AnnEnable: "true", AnnRequired: "false", "io.kubernetes.cri.container-type": "sandbox"}, f.admin)
+	if err != nil || c == nil || c.Required || !c.Sandbox {
+		t.Errorf("not mandatory: %+v %v", c, err)
+	}
+}

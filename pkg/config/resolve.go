@@ -70,7 +70,11 @@ type Config struct {
 	Sources map[string]string
 	// Scope is ScopeContainer or ScopePod (kube.go); Sandbox says the
 	// container is a pod's sandbox (pause) container, which gets no
-	// namespace of its own.
+	// namespace of its own. Never under mandatory = true: the CRI
+	// container-type annotation is anyone's to set outside a CRI engine
+	// (podman, runc) and, through the other engine's key, a pod author's
+	// under CRI-O, so a claim to be a sandbox must not exempt a container
+	// from the IMA the admin made mandatory.
 	Scope   string
 	Sandbox bool
 }
@@ -139,6 +143,12 @@ func resolve(ann map[string]string, a *Admin, readFiles bool) (*Config, error) {
 	if c.Required, err = parseBool(reqSrc, reqText); err != nil {
 		return nil, err
 	}
+	if a.Mandatory {
+		// mandatory = true (or a runtime entry's --imans): every container
+		// has IMA, so none may start without it; io.imans.required=false
+		// (validated above) cannot make it optional.
+		c.Required = true
+	}
 
 	pf, pfSrc := pick(AnnPreflight, "preflight", a.Defaults.Preflight)
 	switch pf {
@@ -149,7 +159,7 @@ func resolve(ann map[string]string, a *Admin, readFiles bool) (*Config, error) {
 	}
 
 	scope, scopeSrc := pick(AnnScope, "scope", a.Defaults.Scope)
-	if err := resolveScope(c, ann, scope, scopeSrc); err != nil {
+	if err := resolveScope(c, ann, scope, scopeSrc, a.Mandatory); err != nil {
 		return nil, err
 	}
 

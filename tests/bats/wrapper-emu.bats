@@ -399,3 +399,19 @@ pod_annotate() {
 	[ "$created" -eq 1 ] || ih_fail "$created containers created a namespace"
 	[ "$(ih_emu namespaces | jq length)" -eq 1 ] || ih_fail "namespaces: $(ih_emu namespaces)"
 }
+
+@test "emulated kernel, runc: under mandatory = true a container claiming to be a pod's sandbox, or io.imans.enable=false and io.imans.required=false, still gets its namespace" {
+	ih_write_admin_config --top "mandatory = true"
+	b=$(ih_bundle fs /bin/sleep 300)
+	ih_annotate "$b" io.imans.enable=false io.imans.required=false io.kubernetes.cri.container-type=sandbox \
+		io.kubernetes.cri.sandbox-id=fake io.kubernetes.cri.sandbox-namespace=default io.kubernetes.cri.sandbox-name=fake
+	ih_add_hooks "$b"
+	id=$(ih_cid fs)
+	ih_start_detached fs "$b"
+	[ "$status" -eq 0 ] || ih_fail "start: $output"
+	ns=$(ih_ns_of_pid "$(ih_container_pid "$id")")
+	[ "$ns" != "$IH_HOST_NS" ] || ih_fail "the container escaped into the host's IMA namespace"
+	[ "$(cat "$IH_RUN_DIR/created/$id.nsid")" = "$ns" ] || ih_fail "the wrapper did not create its namespace"
+	[ "$(ih_record_field "$id" .result)" = applied ] || ih_fail "record: $(cat "$IH_RUN_DIR/$id.json")"
+	[ "$(ih_record_field "$id" .required)" = true ] || ih_fail "not required under mandatory"
+}
