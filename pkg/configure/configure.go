@@ -141,17 +141,13 @@ func validHandler(h string) bool {
 	return true
 }
 
-// readFile returns the content of node file p, nil when it does not exist.
-func (o Options) readFile(p string) ([]byte, error) {
-	b, err := os.ReadFile(o.host(p))
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, userror.Wrapf(err, o.host(p), "run as root; nothing was changed", "cannot read it")
-	}
-	return b, nil
-}
+// readFile returns the content of node file p, which configure may
+// replace, nil when it does not exist (nodefs.go says how it is read).
+func (o Options) readFile(p string) ([]byte, error) { return o.readNodeFile(p, false) }
+
+// readInput is readFile for a file configure only reads: a symlink inside
+// the node root is followed.
+func (o Options) readInput(p string) ([]byte, error) { return o.readNodeFile(p, true) }
 
 // add plans writing content to node file p unless it holds exactly that.
 func (p *Plan) add(path string, old, content []byte, mode os.FileMode, what string) {
@@ -163,58 +159,71 @@ func (p *Plan) add(path string, old, content []byte, mode os.FileMode, what stri
 }
 
 // Apply writes the plan: for each file a backup of the old content
-// (PATH.ima-hook-backup-<time>) and the new content through a temporary
-// file and a rename. It returns one line per file written.
+// (PATH.ima-hook-backup-<time>) and the new content, each first written
+// whole to a temporary file beside it; only when every file is staged are
+// they renamed into place, so that a failure (a full disk, a symlink where
+// a file was planned) leaves every engine file as it was, never half a
+// configuration. It returns one line per file written.
 func (p *Plan) Apply(now time.Time) ([]string, error) {
-	var done []string
+	r, err := p.opts.openNode()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
 	stamp := now.UTC().Format("20060102T150405Z")
-	for _, c := range p.Changes {
-		path := p.opts.host(c.Path)
+	var all []staged
+	defer func() {
+		for _, s := range all {
+			_ = r.Remove(s.tmp) // gone already once renamed
+		}
+	}()
+	lines := make([]string, len(p.Changes))
+	// Files that exist first: their directories exist, so a failure to
+	// stage them (the likelier one) comes before any directory is made.
+	order := make([]int, 0, len(p.Changes))
+	for i, c := range p.Changes {
+		if c.Old != nil {
+			order = append(order, i)
+		}
+	}
+	for i, c := range p.Changes {
+		if c.Old == nil {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		c := p.Changes[i]
 		mode := c.Mode
 		line := "wrote " + c.Path + ": " + c.What
 		if c.Old != nil {
-			if st, err := os.Stat(path); err == nil {
+			if st, err := r.Lstat(rel(c.Path)); err == nil && st.Mode().IsRegular() {
 				mode = st.Mode().Perm()
 			}
-			backup := path + ".ima-hook-backup-" + stamp
-			if err := writeAtomic(backup, c.Old, mode); err != nil {
-				return done, userror.Wrapf(err, backup, "free space or fix permissions; "+c.Path+" was not changed", "cannot write the backup")
+			backup := c.Path + ".ima-hook-backup-" + stamp
+			s, err := p.opts.stage(r, backup, c.Old, mode)
+			if err != nil {
+				return nil, err
 			}
-			line += " (backup " + strings.TrimPrefix(backup, strings.TrimSuffix(p.opts.Root, "/")) + ")"
+			all = append(all, s)
+			line += " (backup " + backup + ")"
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return done, userror.Wrapf(err, filepath.Dir(path), "fix permissions", "cannot create the directory")
+		s, err := p.opts.stage(r, c.Path, c.New, mode)
+		if err != nil {
+			return nil, err
 		}
-		if err := writeAtomic(path, c.New, mode); err != nil {
-			return done, userror.Wrapf(err, path, "free space or fix permissions", "cannot write it")
+		all = append(all, s)
+		lines[i] = line
+	}
+	for i, s := range all {
+		if err := r.Rename(s.tmp, s.dst); err != nil {
+			subject := p.opts.host("/" + s.dst)
+			if i == 0 {
+				return nil, userror.Wrapf(err, subject, "fix permissions; nothing was changed", "cannot put it in place")
+			}
+			return nil, userror.Wrapf(err, subject, "check the files named above against their backups", "cannot put it in place after %d other files were", i)
 		}
-		done = append(done, line)
 	}
-	return done, nil
-}
-
-func writeAtomic(path string, b []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return lines, nil
 }
 
 // tomlString quotes s as a TOML basic string.

@@ -2,7 +2,6 @@ package configure
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -71,9 +70,9 @@ func planDropIn(o Options, p *Plan, e dropInEngine) error {
 	p.Restart = e.restart
 	ours := filepath.Join(e.dir, DropInName)
 	files := append([]string{}, e.mains...)
-	ents, err := os.ReadDir(o.host(e.dir))
-	if err != nil && !os.IsNotExist(err) {
-		return userror.Wrapf(err, o.host(e.dir), "run as root; nothing was changed", "cannot read the drop-in directory")
+	ents, err := o.readNodeDir(e.dir)
+	if err != nil {
+		return err
 	}
 	var dropIns []string
 	for _, d := range ents {
@@ -90,7 +89,11 @@ func planDropIn(o Options, p *Plan, e dropInEngine) error {
 	hooksFrom := ""
 	var ourOld []byte
 	for _, f := range files {
-		text, err := o.readFile(f)
+		read := o.readInput
+		if f == ours {
+			read = o.readFile // replaced below
+		}
+		text, err := read(f)
 		if err != nil {
 			return err
 		}
