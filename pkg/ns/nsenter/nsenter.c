@@ -1,3 +1,5 @@
+//go:build linux && cgo
+
 // The single-threaded C stage of ima-hook (see nsenter.go for the Go side
 // and doc.go for the plan encoding).
 //
@@ -195,6 +197,10 @@ int nsenter_parse(char **env, struct nsenter_plan *p, char *err, size_t errlen)
 	return 0;
 }
 
+#ifndef NSENTER_PARSER_ONLY
+// (The test-only package nsentertest builds this file with
+// NSENTER_PARSER_ONLY: the parser and the log escaping, no constructor.)
+
 // hint explains an errno for one step; it only rephrases what the kernel
 // said, it decides nothing.
 static const char *hint(int step, int e, const struct nsenter_plan *p)
@@ -249,6 +255,8 @@ static const char *hint(int step, int e, const struct nsenter_plan *p)
 	return "see the kernel's documentation of this call";
 }
 
+#endif // NSENTER_PARSER_ONLY
+
 // nsenter_log_quote appends s to out as the inside of a JSON (and logrus text) string:
 // quote, backslash and control bytes escaped. Returns the new length, or
 // -1 when out is too small.
@@ -273,6 +281,7 @@ int nsenter_log_quote(char *out, size_t cap, size_t n, const char *s)
 	return (int)n;
 }
 
+#ifndef NSENTER_PARSER_ONLY
 // log_error appends msg as one error entry to the runtime's --log file, in
 // the format the runtime writes there (runc uses logrus: JSON or text).
 // containerd and Docker (go-runc) show the user the last error entry of
@@ -577,3 +586,5 @@ __attribute__((constructor)) static void nsenter_ctor(int argc, char **argv, cha
 	memcpy(nsenter_stage, plan.stage, sizeof(nsenter_stage));
 	nsenter_ran = 1;
 }
+
+#endif // NSENTER_PARSER_ONLY

@@ -1,3 +1,5 @@
+//go:build linux && cgo
+
 package nsenter
 
 /*
@@ -13,7 +15,6 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
-	"unsafe"
 )
 
 // selfExe is the running binary, whatever its name: the re-exec must run the
@@ -72,77 +73,3 @@ func Stage() string { return C.GoString(C.nsenter_stage_name()) }
 // the namespace steps ran before the Go runtime existed. The emulator checks
 // it where the kernel's imans_install would return EUSERS.
 func SingleThreadedEntry() bool { return C.nsenter_single_threaded_entry() != 0 }
-
-// parsed is the C parser's view of a plan, for tests of the encoding.
-type parsed struct {
-	Active    bool
-	SetnsPath string
-	SetnsFD   int
-	Unshare   uint64
-	Writes    []Write
-	NSIDLink  string
-	NSIDFile  string
-	Fork      bool
-	Exec      bool
-	Stage     string
-	ErrorLog  string
-	ErrorJSON bool
-}
-
-// parseEnv runs the C stage's parser (only the parser) on env.
-func parseEnv(env []string) (parsed, error) {
-	cenv := C.malloc(C.size_t(len(env)+1) * C.size_t(unsafe.Sizeof(uintptr(0))))
-	defer C.free(cenv)
-	ptrs := unsafe.Slice((**C.char)(cenv), len(env)+1)
-	for i, e := range env {
-		ptrs[i] = C.CString(e)
-	}
-	ptrs[len(env)] = nil
-	defer func() {
-		for _, p := range ptrs[:len(env)] {
-			C.free(unsafe.Pointer(p))
-		}
-	}()
-	plan := (*C.struct_nsenter_plan)(C.malloc(C.size_t(unsafe.Sizeof(C.struct_nsenter_plan{}))))
-	defer C.free(unsafe.Pointer(plan))
-	var errbuf [256]C.char
-	if C.nsenter_parse((**C.char)(cenv), plan, &errbuf[0], C.size_t(len(errbuf))) != 0 {
-		return parsed{}, fmt.Errorf("%s", C.GoString(&errbuf[0]))
-	}
-	out := parsed{
-		Active:    plan.active != 0,
-		SetnsPath: C.GoString(&plan.setns_path[0]),
-		SetnsFD:   int(plan.setns_fd),
-		Unshare:   uint64(plan.unshare),
-		NSIDLink:  C.GoString(&plan.nsid_link[0]),
-		NSIDFile:  C.GoString(&plan.nsid_file[0]),
-		Fork:      plan.fork != 0,
-		Exec:      plan.exec != 0,
-		Stage:     C.GoString(&plan.stage[0]),
-		ErrorLog:  C.GoString(&plan.errlog[0]),
-		ErrorJSON: plan.errlog_json != 0,
-	}
-	for i := 0; i < int(plan.nwrites); i++ {
-		w := &plan.writes[i]
-		out.Writes = append(out.Writes, Write{
-			Path: C.GoString(&w.path[0]),
-			Data: C.GoStringN(&w.data[0], C.int(w.len)),
-		})
-	}
-	return out, nil
-}
-
-// logQuote runs the C stage's escaping of a runtime-log message (only that)
-// on s, for tests: the inside of a JSON string. ok is false when the C side
-// found its buffer too small (it then writes no entry).
-func logQuote(s string, capacity int) (quoted string, ok bool) {
-	cs := C.CString(s)
-	defer C.free(unsafe.Pointer(cs))
-	buf := (*C.char)(C.malloc(C.size_t(capacity)))
-	defer C.free(unsafe.Pointer(buf))
-	n := C.nsenter_log_quote(buf, C.size_t(capacity), 0, cs)
-	if n < 0 {
-		return "", false
-	}
-	return C.GoStringN(buf, n), true
-}
