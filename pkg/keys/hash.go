@@ -62,14 +62,14 @@ func HashFile(path string, algo HashAlgo) ([]byte, error) {
 // HashOpenFile hashes an already opened file from its current offset,
 // e.g. one opened through an os.Root.
 func HashOpenFile(f *os.File, algo HashAlgo) ([]byte, error) {
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL) // advisory only
+	AdviseSequential(f)
 	return HashReader(f, algo)
 }
 
 func openNoATime(path string) (*os.File, error) {
 	// O_NOATIME is refused with EPERM unless we own the file or hold
 	// CAP_FOWNER; fall back to a plain open then.
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOATIME|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoATime|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	if errors.Is(err, unix.EPERM) {
 		f, err = os.OpenFile(path, os.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	}

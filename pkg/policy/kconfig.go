@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // maxConfigBytes bounds a kernel config (a distribution config is ~300 KB).
@@ -238,21 +237,6 @@ var (
 	unameRelease    = kernelRelease
 	maxSmallSysFile = int64(1 << 20)
 )
-
-func kernelRelease() (string, error) {
-	var u syscall.Utsname
-	if err := syscall.Uname(&u); err != nil {
-		return "", err
-	}
-	b := make([]byte, 0, len(u.Release))
-	for _, c := range u.Release {
-		if c == 0 {
-			break
-		}
-		b = append(b, byte(c))
-	}
-	return string(b), nil
-}
 
 // ProfileFromSystem builds the profile of the running kernel: its config
 // from /proc/config.gz or /boot/config-$(uname -r), the active LSMs from

@@ -133,7 +133,7 @@ func (c *chainer) add(r *resolved, role string, uses []use, neededBy string) {
 		return
 	}
 	t := &target{path: r.Path, f: r.File, st: r.Stat}
-	key := [2]uint64{r.Stat.Dev, r.Stat.Ino}
+	key := [2]uint64{uint64(r.Stat.Dev), r.Stat.Ino}
 	res := c.judge.judgeFile(t, uses, c.id)
 	res.Role, res.NeededBy = role, neededBy
 	if i, ok := c.seen[key]; ok {
@@ -184,7 +184,7 @@ func (c *chainer) exec(r *resolved, role string, depth int) {
 		return
 	}
 	pre := c.id.proc
-	post := c.id.afterExec(r.Stat.Mode, r.Stat.Uid, r.Stat.Gid)
+	post := c.id.afterExec(uint32(r.Stat.Mode), r.Stat.Uid, r.Stat.Gid)
 	uses := []use{{accOpenExec, &pre}, {accBprm, &pre}, {accCreds, &post}}
 	head := readHead(r.File, binprmBufSize)
 	sb, isScript, sbErr := parseShebang(head)
@@ -215,7 +215,7 @@ func (c *chainer) exec(r *resolved, role string, depth int) {
 			return
 		}
 		// The interpreter then opens the script to read it.
-		ipost := c.id.afterExec(ir.Stat.Mode, ir.Stat.Uid, ir.Stat.Gid)
+		ipost := c.id.afterExec(uint32(ir.Stat.Mode), ir.Stat.Uid, ir.Stat.Gid)
 		c.exec(ir, RoleInterpreter, depth+1)
 		if sr, err := c.root.resolve(progPath, "/"); err == nil {
 			c.add(sr, role, []use{{accRead, &ipost}}, "")
@@ -287,7 +287,7 @@ func (c *chainer) libraries(prog *elfInfo, progPath, loaderPath string, post *cr
 				c.out = append(c.out, FileResult{Path: name, Role: RoleLibrary, NeededBy: obj.path, Verdict: Undecidable, Reason: why})
 				continue
 			}
-			key := [2]uint64{r.Stat.Dev, r.Stat.Ino}
+			key := [2]uint64{uint64(r.Stat.Dev), r.Stat.Ino}
 			if _, dup := c.seen[key]; dup && r.Path == loaderPath {
 				r.File.Close()
 				continue // libc's DT_NEEDED on ld.so: already loaded

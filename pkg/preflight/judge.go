@@ -131,7 +131,7 @@ func (t *target) hasModsig() bool {
 
 // content runs keys.Appraise on the file once per inode.
 func (j *judge) content(t *target) error {
-	key := inodeKey{dev: t.st.Dev, ino: t.st.Ino, size: t.st.Size,
+	key := inodeKey{dev: uint64(t.st.Dev), ino: t.st.Ino, size: t.st.Size,
 		mtime: t.st.Mtim.Nano(), ctime: t.st.Ctim.Nano()}
 	v, _ := j.cache.LoadOrStore(key, &contentResult{})
 	cr := v.(*contentResult)
@@ -151,7 +151,7 @@ func (j *judge) appraise(t *target) error {
 		}
 		j.hashed.Add(1)
 	}
-	_ = unix.Fadvise(int(t.f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
+	keys.AdviseSequential(t.f)
 	return keys.Appraise(x, &ctxReader{ctx: j.ctx, r: io.NewSectionReader(t.f, 0, 1<<62)}, j.certs, false)
 }
 

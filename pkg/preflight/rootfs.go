@@ -34,7 +34,7 @@ type rootFS struct {
 }
 
 func openRoot(dir string) (*rootFS, error) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(dir, oPath|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open rootfs", Path: dir, Err: err}
 	}
@@ -149,7 +149,7 @@ func (r *rootFS) walk(name, cwd string, wantDir bool) (*resolved, error) {
 			if last && !wantDir {
 				return nil, &os.PathError{Op: "open", Path: name, Err: unix.EISDIR}
 			}
-			fd, err := unix.Openat(cur(), comp, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			fd, err := unix.Openat(cur(), comp, oPath|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			if err != nil {
 				return nil, &os.PathError{Op: "open", Path: joinStack(stack, comp, func(d dir) string { return d.name }), Err: err}
 			}
@@ -250,7 +250,7 @@ func readlinkat(dirfd int, name string) (string, error) {
 // we neither own nor have CAP_FOWNER over, and then dropped.
 func openRegularAt(dirfd int, name string) (*os.File, unix.Stat_t, error) {
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
-	fd, err := unix.Openat(dirfd, name, flags|unix.O_NOATIME, 0)
+	fd, err := unix.Openat(dirfd, name, flags|oNoATime, 0)
 	if err == unix.EPERM {
 		fd, err = unix.Openat(dirfd, name, flags, 0)
 	}
