@@ -2,7 +2,7 @@
 // the CRI engines put into its OCI config: which pod (namespace, name, uid)
 // and which container of it, the pod's sandbox id, and whether the
 // container is the pod's sandbox (pause) container. containerd's CRI plugin
-// and CRI-O use different keys; both are read, containerd's first.
+// and CRI-O use different keys; both are read, CRI-O's first.
 //
 // The values come from the pod spec, so from pod authors: each is bounded
 // and must be printable without spaces, or it is left out.
@@ -64,9 +64,16 @@ type keySet struct {
 	engine, typ, sandboxID, ns, pod, uid, ctr string
 }
 
+// engines in the order their keys are believed. CRI-O first: CRI-O copies
+// every pod annotation into every container's config (and sets its own
+// keys over them), so containerd's keys there may be a pod author's, who
+// would claim another pod's sandbox id (joining its io.imans.scope=pod
+// namespace) or name (forging its evidence); containerd passes a
+// container only the pod annotations its pod_annotations allow (io.imans.*,
+// as configure sets it), so CRI-O's keys never reach it from a pod.
 var engines = []keySet{
-	{Containerd, CtrdContainerType, CtrdSandboxID, CtrdPodNamespace, CtrdPodName, CtrdPodUID, CtrdContainerName},
 	{CRIO, CrioContainerType, CrioSandboxID, CrioPodNamespace, CrioPodName, CrioPodUID, CrioContainerName},
+	{Containerd, CtrdContainerType, CtrdSandboxID, CtrdPodNamespace, CtrdPodName, CtrdPodUID, CtrdContainerName},
 }
 
 // FromAnnotations returns the identity the annotations carry, or nil when
@@ -97,9 +104,14 @@ func FromAnnotations(ann map[string]string) *Identity {
 }
 
 // IsSandbox reports whether the annotations mark the pod's sandbox (pause)
-// container, by either engine's key.
+// container, by the key of the engine whose keys are believed (engines).
 func IsSandbox(ann map[string]string) bool {
-	return ann[CtrdContainerType] == TypeSandbox || ann[CrioContainerType] == TypeSandbox
+	for _, k := range engines {
+		if typ, ok := ann[k.typ]; ok {
+			return typ == TypeSandbox
+		}
+	}
+	return false
 }
 
 // PodName is NAMESPACE/POD, or "" when either is unknown.

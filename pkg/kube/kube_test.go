@@ -107,3 +107,25 @@ func FuzzFromAnnotations(f *testing.F) {
 		}
 	})
 }
+
+// Under CRI-O a pod author's annotations reach every container's config,
+// containerd's keys among them: they must not let the container pass for
+// another pod's (its sandbox id would join that pod's io.imans.scope=pod
+// namespace, its name would put the container's evidence under that pod)
+// nor for a sandbox. CRI-O's own keys are believed.
+func TestCRIOKeysWinOverForgedContainerdKeys(t *testing.T) {
+	ann := map[string]string{
+		CrioContainerType: "container", CrioSandboxID: "own-sandbox", CrioPodNamespace: "dev", CrioPodName: "web",
+		CrioPodUID: "uid-own", CrioContainerName: "app",
+		// from the pod author's pod annotations
+		CtrdContainerType: "sandbox", CtrdSandboxID: "victim-sandbox", CtrdPodNamespace: "prod", CtrdPodName: "bank",
+		CtrdPodUID: "uid-victim", CtrdContainerName: "teller",
+	}
+	id := FromAnnotations(ann)
+	if id == nil || id.Engine != CRIO || id.SandboxID != "own-sandbox" || id.PodName() != "dev/web" || id.Container != "app" || id.Sandbox {
+		t.Errorf("identity %+v", id)
+	}
+	if IsSandbox(ann) {
+		t.Error("taken for a sandbox by containerd's forged key")
+	}
+}
