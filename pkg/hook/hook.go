@@ -94,6 +94,10 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 		return err
 	}
 	if cfg == nil {
+		if err := h.unaskedWrapperNamespace(st, "does not ask for IMA"); err != nil {
+			h.Log.Error(st.ID, "refused: %v", err)
+			return err
+		}
 		h.Log.Info(st.ID, "IMA not requested; nothing to do")
 		return nil
 	}
@@ -105,6 +109,10 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 	if cfg.Sandbox {
 		// CRI-O runs hooks.d hooks for the sandbox too (its annotations
 		// are the pod's): it gets no namespace of its own.
+		if err := h.unaskedWrapperNamespace(st, "is a pod's sandbox, which gets no IMA namespace of its own"); err != nil {
+			h.Log.Error(st.ID, "refused: %v", err)
+			return err
+		}
 		h.Log.Info(st.ID, "pod sandbox container: no IMA namespace of its own; nothing to do")
 		return nil
 	}
@@ -155,6 +163,35 @@ func (h *Hook) CreateRuntime(st *specs.State) error {
 	h.Log.Info(st.ID, "IMA namespace %d populated: %d rules, key %q, %d measurements, %d violations",
 		rec.NS, rec.PolicyRules, rec.KeyID, rec.Measurement, rec.Violations)
 	return nil
+}
+
+// unaskedWrapperNamespace refuses a container that, by the hook's
+// configuration, gets no IMA namespace (why), but that the wrapper started
+// in one it created or joined for it: the two read different settings (the
+// hook runs without the runtime entry's --imans/--ima-x509/--ima-kcmd, or
+// with another admin config), and the namespace would run with none of
+// the admin's policy or key checks and no record. A note of an earlier
+// container with this id is told apart by the namespace the container is
+// in.
+func (h *Hook) unaskedWrapperNamespace(st *specs.State, why string) error {
+	if record.ValidID(st.ID) != nil || st.Pid <= 0 {
+		return nil
+	}
+	created, hasCreated, _ := h.Store.ReadNSIDNote(st.ID)
+	_, joined := h.Store.ReadJoinedNote(st.ID)
+	if !hasCreated && !joined {
+		return nil
+	}
+	ctrNS, err := h.Kernel.NamespaceOf(st.Pid)
+	if err != nil {
+		return nil // no IMA on this kernel, or the init is gone: nothing to configure
+	}
+	hostNS, err := h.Kernel.NamespaceOf(1)
+	if err != nil || ctrNS == hostNS || (hasCreated && ns.NSID(created) != ctrNS) {
+		return nil // a note of an earlier container with this id
+	}
+	return userror.New("ima-hook hook", fmt.Sprintf("the runtime wrapper started this container in IMA namespace %d, but by the hook's configuration it %s: the wrapper and the hook read different settings", ctrNS, why),
+		"give the hook the same admin config (--config) and the runtime entry's --imans/--ima-x509/--ima-kcmd as the wrapper (the wrapper adds its own hook with them when no other ima-hook hook is configured)")
 }
 
 // recordError: the live record could not be written. Either directory may

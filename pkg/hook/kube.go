@@ -54,6 +54,15 @@ func (h *Hook) joinedPod(st *specs.State, cfg *config.Config, rec *record.Record
 	rec.Created = false
 	rec.Template, rec.InForceSHA, rec.InForceRules, rec.BuiltinsReplaced = owner.Template, owner.InForceSHA, owner.InForceRules, owner.BuiltinsReplaced
 	rec.AggregateIndex, rec.ListStart, rec.Aggregate = owner.AggregateIndex, owner.ListStart, owner.Aggregate
+	if _, ok := h.Store.ReadJoinedNote(st.ID); ok {
+		// As for a namespace the wrapper created: the init note keeps the
+		// wrapper's join note live (record.Store.NoteLive) without the
+		// stale-note sweep asking the runtime, whose failing state would
+		// count the container as gone and drop the note exec decides by.
+		if err := record.WriteProcNote(h.Store.InitPath(st.ID), st.Pid); err != nil {
+			return true, userror.Wrapf(err, h.Store.InitPath(st.ID), "check that "+h.Store.RunDir+" is writable", "cannot note the container's init process")
+		}
+	}
 	return true, h.pinNamespace(st.ID, st.Pid, rec.NS, cfg.Required)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/kube"
+	"github.com/ima-hook/ima-hook/pkg/record"
 )
 
 // podAnn are the annotations containerd gives an app container of pod
@@ -48,6 +49,11 @@ func TestJoinedContainerWhoseOwnerIsGone(t *testing.T) {
 	if rec, err := e.hook.Store.ReadLive("pb"); err != nil || rec.PodNamespaceOf != "pa" || rec.Result != "applied" {
 		t.Fatalf("joined record %+v: %v", rec, err)
 	}
+	// The joined container's init is noted, as a created one's is: its
+	// notes stay live without asking the runtime.
+	if p, err := record.ReadProcNote(e.hook.Store.InitPath("pb")); err != nil || p.PID != pidB {
+		t.Fatalf("init note of the joined container: %+v %v", p, err)
+	}
 
 	// Both stop and are archived; a third container the wrapper joined to
 	// pa's namespace (still alive through pidA) is refused.
@@ -63,5 +69,34 @@ func TestJoinedContainerWhoseOwnerIsGone(t *testing.T) {
 	err := e.hook.CreateRuntime(state("pc", pidC, podAnn("c")))
 	if err == nil || !strings.Contains(err.Error(), "the wrapper started this container in the IMA namespace of container pa, but no running container of the pod has that namespace any more") {
 		t.Fatalf("joined container without a live owner: %v", err)
+	}
+}
+
+// The wrapper created (or joined) an IMA namespace for a container that the
+// hook, reading other settings (no --imans for the hook of a runtime entry
+// with --imans, another admin config), takes for one without IMA, or for a
+// pod's sandbox: the namespace would run with none of the admin's policy
+// and no record. The hook refuses it in one line; a stale note of an
+// earlier container with the id does not count.
+func TestWrapperNamespaceTheHookDoesNotAskFor(t *testing.T) {
+	e := setup(t)
+	pid := e.container("cw", "", true) // the wrapper's namespace and notes
+	err := e.hook.CreateRuntime(state("cw", pid, nil))
+	if err == nil || !strings.Contains(err.Error(), "the runtime wrapper started this container in IMA namespace") ||
+		!strings.Contains(err.Error(), "it does not ask for IMA: the wrapper and the hook read different settings") {
+		t.Fatalf("unannotated container in the wrapper's namespace: %v", err)
+	}
+	err = e.hook.CreateRuntime(state("cw", pid, map[string]string{config.AnnEnable: "true", kube.CtrdContainerType: "sandbox"}))
+	if err == nil || !strings.Contains(err.Error(), "it is a pod's sandbox") {
+		t.Fatalf("sandbox in the wrapper's namespace: %v", err)
+	}
+	// A note left by an earlier container with this id (it names another
+	// namespace than the container's): nothing to refuse.
+	pidHost := e.container("cw2", "", false)
+	if err := e.hook.Store.WriteNSIDNote("cw2", 4026539999); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.hook.CreateRuntime(state("cw2", pidHost, nil)); err != nil {
+		t.Fatalf("stale note: %v", err)
 	}
 }
