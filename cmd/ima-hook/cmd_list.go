@@ -17,6 +17,7 @@ import (
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/kube"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/record"
 )
 
@@ -46,7 +47,7 @@ type listEntry struct {
 	State        string         `json:"state"` // live or stopped
 	Kubernetes   *kube.Identity `json:"kubernetes,omitempty"`
 	Names        []string       `json:"names,omitempty"`
-	NS           uint32         `json:"ns_id"`
+	NS           imansid.ID     `json:"ns_id"`
 	Result       string         `json:"result"`
 	Measurements uint64         `json:"measurement_count"`
 	Violations   uint64         `json:"violations"`

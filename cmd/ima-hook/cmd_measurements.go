@@ -17,6 +17,7 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/record"
 )
 
@@ -336,7 +337,7 @@ func selectEntries(f measurementsFlags, opt *measure.RunOptions, open func() (io
 			return nil, userror.New("--ns", fmt.Sprintf("%s is not a namespace id", userror.Quote(f.nsID)),
 				"give the decimal inode number, e.g. 4026532329 from ns_aggregate_4026532329 or readlink /proc/<pid>/ns/ima")
 		}
-		sel.NS = uint32(id)
+		sel.NS = imansid.ID(id)
 	}
 	incarnation := 0
 	if start < 0 {
@@ -533,7 +534,7 @@ func selectionSubject(f measurementsFlags) string {
 
 // lifeStart is measure.LifeStartIn, except that a malformed list is left
 // to the main pass, which reports it with its position.
-func lifeStart(open func() (io.ReadCloser, error), opt measure.RunOptions, id uint32, listStart int64) (int64, error) {
+func lifeStart(open func() (io.ReadCloser, error), opt measure.RunOptions, id imansid.ID, listStart int64) (int64, error) {
 	aggs, err := measure.AggregatesIn(open, opt.Format, opt.Read, id)
 	var fe *measure.FormatError
 	if err != nil && !errors.As(err, &fe) {

@@ -11,6 +11,7 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/kconfig"
 	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 func init() {
@@ -25,9 +26,9 @@ type statusReport struct {
 	Source  string        `json:"config_source"`
 	// ConfigError is the one line that every container asking for IMA
 	// would be refused with because of the admin config ("" when valid).
-	ConfigError string `json:"config_error,omitempty"`
-	HostNS      uint32 `json:"host_ns,omitempty"`
-	HostNSEr    string `json:"host_ns_error,omitempty"`
+	ConfigError string     `json:"config_error,omitempty"`
+	HostNS      imansid.ID `json:"host_ns,omitempty"`
+	HostNSEr    string     `json:"host_ns_error,omitempty"`
 }
 
 func runStatus(args []string) int {
@@ -83,7 +84,7 @@ Flags:
 	r.Ready = r.Missing == ""
 	if r.Kernel.Namespaces {
 		if id, err := k.NamespaceOf(1); err == nil {
-			r.HostNS = uint32(id)
+			r.HostNS = id
 		} else {
 			r.HostNSEr = err.Error()
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/kube"
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/oci"
 	"github.com/ima-hook/ima-hook/pkg/policy"
 	"github.com/ima-hook/ima-hook/pkg/record"
@@ -50,7 +51,7 @@ func New(k ns.Kernel, a *config.Admin, log *logx.Logger) *Hook {
 
 // PopulatePlan is what createRuntime will do in the container's namespace.
 type PopulatePlan struct {
-	NS ns.NSID `json:"ns"`
+	NS imansid.ID `json:"ns"`
 	// CreatedByWrapper: the ima-runtime wrapper created the namespace, so
 	// kcmd and x509 were applied at creation.
 	CreatedByWrapper bool `json:"created_by_wrapper"`
@@ -187,7 +188,7 @@ func (h *Hook) unaskedWrapperNamespace(st *specs.State, why string) error {
 		return nil // no IMA on this kernel, or the init is gone: nothing to configure
 	}
 	hostNS, err := h.Kernel.NamespaceOf(1)
-	if err != nil || ctrNS == hostNS || (hasCreated && ns.NSID(created) != ctrNS) {
+	if err != nil || ctrNS == hostNS || (hasCreated && created != ctrNS) {
 		return nil // a note of an earlier container with this id
 	}
 	return userror.New("ima-hook hook", fmt.Sprintf("the runtime wrapper started this container in IMA namespace %d, but by the hook's configuration it %s: the wrapper and the hook read different settings", ctrNS, why),
@@ -227,7 +228,7 @@ func (h *Hook) apply(st *specs.State, cfg *config.Config, rec *record.Record) er
 	if err != nil {
 		return userror.Wrapf(err, "/proc/1/ns/ima", "run the hook in the host's pid namespace", "")
 	}
-	rec.NS = uint32(ctrNS)
+	rec.NS = ctrNS
 	if ctrNS == hostNS {
 		why := "the container runs in the host's IMA namespace: no runtime created one for it"
 		if !cfg.Required {
@@ -440,7 +441,7 @@ func verifyKey(cfg *config.Config, plan *PopulatePlan, res ns.PopulateResult, fe
 // in a namespace that the wrapper did not create. secureBoot says that the
 // platform booted with secure boot, whatever the admin's kernel profile
 // knows: the architecture rules are then in force in the namespace.
-func (h *Hook) plan(id string, ctrNS ns.NSID, cfg *config.Config, secureBoot bool, kernel *kconfig.Config) (*PopulatePlan, error) {
+func (h *Hook) plan(id string, ctrNS imansid.ID, cfg *config.Config, secureBoot bool, kernel *kconfig.Config) (*PopulatePlan, error) {
 	p := &PopulatePlan{NS: ctrNS}
 	created, err := h.createdByWrapper(id, ctrNS)
 	if err != nil {
@@ -534,7 +535,7 @@ func inForceSHA256(rules []string) string {
 }
 
 // createdByWrapper reads what the wrapper noted for this container.
-func (h *Hook) createdByWrapper(id string, ctrNS ns.NSID) (bool, error) {
+func (h *Hook) createdByWrapper(id string, ctrNS imansid.ID) (bool, error) {
 	want, ok, err := h.Store.ReadNSIDNote(id)
 	if err != nil {
 		return false, userror.Wrapf(err, h.Store.PendingNSPath(id), "remove the file and restart the container", "")
@@ -542,7 +543,7 @@ func (h *Hook) createdByWrapper(id string, ctrNS ns.NSID) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	if ns.NSID(want) != ctrNS {
+	if want != ctrNS {
 		return false, userror.New(h.Store.PendingNSPath(id), fmt.Sprintf("the wrapper created namespace %d but the container is in %d", want, ctrNS),
 			"the container id was reused while a record was left behind; remove the file and restart")
 	}
@@ -561,7 +562,7 @@ func verify(p *PopulatePlan, res ns.PopulateResult) error {
 		return userror.New("IMA namespace", fmt.Sprintf("wrote %d of %d policy rules", res.RulesWritten, want), "check the kernel log")
 	}
 	if !res.AggregatePresent {
-		return userror.New("IMA namespace", fmt.Sprintf("the namespace's measurement list has no %s entry", measure.NSAggregateName(uint32(p.NS))),
+		return userror.New("IMA namespace", fmt.Sprintf("the namespace's measurement list has no %s entry", measure.NSAggregateName(p.NS)),
 			"the namespace was not activated as expected; check the kernel log")
 	}
 	return nil

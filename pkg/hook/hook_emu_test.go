@@ -26,6 +26,7 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
 	"github.com/ima-hook/ima-hook/pkg/ns/emukernel"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 )
 
@@ -112,7 +113,7 @@ func (e *env) container(id, kcmd string, created bool) int {
 				e.t.Fatal(err)
 			}
 		}
-		if err := e.hook.Store.WriteNSIDNote(id, uint32(nsid)); err != nil {
+		if err := e.hook.Store.WriteNSIDNote(id, nsid); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -195,7 +196,7 @@ func TestPolicyLoadedIntoFreshNamespace(t *testing.T) {
 		t.Fatalf("archive %+v live=%v err=%v", arch, live, err)
 	}
 	view, err := os.ReadFile(latestView(t, e.hook.Store, "c1"))
-	if err != nil || !strings.Contains(string(view), measure.NSAggregateName(uint32(nsid))) {
+	if err != nil || !strings.Contains(string(view), measure.NSAggregateName(nsid)) {
 		t.Fatalf("archived view %q: %v", view, err)
 	}
 }
@@ -352,7 +353,7 @@ func TestParallelContainersQueueForThePolicyFile(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	seen := map[uint32]bool{}
+	seen := map[imansid.ID]bool{}
 	for i, pid := range pids {
 		rules, _ := e.emu.Rules(pid)
 		want := "measure func=BPRM_CHECK uid=" + strconv.Itoa(i)
@@ -445,7 +446,7 @@ func TestPoststopFromInsideTheNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	view, _ := os.ReadFile(latestView(t, e.hook.Store, "cin"))
-	if !strings.Contains(string(view), measure.NSAggregateName(uint32(nsid))) || !strings.Contains(string(view), "/inside") {
+	if !strings.Contains(string(view), measure.NSAggregateName(nsid)) || !strings.Contains(string(view), "/inside") {
 		t.Fatalf("view %q", view)
 	}
 }

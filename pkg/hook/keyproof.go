@@ -8,6 +8,7 @@ import (
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // ownKey makes the key listed after creation this namespace's beyond
@@ -21,7 +22,7 @@ import (
 // the kernel's copy if it loaded one (same description and domain, so
 // nothing is doubled): its success is the proof, and it holds under
 // either kind of listing.
-func (h *Hook) ownKey(pid int, ctrNS ns.NSID, cfg *config.Config) error {
+func (h *Hook) ownKey(pid int, ctrNS imansid.ID, cfg *config.Config) error {
 	want := cfg.Cert.KeyID
 	res, err := h.Kernel.Populate(pid, ns.PopulateRequest{KeyDER: cfg.Cert.DER, Keyring: cfg.Keyring, Expect: ctrNS, ListKeys: true})
 	problem := fmt.Sprintf("a key with the id of %s (%08x) is in the keyring, but it may be another namespace's (the keyring can list every namespace's keys), and adding it to this namespace", cfg.X509Path, want)

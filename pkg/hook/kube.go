@@ -7,7 +7,7 @@ import (
 
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
-	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/record"
 )
 
@@ -18,7 +18,7 @@ import (
 // exactly the owner's configuration, or it is refused: with pod scope the
 // pod has one policy, one key and one kcmd. joined is false when no
 // container of the pod owns ctrNS (this container is the first).
-func (h *Hook) joinedPod(st *specs.State, cfg *config.Config, rec *record.Record, ctrNS ns.NSID) (joined bool, err error) {
+func (h *Hook) joinedPod(st *specs.State, cfg *config.Config, rec *record.Record, ctrNS imansid.ID) (joined bool, err error) {
 	k := rec.Kubernetes
 	if k == nil || k.SandboxID == "" {
 		return false, nil
@@ -29,7 +29,7 @@ func (h *Hook) joinedPod(st *specs.State, cfg *config.Config, rec *record.Record
 	}
 	var owner *record.Record
 	for i := range owners {
-		if owners[i].ContainerID != st.ID && owners[i].NS == uint32(ctrNS) {
+		if owners[i].ContainerID != st.ID && owners[i].NS == ctrNS {
 			owner = &owners[i]
 			break
 		}

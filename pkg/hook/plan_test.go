@@ -12,6 +12,7 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/ns/nstest"
 )
 
@@ -20,7 +21,7 @@ import (
 // privileges (the emulated tests, hook_emu_test.go, run the same paths
 // through the real C stage).
 
-const fakeCtrNS ns.NSID = 4026532300
+const fakeCtrNS imansid.ID = 4026532300
 
 func fakeHook(t *testing.T, k *nstest.Kernel) *Hook {
 	t.Helper()
@@ -42,7 +43,7 @@ func imaKernel() *nstest.Kernel {
 	return &nstest.Kernel{
 		Features: ns.Features{Kernel: "nstest", SecurityFSMounted: true, IMA: true, Namespaces: true, KcmdForChildren: true,
 			X509ForChildren: true, PolicyFile: true, PolicyWritable: true, ImaKeyring: ".ima"},
-		Namespaces: map[int]ns.NSID{fakeCtrPid: fakeCtrNS},
+		Namespaces: map[int]imansid.ID{fakeCtrPid: fakeCtrNS},
 	}
 }
 
@@ -61,7 +62,7 @@ func noteWrapperNamespace(t *testing.T, h *Hook, id string) {
 	if err := h.Store.PrepareNotes(id); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Store.WriteNSIDNote(id, uint32(fakeCtrNS)); err != nil {
+	if err := h.Store.WriteNSIDNote(id, fakeCtrNS); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -80,7 +81,7 @@ func TestFakeKernelWrapperNamespaceGetsTheCustomRulesOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Result != "applied" || !rec.Created || rec.NS != uint32(fakeCtrNS) || !rec.Aggregate || rec.InForceRules != 1 || !rec.BuiltinsReplaced {
+	if rec.Result != "applied" || !rec.Created || rec.NS != fakeCtrNS || !rec.Aggregate || rec.InForceRules != 1 || !rec.BuiltinsReplaced {
 		t.Fatalf("record %+v", rec)
 	}
 }
@@ -109,7 +110,7 @@ func TestFakeKernelVerificationRefuses(t *testing.T) {
 	}{
 		"rules lost":      {ns.PopulateResult{NS: fakeCtrNS, AggregatePresent: true}, "IMA namespace: wrote 0 of 1 policy rules; check the kernel log"},
 		"other namespace": {ns.PopulateResult{NS: fakeCtrNS + 1, RulesWritten: 1, AggregatePresent: true}, "populated namespace 4026532301, expected 4026532300"},
-		"no aggregate":    {ns.PopulateResult{NS: fakeCtrNS, RulesWritten: 1}, "has no " + measure.NSAggregateName(uint32(fakeCtrNS)) + " entry"},
+		"no aggregate":    {ns.PopulateResult{NS: fakeCtrNS, RulesWritten: 1}, "has no " + measure.NSAggregateName(fakeCtrNS) + " entry"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			k := imaKernel()

@@ -16,6 +16,7 @@ import (
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/measure"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/ns/nstest"
 	"github.com/ima-hook/ima-hook/pkg/record"
 )
@@ -26,7 +27,7 @@ type listKernel struct{ nstest.Kernel }
 
 // addLife appends a namespace's life to the host list: its aggregate and n
 // entries; it returns the list length before it (the wrapper's note).
-func (k *listKernel) addLife(t *testing.T, id uint32, n int) int64 {
+func (k *listKernel) addLife(t *testing.T, id imansid.ID, n int) int64 {
 	t.Helper()
 	before := int64(len(k.entries(t)))
 	agg, err := measure.NewNSAggregate(id, "ima-ns")

@@ -15,6 +15,7 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // A container's archived view is read from inside its namespace, through a
@@ -29,8 +30,8 @@ const savedViewSuffix = ".view"
 
 func (h *Hook) pinDir() string { return ns.PinDir(h.Store.RunDir) }
 
-func (h *Hook) pinPath(id string, nsid uint32) string {
-	return filepath.Join(h.pinDir(), ns.PinName(id, ns.NSID(nsid)))
+func (h *Hook) pinPath(id string, nsid imansid.ID) string {
+	return filepath.Join(h.pinDir(), ns.PinName(id, nsid))
 }
 
 // pins is the kernel's pin interface; both kernels of pkg/ns have it.
@@ -64,7 +65,7 @@ func (h *Hook) lockPins() (unlock func(), err error) {
 // archived at poststop could only come from the host list, filtered by a
 // namespace field the host's template may not have: required IMA refuses
 // the container, optional IMA starts it and says so.
-func (h *Hook) pinNamespace(id string, pid int, nsid uint32, required bool) error {
+func (h *Hook) pinNamespace(id string, pid int, nsid imansid.ID, required bool) error {
 	p, err := h.pins()
 	var unlock func()
 	if err == nil {
@@ -74,7 +75,7 @@ func (h *Hook) pinNamespace(id string, pid int, nsid uint32, required bool) erro
 		defer unlock()
 		h.sweepPins(p)
 		path := h.pinPath(id, nsid)
-		if got, perr := p.PinnedNamespace(path); perr == nil && uint32(got) == nsid {
+		if got, perr := p.PinnedNamespace(path); perr == nil && got == nsid {
 			return nil // createRuntime ran twice (e.g. also as prestart): one pin
 		}
 		if _, serr := os.Lstat(path); serr == nil {
@@ -83,7 +84,7 @@ func (h *Hook) pinNamespace(id string, pid int, nsid uint32, required bool) erro
 				h.Log.Error(id, "releasing the stale pin %s: %v", path, uerr)
 			}
 		}
-		err = p.Pin(pid, ns.NSID(nsid), path)
+		err = p.Pin(pid, nsid, path)
 	}
 	if err == nil {
 		h.Log.Info(id, "IMA namespace %d pinned at %s until poststop", nsid, h.pinPath(id, nsid))
@@ -109,7 +110,7 @@ func (h *Hook) sweepPins(p ns.Pinner) {
 		h.Log.Error("", "listing the namespace pins in %s: %v", h.pinDir(), err)
 		return
 	}
-	var inUse map[ns.NSID]bool // scanned once, and only when there is a pin
+	var inUse map[imansid.ID]bool // scanned once, and only when there is a pin
 
 	for _, name := range names {
 		if strings.HasPrefix(name, ".") {
@@ -117,7 +118,7 @@ func (h *Hook) sweepPins(p ns.Pinner) {
 		}
 		path := filepath.Join(h.pinDir(), name)
 		if base, ok := strings.CutSuffix(name, savedViewSuffix); ok {
-			if cid, nsid, ok := ns.ParsePinName(base); ok && !h.liveRecordOf(cid, uint32(nsid)) {
+			if cid, nsid, ok := ns.ParsePinName(base); ok && !h.liveRecordOf(cid, nsid) {
 				_ = os.Remove(path)
 			}
 			continue
@@ -136,7 +137,7 @@ func (h *Hook) sweepPins(p ns.Pinner) {
 			continue
 		}
 		got, err := p.PinnedNamespace(path)
-		if err == nil && got == nsid && h.liveRecordOf(cid, uint32(nsid)) {
+		if err == nil && got == nsid && h.liveRecordOf(cid, nsid) {
 			if err := h.saveFinalView(p, path, nsid); err != nil {
 				h.Log.Error(cid, "the final view of namespace %d could not be kept for poststop: %v", nsid, err)
 			}
@@ -151,12 +152,12 @@ func (h *Hook) sweepPins(p ns.Pinner) {
 
 // liveRecordOf reports whether container id's live record is for namespace
 // nsid (a poststop for it may still come).
-func (h *Hook) liveRecordOf(id string, nsid uint32) bool {
+func (h *Hook) liveRecordOf(id string, nsid imansid.ID) bool {
 	rec, err := h.Store.ReadLive(id)
 	return err == nil && rec.NS == nsid
 }
 
-func (h *Hook) saveFinalView(p ns.Pinner, pin string, nsid ns.NSID) error {
+func (h *Hook) saveFinalView(p ns.Pinner, pin string, nsid imansid.ID) error {
 	data, err := p.PinnedView(pin, nsid, maxArchivedView)
 	if err != nil {
 		return err
@@ -182,7 +183,7 @@ func (h *Hook) saveFinalView(p ns.Pinner, pin string, nsid ns.NSID) error {
 // afterwards, whatever happened), the view a sweep kept, and only then the
 // host list filtered by id, whose entries without a namespace field are
 // reported, never silently dropped.
-func (h *Hook) containerView(id string, nsid uint32, listStart int64, w io.Writer) (aggIndex int64, n int, err error) {
+func (h *Hook) containerView(id string, nsid imansid.ID, listStart int64, w io.Writer) (aggIndex int64, n int, err error) {
 	data, source, perr := h.pinnedView(id, nsid)
 	if perr != nil {
 		h.Log.Error(id, "poststop: %v; falling back to the host list", perr)
@@ -214,7 +215,7 @@ func (h *Hook) containerView(id string, nsid uint32, listStart int64, w io.Write
 
 // pinnedView returns the namespace's own binary list, through its pin or
 // as a sweep kept it, and releases both; nil data when there is neither.
-func (h *Hook) pinnedView(id string, nsid uint32) (data []byte, source string, err error) {
+func (h *Hook) pinnedView(id string, nsid imansid.ID) (data []byte, source string, err error) {
 	p, err := h.pins()
 	if err != nil {
 		return nil, "", err
@@ -227,7 +228,7 @@ func (h *Hook) pinnedView(id string, nsid uint32) (data []byte, source string, e
 	pin := h.pinPath(id, nsid)
 	saved := pin + savedViewSuffix
 	if _, serr := os.Lstat(pin); serr == nil {
-		data, err = p.PinnedView(pin, ns.NSID(nsid), maxArchivedView)
+		data, err = p.PinnedView(pin, nsid, maxArchivedView)
 		if uerr := p.Unpin(pin); uerr != nil {
 			h.Log.Error(id, "poststop: releasing the pin %s: %v", pin, uerr)
 		}
@@ -258,7 +259,7 @@ func (h *Hook) pinnedView(id string, nsid uint32) (data []byte, source string, e
 // hostAggregateIndex finds the namespace's ns_aggregate in the host list
 // for the record (ima-hook measurements --container); -1 when the hook
 // does not see the host list or the entry is not there.
-func (h *Hook) hostAggregateIndex(nsid uint32, listStart int64) int64 {
+func (h *Hook) hostAggregateIndex(nsid imansid.ID, listStart int64) int64 {
 	self, err := h.Kernel.NamespaceOf(os.Getpid())
 	if err != nil {
 		return -1
@@ -281,7 +282,7 @@ func (h *Hook) hostList() (io.ReadCloser, error) { return h.Kernel.OpenMeasureme
 // namespace's entries start at its own ns_aggregate_<id> (measure.NSLifeStart).
 // It returns the aggregate's index, the entry count and how many entries
 // in the namespace's span had no namespace id.
-func (h *Hook) namespaceView(id uint32, listStart int64, w io.Writer) (aggIndex int64, n int, unattributed int64, err error) {
+func (h *Hook) namespaceView(id imansid.ID, listStart int64, w io.Writer) (aggIndex int64, n int, unattributed int64, err error) {
 	// Under `runc run` through the wrapper, runc itself, and so this
 	// poststop hook, still lives in the container's namespace: the list it
 	// reads is then that namespace's own view (ima_measurements_show shows
@@ -294,7 +295,7 @@ func (h *Hook) namespaceView(id uint32, listStart int64, w io.Writer) (aggIndex 
 	if host, err := h.Kernel.NamespaceOf(1); err != nil {
 		return -1, 0, 0, err
 	} else if self != host {
-		if uint32(self) != id {
+		if self != id {
 			return -1, 0, 0, fmt.Errorf("poststop runs in IMA namespace %d, neither the host's nor the container's (%d)", self, id)
 		}
 		n, err := h.copyView(w, nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
 	"github.com/ima-hook/ima-hook/pkg/ns/emukernel"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // setupWith is setup on an emulator with switches sw.
@@ -76,7 +77,7 @@ func (e *env) pinNames() []string {
 	return out
 }
 
-func (e *env) alive(id uint32) bool {
+func (e *env) alive(id imansid.ID) bool {
 	e.t.Helper()
 	infos, err := e.emu.Namespaces()
 	if err != nil {
@@ -103,7 +104,7 @@ func TestArchivedViewUnderEitherTemplate(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec, _ := e.hook.Store.ReadLive("cv")
-			if got := e.pinNames(); len(got) != 1 || got[0] != ns.PinName("cv", ns.NSID(rec.NS)) {
+			if got := e.pinNames(); len(got) != 1 || got[0] != ns.PinName("cv", imansid.ID(rec.NS)) {
 				t.Fatalf("pins %q after createRuntime", got)
 			}
 			if added, err := e.emu.Measure(pid, "/bin/app", "sha256", strings.Repeat("ab", 32), false); err != nil || !added {
@@ -155,9 +156,9 @@ func TestSweepReleasesDeadPinsAndKeepsTheirView(t *testing.T) {
 	if err := e.hook.CreateRuntime(state("cb", b, measureAnn)); err != nil {
 		t.Fatal(err)
 	}
-	pinA := ns.PinName("ca", ns.NSID(recA.NS))
+	pinA := ns.PinName("ca", imansid.ID(recA.NS))
 	got := strings.Join(e.pinNames(), " ")
-	if strings.Contains(got, pinA+" ") || !strings.Contains(got, pinA+savedViewSuffix) || !strings.Contains(got, ns.PinName("cb", ns.NSID(recBNS))) {
+	if strings.Contains(got, pinA+" ") || !strings.Contains(got, pinA+savedViewSuffix) || !strings.Contains(got, ns.PinName("cb", imansid.ID(recBNS))) {
 		t.Fatalf("after b's start: %q (a's pin released, its view kept, b's pin made)", got)
 	}
 	if e.alive(recA.NS) {

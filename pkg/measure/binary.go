@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // ReadOptions describe a list and how far to trust it.
@@ -192,9 +194,11 @@ func (r *BinaryReader) Next() (*Entry, error) {
 		return nil, r.fail(start, hint, "PCR %d is out of range (at most %d)", e.PCR, r.lim.MaxPCR)
 	}
 	if r.opt.Layout == LayoutNSHeader {
-		if e.NSHeader, err = r.u32("the namespace id header"); err != nil {
+		id, err := r.u32("the namespace id header")
+		if err != nil {
 			return nil, err
 		}
+		e.NSHeader = imansid.ID(id)
 	}
 	dsize := r.opt.Bank.Size()
 	if err := r.read(r.digest[:dsize], "the template digest"); err != nil {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // DefaultPCR is CONFIG_IMA_MEASURE_PCR_IDX.
@@ -89,14 +91,14 @@ func NameNG(name string) ([]byte, error) {
 // NSField encodes the openEuler ns field: the namespace inode number as the
 // 4 bytes of a C unsigned int in host order (little-endian here), never
 // converted, not even with ima_canonical_fmt (ima_eventns_init).
-func NSField(ns uint32) []byte {
-	return binary.LittleEndian.AppendUint32(nil, ns)
+func NSField(ns imansid.ID) []byte {
+	return binary.LittleEndian.AppendUint32(nil, uint32(ns))
 }
 
 // NewNSEntry builds an ima-ns ("d-ng|n-ng|ns") measurement of a file with
 // the given digest, made in IMA namespace ns. NSHeader is set to ns for
 // writers that use the RFC header.
-func NewNSEntry(pcr uint32, algo string, digest []byte, name string, ns uint32, banks ...Alg) (*Entry, error) {
+func NewNSEntry(pcr uint32, algo string, digest []byte, name string, ns imansid.ID, banks ...Alg) (*Entry, error) {
 	d, err := DigestNG(algo, digest)
 	if err != nil {
 		return nil, err
@@ -131,7 +133,7 @@ func NewNGEntry(pcr uint32, algo string, digest []byte, name string, banks ...Al
 // of 20 zero bytes, PCR 10, not a violation. template is the template of
 // the activating task: "ima-ns", or e.g. "ima-ng" on the RFC path where the
 // parent's template is used (docs/kernel-abi.md#ima-ns-template).
-func NewNSAggregate(ns uint32, template string, banks ...Alg) (*Entry, error) {
+func NewNSAggregate(ns imansid.ID, template string, banks ...Alg) (*Entry, error) {
 	return newFixed(DefaultPCR, template, "sha1", NSAggregateName(ns), ns, false, banks)
 }
 
@@ -140,21 +142,21 @@ func NewNSAggregate(ns uint32, template string, banks ...Alg) (*Entry, error) {
 // "sha1:" NUL and 20 zero bytes, the name, the namespace id when the
 // template has an ns field, other fields empty, and all-zero template
 // digests in every bank.
-func NewViolation(pcr uint32, template, name string, ns uint32, banks ...Alg) (*Entry, error) {
+func NewViolation(pcr uint32, template, name string, ns imansid.ID, banks ...Alg) (*Entry, error) {
 	return newFixed(pcr, template, "sha1", name, ns, true, banks)
 }
 
 // NewViolationAlgo is NewViolation with the d-ng algorithm of newer kernels,
 // which log the zero digest of ima_hash_algo (seen on Debian's 6.1 with
 // ima_hash=sha256: "sha256:" and 32 zero bytes).
-func NewViolationAlgo(pcr uint32, template, algo, name string, ns uint32, banks ...Alg) (*Entry, error) {
+func NewViolationAlgo(pcr uint32, template, algo, name string, ns imansid.ID, banks ...Alg) (*Entry, error) {
 	if _, ok := digestSizes[algo]; !ok {
 		return nil, fmt.Errorf("unknown hash algorithm %q", algo)
 	}
 	return newFixed(pcr, template, algo, name, ns, true, banks)
 }
 
-func newFixed(pcr uint32, template, algo, name string, ns uint32, violation bool, banks []Alg) (*Entry, error) {
+func newFixed(pcr uint32, template, algo, name string, ns imansid.ID, violation bool, banks []Alg) (*Entry, error) {
 	t, err := LookupTemplate(template)
 	if err != nil {
 		return nil, err
@@ -224,7 +226,7 @@ func AppendBinary(dst []byte, e *Entry, opt WriteOptions) []byte {
 	}
 	dst = bo.AppendUint32(dst, e.PCR)
 	if opt.NSHeader {
-		dst = bo.AppendUint32(dst, e.NSHeader)
+		dst = bo.AppendUint32(dst, uint32(e.NSHeader))
 	}
 	dst = appendDigest(dst, e, bank)
 	dst = bo.AppendUint32(dst, uint32(len(e.Template)))

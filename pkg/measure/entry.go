@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // ByteOrder is the order of the integers in a list: the kernel writes them in
@@ -92,7 +94,7 @@ type Entry struct {
 	// NSHeader is the u32 namespace id that the 2020 RFC puts after the PCR
 	// of every binary record (docs/kernel-abi.md#binary-layout, [U]); it is read and
 	// written only with the NSHeader option.
-	NSHeader uint32
+	NSHeader imansid.ID
 	Template string
 	Fields   []Field
 	// Digests are the template digests per bank. Readers fill the one bank
@@ -256,12 +258,12 @@ func (e *Entry) eventName() []byte {
 // NSID returns the IMA namespace id of an ima-ns entry (the 4-byte ns field
 // of the openEuler/Huawei series). ok is false for other templates and for
 // the UUID/label variants of the ns field.
-func (e *Entry) NSID() (uint32, bool) {
+func (e *Entry) NSID() (imansid.ID, bool) {
 	f := e.field(KindNS)
 	if f == nil || len(f.Data) != 4 {
 		return 0, false
 	}
-	return e.nsByteOrder().binary().Uint32(f.Data), true
+	return imansid.ID(e.nsByteOrder().binary().Uint32(f.Data)), true
 }
 
 // nsAggregatePrefix starts the event name of the entry the kernel logs when
@@ -269,10 +271,12 @@ func (e *Entry) NSID() (uint32, bool) {
 const nsAggregatePrefix = "ns_aggregate_"
 
 // NSAggregateName is the event name of namespace id's aggregate entry.
-func NSAggregateName(id uint32) string { return nsAggregatePrefix + strconv.FormatUint(uint64(id), 10) }
+func NSAggregateName(id imansid.ID) string {
+	return nsAggregatePrefix + strconv.FormatUint(uint64(id), 10)
+}
 
 // NSAggregate returns the namespace id named by an ns_aggregate_<id> entry.
-func (e *Entry) NSAggregate() (uint32, bool) {
+func (e *Entry) NSAggregate() (imansid.ID, bool) {
 	return parseNSAggregate(e.eventName())
 }
 

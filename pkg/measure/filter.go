@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // NSFilter selects one IMA namespace's entries from the host list, in the
@@ -14,7 +16,7 @@ import (
 // id alone may name several namespaces in one list ("incarnations"); each
 // began after its predecessor ended.
 type NSFilter struct {
-	NS uint32
+	NS imansid.ID
 	// Start is the index of the namespace's aggregate entry (a hook
 	// record's AggregateIndex); -1 selects by Incarnation instead.
 	Start int64
@@ -32,7 +34,7 @@ type NSFilter struct {
 }
 
 // NewNSFilter returns a filter; see the field comments.
-func NewNSFilter(ns uint32, start int64, incarnation int) *NSFilter {
+func NewNSFilter(ns imansid.ID, start int64, incarnation int) *NSFilter {
 	return &NSFilter{NS: ns, Start: start, Incarnation: incarnation, last: -1}
 }
 
@@ -101,7 +103,7 @@ func (f *NSFilter) Incarnations() int { return f.seen }
 // FindAggregates reads r to its end and returns the indexes of the
 // ns_aggregate_<ns> entries: a first pass for callers that want the last
 // namespace with a reused id and do not know where it starts.
-func FindAggregates(r Reader, ns uint32) ([]int64, error) {
+func FindAggregates(r Reader, ns imansid.ID) ([]int64, error) {
 	var idx []int64
 	for {
 		e, err := r.Next()

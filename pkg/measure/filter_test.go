@@ -109,7 +109,7 @@ func testNSFilterView(t *testing.T, l measure.Layout) {
 	var want []byte
 	for i, line := range bytes.SplitAfter(g.ascii, []byte("\n")) {
 		// this id was used before: the earlier namespace's lines come first
-		if int64(i) >= ns.AggregateIndex && bytes.HasSuffix(line, []byte(" "+nsHex(ns.ID)+"\n")) {
+		if int64(i) >= ns.AggregateIndex && bytes.HasSuffix(line, []byte(" "+nsHex(uint32(ns.ID))+"\n")) {
 			want = append(want, line...)
 		}
 	}

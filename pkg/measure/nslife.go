@@ -1,6 +1,10 @@
 package measure
 
-import "io"
+import (
+	"io"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
+)
 
 // A namespace's life in the host list. The kernel hands a dead namespace's
 // id to the next one (ns_alloc_inum), and the host list keeps every earlier
@@ -33,11 +37,11 @@ func NSLifeStart(aggregates []int64, listStart int64) int64 {
 // ParseNSAggregateName returns the namespace id named by an aggregate's
 // event name, ns_aggregate_<id> with <id> in canonical decimal; ok is false
 // for any other name.
-func ParseNSAggregateName(name string) (id uint32, ok bool) {
+func ParseNSAggregateName(name string) (id imansid.ID, ok bool) {
 	return parseNSAggregate(name)
 }
 
-func parseNSAggregate[T string | []byte](name T) (uint32, bool) {
+func parseNSAggregate[T string | []byte](name T) (imansid.ID, bool) {
 	if len(name) <= len(nsAggregatePrefix) {
 		return 0, false
 	}
@@ -61,7 +65,7 @@ func parseNSAggregate[T string | []byte](name T) (uint32, bool) {
 	if v > 0xffffffff {
 		return 0, false
 	}
-	return uint32(v), true
+	return imansid.ID(v), true
 }
 
 // AggregatesIn reads the list that open gives from its start (format and
@@ -69,7 +73,7 @@ func parseNSAggregate[T string | []byte](name T) (uint32, bool) {
 // entry in list order: the lives of namespace id in that list. On a
 // malformed list it returns the aggregates before the fault and the
 // FormatError.
-func AggregatesIn(open func() (io.ReadCloser, error), format Format, ro ReadOptions, id uint32) ([]int64, error) {
+func AggregatesIn(open func() (io.ReadCloser, error), format Format, ro ReadOptions, id imansid.ID) ([]int64, error) {
 	rc, err := open()
 	if err != nil {
 		return nil, err
@@ -86,7 +90,7 @@ func AggregatesIn(open func() (io.ReadCloser, error), format Format, ro ReadOpti
 // (AggregatesIn): the index of the entry that starts namespace id's life
 // noted at listStart (the last life with listStart < 0), -1 when the list
 // has none.
-func LifeStartIn(open func() (io.ReadCloser, error), format Format, ro ReadOptions, id uint32, listStart int64) (int64, error) {
+func LifeStartIn(open func() (io.ReadCloser, error), format Format, ro ReadOptions, id imansid.ID, listStart int64) (int64, error) {
 	aggs, err := AggregatesIn(open, format, ro, id)
 	if err != nil {
 		return -1, err
@@ -98,7 +102,7 @@ func LifeStartIn(open func() (io.ReadCloser, error), format Format, ro ReadOptio
 // ns_aggregate_<id>: whether a life recorded at that index is still in the
 // list (the list of another boot has other entries there). Any failure to
 // read that far is a no.
-func AggregateAt(open func() (io.ReadCloser, error), format Format, ro ReadOptions, index int64, id uint32) bool {
+func AggregateAt(open func() (io.ReadCloser, error), format Format, ro ReadOptions, index int64, id imansid.ID) bool {
 	rc, err := open()
 	if err != nil {
 		return false

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 func TestNSLifeStart(t *testing.T) {
@@ -32,7 +34,7 @@ func TestNSLifeStart(t *testing.T) {
 }
 
 func TestParseNSAggregateName(t *testing.T) {
-	for _, id := range []uint32{0, 1, 4026532329, 0xffffffff} {
+	for _, id := range []imansid.ID{0, 1, 4026532329, 0xffffffff} {
 		got, ok := ParseNSAggregateName(NSAggregateName(id))
 		if !ok || got != id {
 			t.Errorf("%s: %d %v", NSAggregateName(id), got, ok)
@@ -96,7 +98,7 @@ func TestLivesInAList(t *testing.T) {
 	}
 	for _, c := range []struct {
 		index int64
-		id    uint32
+		id    imansid.ID
 		want  bool
 	}{{1, 7, true}, {4, 7, true}, {3, 7, false}, {3, 8, true}, {2, 7, false}, {9, 7, false}} {
 		if got := AggregateAt(open, BinaryList, ReadOptions{}, c.index, c.id); got != c.want {

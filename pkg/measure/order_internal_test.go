@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // A big-endian host without ima_canonical_fmt writes every integer, and the
@@ -17,19 +19,19 @@ func TestBigEndianListVerifies(t *testing.T) {
 
 func testBigEndianListVerifies(t *testing.T, l Layout) {
 	var list []byte
-	var want []uint32
+	var want []imansid.ID
 	for i := 0; i < 50; i++ {
-		e, err := NewNSEntry(10, "sha256", bytes.Repeat([]byte{byte(i)}, 32), "/bin/x", 0xF0000100+uint32(i%3))
+		e, err := NewNSEntry(10, "sha256", bytes.Repeat([]byte{byte(i)}, 32), "/bin/x", 0xF0000100+imansid.ID(i%3))
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.order, e.nsOrder = BigEndian, BigEndian
-		e.Fields[2].Data = BigEndian.binary().AppendUint32(nil, 0xF0000100+uint32(i%3))
+		e.Fields[2].Data = BigEndian.binary().AppendUint32(nil, uint32(0xF0000100+imansid.ID(i%3)))
 		if err := e.SetDigests(SHA1); err != nil {
 			t.Fatal(err)
 		}
 		list = AppendBinary(list, e, WriteOptions{Order: BigEndian, NSHeader: l == LayoutNSHeader})
-		want = append(want, 0xF0000100+uint32(i%3))
+		want = append(want, 0xF0000100+imansid.ID(i%3))
 	}
 	r := NewBinaryReader(bytes.NewReader(list), ReadOptions{})
 	v, _ := NewVerifier(VerifyOptions{})

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // Output is what Run writes per selected entry.
@@ -80,10 +82,10 @@ type Summary struct {
 
 // Selection describes the namespace view.
 type Selection struct {
-	NS          uint32 `json:"ns"`
-	Container   string `json:"container,omitempty"`
-	StartIndex  *int64 `json:"start_index,omitempty"`
-	Incarnation string `json:"incarnation,omitempty"`
+	NS          imansid.ID `json:"ns"`
+	Container   string     `json:"container,omitempty"`
+	StartIndex  *int64     `json:"start_index,omitempty"`
+	Incarnation string     `json:"incarnation,omitempty"`
 	// IncarnationsSeen counts the ns_aggregate entries of the id in the list.
 	IncarnationsSeen int `json:"incarnations_seen"`
 	// Unattributed counts entries without a namespace id in the

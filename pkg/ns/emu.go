@@ -17,6 +17,7 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/kconfig"
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns/emukernel"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 )
 
@@ -113,9 +114,9 @@ func (e *emuKernel) hostTemplate() string {
 	return ""
 }
 
-func (e *emuKernel) NamespaceOf(pid int) (NSID, error) {
+func (e *emuKernel) NamespaceOf(pid int) (imansid.ID, error) {
 	active, _, err := e.k.TaskNamespaces(pid)
-	return NSID(active), err
+	return active, err
 }
 
 func (e *emuKernel) Populate(pid int, req PopulateRequest) (PopulateResult, error) {
@@ -172,7 +173,7 @@ func (e *emuKernel) Spawn(req SpawnRequest) error {
 		}
 	}
 	if req.NoteNSID != nil {
-		if err := req.NoteNSID(NSID(id)); err != nil {
+		if err := req.NoteNSID(id); err != nil {
 			return err
 		}
 	}
@@ -233,7 +234,7 @@ func RunStage(stage string) int {
 			if err != nil {
 				return PopulateResult{}, err
 			}
-			if err := k.Setns(self, target, nsenter.SingleThreadedEntry()); err != nil {
+			if err := k.Setns(self, imansid.ID(target), nsenter.SingleThreadedEntry()); err != nil {
 				return PopulateResult{}, err
 			}
 			return populateHere(&emuSecfs{k: k, pid: self}, req)
@@ -243,7 +244,7 @@ func RunStage(stage string) int {
 	case stageEmuJoin:
 		target, err := strconv.ParseUint(os.Getenv(envEmuTarget), 10, 32)
 		if err == nil {
-			err = k.Setns(self, emukernel.NSID(target), nsenter.SingleThreadedEntry())
+			err = k.Setns(self, imansid.ID(target), nsenter.SingleThreadedEntry())
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, userror.Line(userror.Wrapf(err, "IMA namespace", "is the container running?", "joining the container's namespace failed")))
@@ -271,9 +272,9 @@ type emuSecfs struct {
 	pid int
 }
 
-func (s *emuSecfs) self() (NSID, error) {
+func (s *emuSecfs) self() (imansid.ID, error) {
 	a, _, err := s.k.TaskNamespaces(s.pid)
-	return NSID(a), err
+	return a, err
 }
 
 func (s *emuSecfs) writePolicy(rules []string, path string) (int, error) {
@@ -309,13 +310,13 @@ func (s *emuSecfs) counter(name string) (uint64, error) { return s.k.Counter(s.p
 
 func (s *emuSecfs) keyIDs(keyring string) ([]uint32, error) { return s.k.KeyIDs(s.pid) }
 
-func (s *emuSecfs) hasAggregate(id NSID) (bool, error) {
+func (s *emuSecfs) hasAggregate(id imansid.ID) (bool, error) {
 	entries, err := s.k.Entries(s.pid)
 	if err != nil {
 		return false, err
 	}
 	for _, e := range entries {
-		if e.Name == measure.NSAggregateName(uint32(id)) && e.NS == uint32(id) {
+		if e.Name == measure.NSAggregateName(id) && e.NS == id {
 			return true, nil
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ima-hook/ima-hook/pkg/kconfig"
 	"github.com/ima-hook/ima-hook/pkg/keys"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/policy"
 )
 
@@ -53,7 +54,7 @@ func (k *linuxKernel) Probe() Features {
 	return f
 }
 
-func (k *linuxKernel) NamespaceOf(pid int) (NSID, error) {
+func (k *linuxKernel) NamespaceOf(pid int) (imansid.ID, error) {
 	return readNSLink(filepath.Join(k.proc, fmt.Sprint(pid), "ns/ima"))
 }
 
@@ -65,12 +66,12 @@ func (k *linuxKernel) OpenMeasurements(binary bool) (io.ReadCloser, error) {
 	return os.Open(filepath.Join(k.secfs, name))
 }
 
-func readNSLink(path string) (NSID, error) {
+func readNSLink(path string) (imansid.ID, error) {
 	target, err := os.Readlink(path)
 	if err != nil {
 		return 0, err
 	}
-	return ParseNSLink("ima", target)
+	return imansid.ParseLink("ima", target)
 }
 
 func isSecurityFS(dir string) bool {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/keys"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 )
 
@@ -82,7 +83,7 @@ func RunStage(stage string) int {
 
 type linuxSecfs struct{ dir string }
 
-func (l *linuxSecfs) self() (NSID, error) { return readNSLink("/proc/self/ns/ima") }
+func (l *linuxSecfs) self() (imansid.ID, error) { return readNSLink("/proc/self/ns/ima") }
 
 func (l *linuxSecfs) writePolicy(rules []string, path string) (int, error) {
 	policyFile := filepath.Join(l.dir, "policy")
@@ -157,7 +158,7 @@ func (l *linuxSecfs) counter(name string) (uint64, error) {
 	return parseCounter(b)
 }
 
-func (l *linuxSecfs) hasAggregate(id NSID) (bool, error) {
+func (l *linuxSecfs) hasAggregate(id imansid.ID) (bool, error) {
 	f, err := os.Open(filepath.Join(l.dir, "ascii_runtime_measurements"))
 	if err != nil {
 		return false, err

@@ -11,38 +11,14 @@
 package ns
 
 import (
-	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
 	"github.com/ima-hook/ima-hook/pkg/kconfig"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
-
-// NSID is an IMA namespace id: the nsfs inode number that get_ns_id() puts
-// into the ima-ns template field and into ns_aggregate_<id>.
-type NSID uint32
-
-// InitialNSID is PROC_IMA_INIT_INO, the initial (host) IMA namespace.
-const InitialNSID NSID = 0xEFFFFFF9
 
 // CloneNewIMA is the openEuler clone/unshare flag (bit 34, clone3-only range).
 const CloneNewIMA = 0x400000000
-
-func (id NSID) String() string { return strconv.FormatUint(uint64(id), 10) }
-
-// ParseNSLink parses an nsfs link target such as "ima:[4026532329]".
-func ParseNSLink(kind, target string) (NSID, error) {
-	rest, ok := strings.CutPrefix(target, kind+":[")
-	if !ok || !strings.HasSuffix(rest, "]") {
-		return 0, fmt.Errorf("unexpected namespace link %q (want %s:[inode])", target, kind)
-	}
-	n, err := strconv.ParseUint(strings.TrimSuffix(rest, "]"), 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("namespace link %q: %w", target, err)
-	}
-	return NSID(n), nil
-}
 
 // Features is what the running kernel offers, as far as it can be seen
 // without changing anything.
@@ -132,7 +108,7 @@ type PopulateRequest struct {
 	Keyring string
 	// Expect is the namespace the caller believes pid is in; a mismatch after
 	// entering means the pid was recycled and nothing is written.
-	Expect NSID
+	Expect imansid.ID
 	// ListKeys asks for the key ids in the keyring the namespace appraises
 	// with, after the key (if any) was added: the proof that a key the
 	// kernel was to load at creation (x509_for_children) is there.
@@ -141,12 +117,12 @@ type PopulateRequest struct {
 
 // PopulateResult is what was found in the namespace after populating it.
 type PopulateResult struct {
-	NS               NSID   `json:"ns"`
-	RulesWritten     int    `json:"rules_written"`
-	KeySerial        int32  `json:"key_serial,omitempty"`
-	MeasurementCount uint64 `json:"measurement_count"`
-	Violations       uint64 `json:"violations"`
-	AggregatePresent bool   `json:"ns_aggregate_present"`
+	NS               imansid.ID `json:"ns"`
+	RulesWritten     int        `json:"rules_written"`
+	KeySerial        int32      `json:"key_serial,omitempty"`
+	MeasurementCount uint64     `json:"measurement_count"`
+	Violations       uint64     `json:"violations"`
+	AggregatePresent bool       `json:"ns_aggregate_present"`
 	// KeyIDs are the IMA key ids in the namespace's keyring (ListKeys).
 	KeyIDs []uint32 `json:"key_ids,omitempty"`
 }
@@ -163,7 +139,7 @@ type SpawnRequest struct {
 	// directory the caller has made); a kernel whose Spawn runs Go there
 	// (the emulator) calls NoteNSID instead.
 	NSIDFile string
-	NoteNSID func(NSID) error
+	NoteNSID func(imansid.ID) error
 	// NoteListStart, when set, is given the host measurement count
 	// (runtime_measurements_count of the initial namespace) taken before the
 	// unshare: the new namespace's ns_aggregate entry comes at or after that
@@ -204,7 +180,7 @@ type Kernel interface {
 	// answers for the time namespaces it creates instead.
 	SpawnMissing() string
 	// NamespaceOf returns the active IMA namespace of pid (/proc/<pid>/ns/ima).
-	NamespaceOf(pid int) (NSID, error)
+	NamespaceOf(pid int) (imansid.ID, error)
 	// Populate enters the active IMA namespace of pid from a single-threaded
 	// context and applies req there.
 	Populate(pid int, req PopulateRequest) (PopulateResult, error)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // The pin mechanics on this kernel, with a UTS namespace standing in for an
@@ -132,7 +134,7 @@ func TestPinNames(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		id   string
-		ns   NSID
+		ns   imansid.ID
 		ok   bool
 	}{
 		{"web-1-4026532329", "web-1", 4026532329, true},

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // A container's measurement view is read from inside its own namespace:
@@ -32,18 +34,18 @@ import (
 type Pinner interface {
 	// Pin makes path (created here, it must not exist) hold pid's active
 	// IMA namespace, which must be expect.
-	Pin(pid int, expect NSID, path string) error
+	Pin(pid int, expect imansid.ID, path string) error
 	// PinnedNamespace returns the namespace path holds.
-	PinnedNamespace(path string) (NSID, error)
+	PinnedNamespace(path string) (imansid.ID, error)
 	// PinnedView returns the binary measurement list as a task inside the
 	// pinned namespace reads it (the kernel filters it by each entry's own
 	// namespace, whatever the template), at most max bytes.
-	PinnedView(path string, expect NSID, max int64) ([]byte, error)
+	PinnedView(path string, expect imansid.ID, max int64) ([]byte, error)
 	// Unpin drops the pin and removes path.
 	Unpin(path string) error
 	// NamespacesInUse returns the namespaces a live task is in or will give
 	// birth into (one scan of every process).
-	NamespacesInUse() (map[NSID]bool, error)
+	NamespacesInUse() (map[imansid.ID]bool, error)
 }
 
 // PinDir is where the hook keeps its pins under the run dir.
@@ -52,11 +54,11 @@ func PinDir(runDir string) string { return filepath.Join(runDir, "ns") }
 // PinName is the file name of container id's pin of namespace ns: the id
 // names the life of the container, as no other namespace can have it
 // while the pin exists.
-func PinName(containerID string, ns NSID) string { return containerID + "-" + ns.String() }
+func PinName(containerID string, ns imansid.ID) string { return containerID + "-" + ns.String() }
 
 // ParsePinName splits a PinName; ok is false for anything else (including
 // the lock file and temporary names).
-func ParsePinName(name string) (containerID string, ns NSID, ok bool) {
+func ParsePinName(name string) (containerID string, ns imansid.ID, ok bool) {
 	i := strings.LastIndexByte(name, '-')
 	if i <= 0 || i == len(name)-1 {
 		return "", 0, false
@@ -69,7 +71,7 @@ func ParsePinName(name string) (containerID string, ns NSID, ok bool) {
 	if err != nil {
 		return "", 0, false
 	}
-	return name[:i], NSID(n), true
+	return name[:i], imansid.ID(n), true
 }
 
 // The view stage: a re-executed copy whose C stage joined the pinned
@@ -87,7 +89,7 @@ var ErrViewTooLarge = errors.New("the namespace's measurement view exceeds the s
 
 // runViewStage runs cmd (set up to join the namespace) and returns what it
 // wrote, at most max bytes.
-func runViewStage(cmd *exec.Cmd, expect NSID, max int64) ([]byte, error) {
+func runViewStage(cmd *exec.Cmd, expect imansid.ID, max int64) ([]byte, error) {
 	cmd.Env = append(cmd.Env, envViewExpect+"="+expect.String(), envViewMax+"="+strconv.FormatInt(max, 10))
 	ctx, cancel := context.WithTimeout(context.Background(), PopulateTimeout)
 	defer cancel()
@@ -124,7 +126,7 @@ func runViewStage(cmd *exec.Cmd, expect NSID, max int64) ([]byte, error) {
 
 // serveView is the stage's Go side: check that the process is in the
 // expected namespace, then copy the list to stdout, bounded.
-func serveView(self func() (NSID, error), open func() (io.ReadCloser, error)) int {
+func serveView(self func() (imansid.ID, error), open func() (io.ReadCloser, error)) int {
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(os.Stderr, "ima-hook: view stage: "+format+"\n", args...)
 		return 1
@@ -141,7 +143,7 @@ func serveView(self func() (NSID, error), open func() (io.ReadCloser, error)) in
 	if err != nil {
 		return fail("%v", err)
 	}
-	if id != NSID(expect) {
+	if id != imansid.ID(expect) {
 		return fail("joined namespace %d through the pin, expected %d", id, expect)
 	}
 	rc, err := open()

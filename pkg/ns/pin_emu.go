@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ima-hook/ima-hook/pkg/ns/emukernel"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 )
 
@@ -24,7 +25,7 @@ const stageEmuView = "emu-view"
 
 var _ Pinner = (*emuKernel)(nil)
 
-func (e *emuKernel) Pin(pid int, expect NSID, path string) error {
+func (e *emuKernel) Pin(pid int, expect imansid.ID, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
@@ -34,7 +35,7 @@ func (e *emuKernel) Pin(pid int, expect NSID, path string) error {
 	}
 	f.Close()
 	id, err := e.k.Pin(pid, path)
-	if err == nil && NSID(id) != expect {
+	if err == nil && id != expect {
 		_ = e.k.Unpin(path)
 		err = fmt.Errorf("pid %d is in IMA namespace %d, expected %d", pid, id, expect)
 	}
@@ -45,14 +46,14 @@ func (e *emuKernel) Pin(pid int, expect NSID, path string) error {
 	return nil
 }
 
-func (e *emuKernel) PinnedNamespace(path string) (NSID, error) {
+func (e *emuKernel) PinnedNamespace(path string) (imansid.ID, error) {
 	id, err := e.k.PinnedNS(path)
-	return NSID(id), err
+	return id, err
 }
 
 // PinnedView joins through the pin from the single-threaded stage, as on
 // the kernel, and renders the list the emulator shows a task there.
-func (e *emuKernel) PinnedView(path string, expect NSID, max int64) ([]byte, error) {
+func (e *emuKernel) PinnedView(path string, expect imansid.ID, max int64) ([]byte, error) {
 	cmd, err := nsenter.Command(nsenter.StagePlan{Stage: stageEmuView})
 	if err != nil {
 		return nil, err
@@ -73,11 +74,11 @@ func (e *emuKernel) Unpin(path string) error {
 	return nil
 }
 
-func (e *emuKernel) NamespacesInUse() (map[NSID]bool, error) {
+func (e *emuKernel) NamespacesInUse() (map[imansid.ID]bool, error) {
 	ids, err := e.k.InUse()
-	used := make(map[NSID]bool, len(ids))
+	used := make(map[imansid.ID]bool, len(ids))
 	for _, id := range ids {
-		used[NSID(id)] = true
+		used[id] = true
 	}
 	return used, err
 }
@@ -86,10 +87,10 @@ func (e *emuKernel) NamespacesInUse() (map[NSID]bool, error) {
 func serveEmuView(k *emukernel.Kernel) int {
 	self := os.Getpid()
 	var joinErr error
-	return serveView(func() (NSID, error) {
+	return serveView(func() (imansid.ID, error) {
 		id, err := k.SetnsPinned(self, os.Getenv(envViewPinPath), nsenter.SingleThreadedEntry())
 		joinErr = err
-		return NSID(id), err
+		return id, err
 	}, func() (io.ReadCloser, error) {
 		if joinErr != nil {
 			return nil, joinErr

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/measure"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // The populate stage runs in a re-executed copy of the binary whose C stage
@@ -112,13 +113,13 @@ func serveStage(do func(PopulateRequest) (PopulateResult, error)) int {
 // secfs is what the populate stage does inside the namespace: the real
 // securityfs files, or the emulator's.
 type secfs interface {
-	self() (NSID, error)
+	self() (imansid.ID, error)
 	writePolicy(rules []string, path string) (int, error)
 	addKey(der []byte, keyring string) (int32, error)
 	// keyIDs lists the key ids in the keyring the namespace appraises with.
 	keyIDs(keyring string) ([]uint32, error)
 	counter(name string) (uint64, error)
-	hasAggregate(id NSID) (bool, error)
+	hasAggregate(id imansid.ID) (bool, error)
 }
 
 // populateHere applies req in the namespace the process is now in.
@@ -129,7 +130,7 @@ func populateHere(fs secfs, req PopulateRequest) (PopulateResult, error) {
 		return res, err
 	}
 	res.NS = id
-	if id == InitialNSID {
+	if id == imansid.Initial {
 		// Never let a container's policy or key land in the host's namespace.
 		return res, userror.New("IMA namespace", "the target process is in the host's initial IMA namespace",
 			"start the container through the ima-runtime wrapper so it gets its own namespace")
@@ -206,8 +207,8 @@ func writePolicyRetrying(fs secfs, rules []string, path string) (int, error) {
 // scanForAggregate looks for id's ns_aggregate entry among the first lines
 // of an ASCII measurement view. In a namespace's own view it is the first
 // entry (added right after activation), so a short scan suffices.
-func scanForAggregate(r io.Reader, id NSID) (bool, error) {
-	want := " " + measure.NSAggregateName(uint32(id))
+func scanForAggregate(r io.Reader, id imansid.ID) (bool, error) {
+	want := " " + measure.NSAggregateName(id)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
 	for i := 0; i < 64 && sc.Scan(); i++ {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // The runtime wrapper leaves two notes per container it created a namespace
@@ -133,7 +135,7 @@ func (s Store) RemoveNotes(id string) error {
 }
 
 // WriteNSIDNote records the namespace id the wrapper created for id.
-func (s Store) WriteNSIDNote(id string, ns uint32) error {
+func (s Store) WriteNSIDNote(id string, ns imansid.ID) error {
 	if err := ValidID(id); err != nil {
 		return err
 	}
@@ -142,7 +144,7 @@ func (s Store) WriteNSIDNote(id string, ns uint32) error {
 
 // ReadNSIDNote reads the namespace id the wrapper created for id; ok is
 // false when there is no note (the wrapper created no namespace).
-func (s Store) ReadNSIDNote(id string) (ns uint32, ok bool, err error) {
+func (s Store) ReadNSIDNote(id string) (ns imansid.ID, ok bool, err error) {
 	if err := ValidID(id); err != nil {
 		return 0, false, err
 	}
@@ -162,12 +164,12 @@ func (s Store) ReadNSIDNote(id string) (ns uint32, ok bool, err error) {
 
 // ParseNSIDNote parses a namespace-id note: a decimal uint32, surrounding
 // white space allowed.
-func ParseNSIDNote(text string) (uint32, error) {
+func ParseNSIDNote(text string) (imansid.ID, error) {
 	n, err := strconv.ParseUint(strings.TrimSpace(text), 10, 32)
 	if err != nil {
 		return 0, fmt.Errorf("not a namespace id: %q", text)
 	}
-	return uint32(n), nil
+	return imansid.ID(n), nil
 }
 
 // WriteListStart records the host list's length n taken before the

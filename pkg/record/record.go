@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/ima-hook/ima-hook/pkg/kube"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // Default directories; tests and the demo override them.
@@ -42,13 +44,13 @@ type Record struct {
 	Life string `json:"life,omitempty"`
 	// Names are what the engine calls the container, from its annotations
 	// (EngineNames): `measurements --container` accepts them.
-	Names   []string `json:"names,omitempty"`
-	Bundle  string   `json:"bundle,omitempty"`
-	Runtime string   `json:"runtime,omitempty"`
-	NS      uint32   `json:"ns_id"`
-	Created bool     `json:"ns_created_by_wrapper"`
-	KeyID   string   `json:"key_id,omitempty"` // IMA key id (evmctl), hex
-	KeyPath string   `json:"key_path,omitempty"`
+	Names   []string   `json:"names,omitempty"`
+	Bundle  string     `json:"bundle,omitempty"`
+	Runtime string     `json:"runtime,omitempty"`
+	NS      imansid.ID `json:"ns_id"`
+	Created bool       `json:"ns_created_by_wrapper"`
+	KeyID   string     `json:"key_id,omitempty"` // IMA key id (evmctl), hex
+	KeyPath string     `json:"key_path,omitempty"`
 	// KeySHA256 is the sha256 of the certificate the kernel was handed
 	// (the private copy of the validated bytes).
 	KeySHA256   string `json:"key_sha256,omitempty"`

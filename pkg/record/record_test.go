@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 func TestValidID(t *testing.T) {
@@ -81,7 +83,7 @@ func TestLiveAndArchive(t *testing.T) {
 func TestReusedIDKeepsEveryLife(t *testing.T) {
 	s := testStore(t)
 	var lifes []string
-	for i, ns := range []uint32{4026532329, 4026532400} {
+	for i, ns := range []imansid.ID{4026532329, 4026532400} {
 		r := Record{ContainerID: "c1", Life: NewLife(t0.Add(time.Duration(i) * time.Minute)), NS: ns, Result: "applied", Time: t0.Add(time.Duration(i) * time.Minute)}
 		lifes = append(lifes, r.Life)
 		if err := s.WriteLive(r); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/oci"
 	"github.com/ima-hook/ima-hook/pkg/record"
 )
@@ -244,7 +245,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 		Kcmd:          settings.Kcmd,
 		X509Path:      x509Path,
 		NSIDFile:      w.Store.PendingNSPath(inv.ID),
-		NoteNSID:      func(id ns.NSID) error { return w.Store.WriteNSIDNote(inv.ID, uint32(id)) },
+		NoteNSID:      func(id imansid.ID) error { return w.Store.WriteNSIDNote(inv.ID, id) },
 		NoteListStart: func(n uint64) error { return w.Store.WriteListStart(inv.ID, n) },
 		Argv:          w.argv(inv),
 		Env:           w.Env,

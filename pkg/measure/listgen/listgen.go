@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/ima-hook/ima-hook/pkg/measure"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // HostNS is the initial IMA namespace (PROC_IMA_INIT_INO) used as the ns
@@ -46,7 +47,7 @@ type Result struct {
 
 // NS is one generated namespace.
 type NS struct {
-	ID             uint32
+	ID             imansid.ID
 	AggregateIndex int64
 	Ended          int64 // index after which it logs nothing more, -1 = lives to the end
 	Entries        int   // its entries, aggregate included
@@ -135,9 +136,9 @@ func Generate(w Writers, spec Spec) (*Result, error) {
 	for i := range starts {
 		starts[i] = int64(1 + (i+1)*(n-1)/(spec.Namespaces+2))
 	}
-	ids := make([]uint32, spec.Namespaces)
+	ids := make([]imansid.ID, spec.Namespaces)
 	for i := range ids {
-		ids[i] = 0xF0000100 + uint32(i)*7
+		ids[i] = 0xF0000100 + imansid.ID(i)*7
 	}
 	if spec.Namespaces >= 2 {
 		ids[spec.Namespaces-1] = ids[0]
@@ -170,7 +171,7 @@ func Generate(w Writers, spec Spec) (*Result, error) {
 			continue
 		}
 		// Pick who measures: the host half of the time.
-		ns := uint32(HostNS)
+		ns := imansid.ID(HostNS)
 		who := -1
 		if len(active) > 0 && rng.IntN(2) == 0 {
 			who = active[rng.IntN(len(active))]
@@ -208,7 +209,7 @@ func Generate(w Writers, spec Spec) (*Result, error) {
 	return res, nil
 }
 
-func newEntry(template, algo string, digest []byte, name string, ns uint32) (*measure.Entry, error) {
+func newEntry(template, algo string, digest []byte, name string, ns imansid.ID) (*measure.Entry, error) {
 	if template == "ima-ng" {
 		return measure.NewNGEntry(measure.DefaultPCR, algo, digest, name)
 	}

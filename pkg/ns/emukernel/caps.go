@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // The capability checks of the IMA-namespace code are ns_capable(X,
@@ -181,7 +183,7 @@ func (c cred) capable(target []userNS) bool {
 
 // ownerOf returns the owner user namespace chain of namespace id (nil:
 // the initial user namespace, which owns the initial IMA namespace).
-func (s *state) ownerOf(id NSID) []userNS {
+func (s *state) ownerOf(id imansid.ID) []userNS {
 	if n := s.ns(id); n != nil {
 		return n.Owner
 	}

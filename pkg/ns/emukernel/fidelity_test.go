@@ -20,6 +20,8 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 	"golang.org/x/sys/unix"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // The rules of issue 11 item 5 (timing and permissions as the kernel's).
@@ -210,7 +212,7 @@ func TestMeasurementFilesAndPolicyNeedCap(t *testing.T) {
 // lives); within one life the duplicate is still suppressed.
 func TestReusedIDMeasuresAgain(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
-	life := func() (NSID, int) {
+	life := func() (imansid.ID, int) {
 		id, _ := k.Unshare(self())
 		k.WriteForChildren(self(), "kcmd_for_children", []byte("ima_policy=tcb"))
 		c := child(t)
@@ -246,7 +248,7 @@ func TestReusedIDMeasuresAgain(t *testing.T) {
 // consecutive; freed ids are reused (lowest free first).
 func TestIDsFromSharedInodeRange(t *testing.T) {
 	k := newKernel(t, DefaultSwitches())
-	var ids []NSID
+	var ids []imansid.ID
 	for i := 0; i < 6; i++ {
 		// Each from its own child, so all stay alive.
 		p := child(t)
@@ -380,7 +382,7 @@ func TestTrustedKeyringDropsUnsignedCertificate(t *testing.T) {
 	}
 	der, _ := os.ReadFile(cert)
 	k.Setns(self(), InitialNS, true)
-	if err := k.Setns(self(), func() NSID { a, _, _ := k.TaskNamespaces(c); return a }(), true); err != nil {
+	if err := k.Setns(self(), func() imansid.ID { a, _, _ := k.TaskNamespaces(c); return a }(), true); err != nil {
 		t.Fatal(err)
 	}
 	_, err := k.AddKey(self(), der)

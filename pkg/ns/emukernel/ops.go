@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ima-hook/ima-hook/pkg/keys"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/policy"
 )
 
@@ -97,7 +98,7 @@ func (s *state) lookup(pid int) (*task, error) {
 
 // TaskNamespaces returns the active namespace and the for_children
 // namespace of pid (/proc/<pid>/ns/ima and ima_for_children).
-func (k *Kernel) TaskNamespaces(pid int) (active, forChildren NSID, err error) {
+func (k *Kernel) TaskNamespaces(pid int) (active, forChildren imansid.ID, err error) {
 	err = k.tx(func(s *state) error {
 		t, err := s.lookup(pid)
 		if err != nil {
@@ -112,8 +113,8 @@ func (k *Kernel) TaskNamespaces(pid int) (active, forChildren NSID, err error) {
 // Unshare is unshare(CLONE_NEWIMA) by pid: a new pending namespace becomes
 // its ima_ns_for_children; its own namespace does not change (copy_ima_ns).
 // A previous pending namespace is freed with its configuration.
-func (k *Kernel) Unshare(pid int) (NSID, error) {
-	var id NSID
+func (k *Kernel) Unshare(pid int) (imansid.ID, error) {
+	var id imansid.ID
 	err := k.tx(func(s *state) error {
 		s.collect() // ids of freed namespaces are reused, and they no longer count
 		t, err := s.lookup(pid)
@@ -212,7 +213,7 @@ func (k *Kernel) WriteForChildren(pid int, file string, data []byte) error {
 
 // Setns is setns(fd, 0) by pid into namespace target (imans_install).
 // singleThreaded says whether the caller had one thread at the time.
-func (k *Kernel) Setns(pid int, target NSID, singleThreaded bool) error {
+func (k *Kernel) Setns(pid int, target imansid.ID, singleThreaded bool) error {
 	return k.tx(func(s *state) error {
 		t, err := s.lookup(pid)
 		if err != nil {

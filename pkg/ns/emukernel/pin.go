@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // Pins and the template of namespace entries.
@@ -22,9 +24,9 @@ import (
 // pin is one registered placeholder: the namespace and the file's identity,
 // so that a file replaced under the same name is not taken for the pin.
 type pin struct {
-	NS  NSID   `json:"ns"`
-	Dev uint64 `json:"dev"`
-	Ino uint64 `json:"ino"`
+	NS  imansid.ID `json:"ns"`
+	Dev uint64     `json:"dev"`
+	Ino uint64     `json:"ino"`
 }
 
 // Template switch values (Switches.NSTemplate).
@@ -81,8 +83,8 @@ func fileID(path string) (dev, ino uint64, err error) {
 // an existing regular file (the mount point); the pin refers to pid's
 // active namespace and keeps it alive. A second pin on the same path is
 // refused (EBUSY) rather than stacked.
-func (k *Kernel) Pin(pid int, path string) (NSID, error) {
-	var id NSID
+func (k *Kernel) Pin(pid int, path string) (imansid.ID, error) {
+	var id imansid.ID
 	err := k.tx(func(s *state) error {
 		t, err := s.lookup(pid)
 		if err != nil {
@@ -108,8 +110,8 @@ func (k *Kernel) Pin(pid int, path string) (NSID, error) {
 // PinnedNS is stat(path)'s inode on a pin: the namespace it holds. A path
 // that is no pin, or whose file was replaced, is EINVAL, as a setns on a
 // file that is not an nsfs inode.
-func (k *Kernel) PinnedNS(path string) (NSID, error) {
-	var id NSID
+func (k *Kernel) PinnedNS(path string) (imansid.ID, error) {
+	var id imansid.ID
 	err := k.tx(func(s *state) error {
 		p, err := s.pinAt(path)
 		id = p.NS
@@ -144,7 +146,7 @@ func (k *Kernel) Unpin(path string) error {
 
 // SetnsPinned is setns(open(path), 0) by pid: join the namespace a pin
 // holds.
-func (k *Kernel) SetnsPinned(pid int, path string, singleThreaded bool) (NSID, error) {
+func (k *Kernel) SetnsPinned(pid int, path string, singleThreaded bool) (imansid.ID, error) {
 	id, err := k.PinnedNS(path)
 	if err != nil {
 		return 0, err
@@ -155,16 +157,16 @@ func (k *Kernel) SetnsPinned(pid int, path string, singleThreaded bool) (NSID, e
 // InUse returns the namespaces a live task has as its active or
 // for_children namespace (what a scan of /proc/*/ns/ima{,_for_children}
 // shows: a zombie's links are gone).
-func (k *Kernel) InUse() ([]NSID, error) {
-	var ids []NSID
+func (k *Kernel) InUse() ([]imansid.ID, error) {
+	var ids []imansid.ID
 	err := k.tx(func(s *state) error {
 		s.collect()
-		seen := map[NSID]bool{}
+		seen := map[imansid.ID]bool{}
 		for _, t := range s.Tasks {
 			if s.exited(t) {
 				continue
 			}
-			for _, id := range []NSID{t.NS, t.ForChildren} {
+			for _, id := range []imansid.ID{t.NS, t.ForChildren} {
 				if !seen[id] {
 					seen[id] = true
 					ids = append(ids, id)
@@ -177,8 +179,8 @@ func (k *Kernel) InUse() ([]NSID, error) {
 }
 
 // pinnedIDs are the namespaces pins keep alive, for collect.
-func (s *state) pinnedIDs() []NSID {
-	ids := make([]NSID, 0, len(s.Pins))
+func (s *state) pinnedIDs() []imansid.ID {
+	ids := make([]imansid.ID, 0, len(s.Pins))
 	for _, p := range s.Pins {
 		ids = append(ids, p.NS)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // A bind mount of /proc/<pid>/ns/ima holds a reference on the namespace
@@ -208,7 +210,7 @@ func TestZombieHoldsNoNamespace(t *testing.T) {
 	}
 }
 
-func contains(ids []NSID, id NSID) bool {
+func contains(ids []imansid.ID, id imansid.ID) bool {
 	for _, x := range ids {
 		if x == id {
 			return true

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/policy"
 )
 
@@ -458,13 +459,13 @@ func hasMeasureRule(rules []string) bool {
 
 // NamespaceInfo describes one namespace for tests and the emu tool.
 type NamespaceInfo struct {
-	ID       NSID     `json:"id"`
-	Active   bool     `json:"active"`
-	Template string   `json:"template"`
-	Appraise string   `json:"appraise"`
-	Rules    []string `json:"rules"`
-	KeyIDs   []uint32 `json:"key_ids"`
-	X509Path string   `json:"x509_path,omitempty"`
+	ID       imansid.ID `json:"id"`
+	Active   bool       `json:"active"`
+	Template string     `json:"template"`
+	Appraise string     `json:"appraise"`
+	Rules    []string   `json:"rules"`
+	KeyIDs   []uint32   `json:"key_ids"`
+	X509Path string     `json:"x509_path,omitempty"`
 }
 
 // Namespaces lists the live namespaces.

@@ -29,17 +29,16 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
-)
 
-// NSID mirrors ns.NSID (this package must not import pkg/ns).
-type NSID = uint32
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
+)
 
 const (
 	// InitialNS is PROC_IMA_INIT_INO.
-	InitialNS NSID = 0xEFFFFFF9
+	InitialNS imansid.ID = 0xEFFFFFF9
 	// firstDynamicIno is where proc_alloc_inum's dynamic range starts.
-	firstDynamicIno NSID = 0xF0000000
-	pageSize             = 4096
+	firstDynamicIno imansid.ID = 0xF0000000
+	pageSize                   = 4096
 )
 
 // Switches are the points of the ABI that stored material could not settle
@@ -115,10 +114,10 @@ func DefaultSwitches() Switches {
 }
 
 type task struct {
-	Pid         int    `json:"pid"`
-	Start       uint64 `json:"start"`
-	NS          NSID   `json:"ns"`
-	ForChildren NSID   `json:"for_children"`
+	Pid         int        `json:"pid"`
+	Start       uint64     `json:"start"`
+	NS          imansid.ID `json:"ns"`
+	ForChildren imansid.ID `json:"for_children"`
 }
 
 type kcmdSetup struct {
@@ -134,8 +133,8 @@ type key struct {
 }
 
 type namespace struct {
-	ID     NSID `json:"id"`
-	Frozen bool `json:"frozen"`
+	ID     imansid.ID `json:"id"`
+	Frozen bool       `json:"frozen"`
 	// Owner is the owning user namespace and its ancestors (ns->user_ns):
 	// the unsharer's, moved to a child's at every fork through
 	// imans_on_fork whose child has another user namespace (the first
@@ -177,13 +176,13 @@ type namespace struct {
 
 // Entry is one measurement in the global list.
 type Entry struct {
-	PCR       int    `json:"pcr"`
-	Template  string `json:"template"`
-	Algo      string `json:"algo"`
-	Digest    string `json:"digest"` // hex file digest
-	Name      string `json:"name"`
-	NS        NSID   `json:"ns"`
-	Violation bool   `json:"violation,omitempty"`
+	PCR       int        `json:"pcr"`
+	Template  string     `json:"template"`
+	Algo      string     `json:"algo"`
+	Digest    string     `json:"digest"` // hex file digest
+	Name      string     `json:"name"`
+	NS        imansid.ID `json:"ns"`
+	Violation bool       `json:"violation,omitempty"`
 }
 
 type state struct {
@@ -466,9 +465,9 @@ func (k *Kernel) save(s *state, old []byte) error {
 	return f.Close()
 }
 
-func nsKey(id NSID) string { return strconv.FormatUint(uint64(id), 10) }
+func nsKey(id imansid.ID) string { return strconv.FormatUint(uint64(id), 10) }
 
-func (s *state) ns(id NSID) *namespace { return s.NS[nsKey(id)] }
+func (s *state) ns(id imansid.ID) *namespace { return s.NS[nsKey(id)] }
 
 func (s *state) logf(format string, args ...any) {
 	s.logged = append(s.logged, strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " "))
@@ -486,7 +485,7 @@ func (s *state) collect() (changed bool) {
 			changed = true
 		}
 	}
-	used := map[NSID]bool{}
+	used := map[imansid.ID]bool{}
 	for _, t := range s.Tasks {
 		used[t.NS] = true
 		used[t.ForChildren] = true
@@ -522,7 +521,7 @@ func (s *state) collect() (changed bool) {
 // at boot (4026532329 is the first id of the ABI's worked examples) and
 // a fixed third of the rest as held by other inodes, so tests cannot come
 // to depend on small or sequential ids.
-func (s *state) allocID() NSID {
+func (s *state) allocID() imansid.ID {
 	for id := firstFreeIno; ; id++ {
 		if s.ns(id) == nil && !heldByOtherInode(id) {
 			return id
@@ -531,11 +530,11 @@ func (s *state) allocID() NSID {
 }
 
 // firstFreeIno is where the emulator's proc inode allocation starts.
-const firstFreeIno NSID = firstDynamicIno + 0x1E9
+const firstFreeIno imansid.ID = firstDynamicIno + 0x1E9
 
 // heldByOtherInode says whether the emulator treats id as another proc
 // inode's (a fixed pseudo-random third of the ids).
-func heldByOtherInode(id NSID) bool {
+func heldByOtherInode(id imansid.ID) bool {
 	x := uint64(id) * 0x9E3779B97F4A7C15
 	x ^= x >> 29
 	return x%3 == 0

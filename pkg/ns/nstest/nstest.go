@@ -12,6 +12,7 @@ import (
 	"io"
 
 	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
 // ErrReplaced is what Spawn and JoinAndExec return: on a real kernel they
@@ -27,8 +28,8 @@ type Kernel struct {
 	// Missing is what SpawnMissing reports.
 	Missing string
 	// Namespaces maps a pid to its IMA namespace; any other pid is in
-	// ns.InitialNSID.
-	Namespaces map[int]ns.NSID
+	// imansid.Initial.
+	Namespaces map[int]imansid.ID
 	// List is the binary measurement list OpenMeasurements(true) returns
 	// (the ASCII list is not faked).
 	List []byte
@@ -52,11 +53,11 @@ func (k *Kernel) Probe() ns.Features { return k.Features }
 func (k *Kernel) SpawnMissing() string { return k.Missing }
 
 // NamespaceOf looks pid up in k.Namespaces.
-func (k *Kernel) NamespaceOf(pid int) (ns.NSID, error) {
+func (k *Kernel) NamespaceOf(pid int) (imansid.ID, error) {
 	if id, ok := k.Namespaces[pid]; ok {
 		return id, nil
 	}
-	return ns.InitialNSID, nil
+	return imansid.Initial, nil
 }
 
 // Populate records req and answers with PopulateFunc, or else as a kernel
