@@ -17,10 +17,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ima-hook/ima-hook/internal/testca"
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/ns"
@@ -57,33 +57,13 @@ type testCert struct {
 	der  []byte
 }
 
-var (
-	testCAOnce sync.Once
-	testCAVal  testCert
-	testCAErr  error
-)
-
 // testCA is the CA whose certificate setupSwitches puts into the emulated
 // kernel's .builtin_trusted_keys: a kernel that loads x509_for_children
 // has CONFIG_IMA_TRUSTED_KEYRING (Kconfig), so test keys are CA-signed.
 func testCA(t *testing.T) testCert {
 	t.Helper()
-	testCAOnce.Do(func() {
-		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			testCAErr = err
-			return
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(0xca), Subject: pkix.Name{CommonName: "hook test CA"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), SubjectKeyId: []byte{0xca, 0xfe, 0xca, 0xfe},
-			BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-		testCAVal, testCAErr = testCert{tmpl, priv, der}, err
-	})
-	if testCAErr != nil {
-		t.Fatal(testCAErr)
-	}
-	return testCAVal
+	c := testca.Get(t)
+	return testCert{c.Template, c.Key, c.DER}
 }
 
 func makeCertSigned(t *testing.T, dir, name string, skidTail uint32, ca *x509.Certificate, caKey *ecdsa.PrivateKey, isCA bool) (string, *x509.Certificate, *ecdsa.PrivateKey) {

@@ -23,7 +23,8 @@ import (
 
 const fakeCtrNS imansid.ID = 4026532300
 
-func fakeHook(t *testing.T, k *nstest.Kernel) *Hook {
+// fakeHook is a hook on kernel k with its own run and archive directories.
+func fakeHook(t *testing.T, k ns.Kernel) *Hook {
 	t.Helper()
 	dir := t.TempDir()
 	a := config.BuiltinAdmin()

@@ -12,9 +12,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/ima-hook/ima-hook/internal/logx"
 	"github.com/ima-hook/ima-hook/internal/userror"
-	"github.com/ima-hook/ima-hook/pkg/config"
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/ns/nstest"
@@ -63,15 +61,10 @@ func (k *listKernel) entries(t *testing.T) []*measure.Entry {
 
 func newListHook(t *testing.T) (*Hook, *listKernel, string) {
 	t.Helper()
-	dir := t.TempDir()
-	a := config.BuiltinAdmin()
-	a.RunDir, a.ArchiveDir = filepath.Join(dir, "run"), filepath.Join(dir, "lib")
-	log := logx.Open("file", a.RunDir)
-	t.Cleanup(log.Close)
 	k := &listKernel{}
-	h := New(k, a, log)
+	h := fakeHook(t, k)
 	h.Now = func() time.Time { return time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC) }
-	return h, k, filepath.Join(a.RunDir, "ima-hook.log")
+	return h, k, filepath.Join(h.Admin.RunDir, "ima-hook.log")
 }
 
 // Two containers with one id, one after the other (and one namespace id,

@@ -16,11 +16,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ima-hook/ima-hook/internal/testca"
 )
 
 // Each test names the kernel function whose rule it mirrors and, on its
@@ -53,31 +54,11 @@ type ca struct {
 	der  []byte
 }
 
-var (
-	testCAOnce sync.Once
-	testCAVal  ca
-	testCAErr  error
-)
-
 // testCA is the CA every test kernel trusts (made once per test binary).
 func testCA(t *testing.T) ca {
 	t.Helper()
-	testCAOnce.Do(func() {
-		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			testCAErr = err
-			return
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(99), Subject: pkix.Name{CommonName: "emukernel test CA"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), SubjectKeyId: []byte{0xca, 0xca, 0xca, 0xca},
-			BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-		testCAVal, testCAErr = ca{tmpl, priv, der}, err
-	})
-	if testCAErr != nil {
-		t.Fatal(testCAErr)
-	}
-	return testCAVal
+	c := testca.Get(t)
+	return ca{c.Template, c.Key, c.DER}
 }
 
 // child starts a process whose parent is the test process; it is born
