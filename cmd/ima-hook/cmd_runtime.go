@@ -14,6 +14,7 @@ import (
 	"github.com/ima-hook/ima-hook/internal/logx"
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
+	"github.com/ima-hook/ima-hook/pkg/kconfig"
 	"github.com/ima-hook/ima-hook/pkg/kube"
 	"github.com/ima-hook/ima-hook/pkg/ns"
 	"github.com/ima-hook/ima-hook/pkg/record"
@@ -173,10 +174,13 @@ func runRuntime(args []string) int {
 			// The kernel's build config counts only where a namespace will
 			// be created (an optional container on a kernel without IMA
 			// namespaces starts without one).
-			feat := w.Kernel.Probe()
-			kc := feat.KernelConfig
-			if feat.Missing() != "" {
-				kc = nil
+			// Probe reads the kernel's build config (and more): only done
+			// when the configuration can depend on it.
+			var kc *kconfig.Config
+			if c.KernelConfigMatters() {
+				if feat := w.Kernel.Probe(); feat.Missing() == "" {
+					kc = feat.KernelConfig
+				}
 			}
 			if _, err := c.CheckNamespace(true, kc); err != nil {
 				return nil, err

@@ -42,11 +42,11 @@ func (c *Config) CheckNamespace(createdByWrapper bool, kernel *kconfig.Config) (
 			warnings = append(warnings, msg+"; ignored because io.imans.required=false")
 		}
 	}
-	if a := c.Kcmd.Appraise; a != "" && a != "enforce" && createdByWrapper &&
+	if createdByWrapper && c.KernelConfigMatters() &&
 		kernel != nil && !kernel.Enabled("CONFIG_IMA_APPRAISE_BOOTPARAM") {
 		// The kernel ignores it silently (ima_appraise_parse_cmdline): the
 		// namespace would enforce.
-		return nil, userror.New(AnnKcmd, "ima_appraise="+a+" is ignored by this kernel, built without CONFIG_IMA_APPRAISE_BOOTPARAM ("+
+		return nil, userror.New(AnnKcmd, "ima_appraise="+c.Kcmd.Appraise+" is ignored by this kernel, built without CONFIG_IMA_APPRAISE_BOOTPARAM ("+
 			kernel.Source+"): the namespace appraises in enforce mode", "remove ima_appraise from the kcmd, or boot a kernel built with CONFIG_IMA_APPRAISE_BOOTPARAM=y")
 	}
 	if _, err := policy.ExpandKcmd(c.Kcmd, c.Profile); err != nil {
@@ -59,4 +59,14 @@ func (c *Config) CheckNamespace(createdByWrapper bool, kernel *kconfig.Config) (
 			"give a signed policy file with io.imans.policy")
 	}
 	return warnings, nil
+}
+
+// KernelConfigMatters reports whether CheckNamespace(true, kernel) can
+// depend on the kernel's build config: only an ima_appraise= other than
+// enforce does (CONFIG_IMA_APPRAISE_BOOTPARAM). The wrapper reads the
+// kernel config (a gunzip of /proc/config.gz) only then, which every other
+// container start would pay for nothing.
+func (c *Config) KernelConfigMatters() bool {
+	a := c.Kcmd.Appraise
+	return a != "" && a != "enforce"
 }

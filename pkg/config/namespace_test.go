@@ -49,3 +49,45 @@ func TestCheckNamespace(t *testing.T) {
 		t.Errorf("ima_appraise without the wrapper, optional: %v %v", w, err)
 	}
 }
+
+// The wrapper reads the kernel config only when KernelConfigMatters says
+// so: for every other configuration, CheckNamespace must answer the same
+// with no kernel config as with kernels with and without the option.
+func TestKernelConfigMattersOnlyForAppraiseModes(t *testing.T) {
+	a := BuiltinAdmin()
+	kernels := []*kconfig.Config{
+		nil,
+		{Source: "/boot/config-x", Values: map[string]string{"CONFIG_IMA_APPRAISE_BOOTPARAM": "n"}},
+		{Source: "/boot/config-y", Values: map[string]string{"CONFIG_IMA_APPRAISE_BOOTPARAM": "y"}},
+		{Source: "/boot/config-z", Values: map[string]string{}},
+	}
+	for _, kcmd := range []string{"ima_policy=tcb", "ima_policy=appraise_tcb", "ima_policy=tcb ima_appraise=enforce",
+		"ima_policy=tcb ima_appraise=log", "ima_policy=tcb ima_appraise=fix", "ima_policy=tcb ima_appraise=off",
+		"ima_policy=fail_securely ima_appraise=log"} {
+		c, err := Resolve(map[string]string{AnnEnable: "true", AnnKcmd: kcmd}, a)
+		if err != nil || c == nil {
+			t.Fatalf("resolve %q: %v", kcmd, err)
+		}
+		var lines []string
+		for _, k := range kernels {
+			line := "accepted"
+			if _, err := c.CheckNamespace(true, k); err != nil {
+				line = userror.Line(err)
+			}
+			lines = append(lines, line)
+		}
+		differ := false
+		for _, l := range lines[1:] {
+			differ = differ || l != lines[0]
+		}
+		if differ && !c.KernelConfigMatters() {
+			t.Errorf("%q: CheckNamespace depends on the kernel config (%q) but KernelConfigMatters is false", kcmd, lines)
+		}
+		if want := c.Kcmd.Appraise != "" && c.Kcmd.Appraise != "enforce"; c.KernelConfigMatters() != want {
+			t.Errorf("%q: KernelConfigMatters = %v, want %v", kcmd, c.KernelConfigMatters(), want)
+		}
+		if c.KernelConfigMatters() && !differ {
+			t.Errorf("%q: KernelConfigMatters but no kernel changed the answer (%q)", kcmd, lines)
+		}
+	}
+}
