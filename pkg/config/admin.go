@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
 )
@@ -135,17 +135,10 @@ func LoadAdmin(path string) (*Admin, error) {
 	if len(b) > maxAdminSize {
 		return nil, userror.New(path, fmt.Sprintf("admin config is larger than %d bytes", maxAdminSize), "shorten it")
 	}
-	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(a)
-	if err != nil {
+	if unknown, err := decodeAdmin(b, a); err != nil {
 		return nil, userror.Wrap(err, path, "not valid TOML: "+oneLine(err.Error()), "fix the syntax (see docs/configuration.md)")
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		sort.Strings(keys)
-		return nil, userror.New(path, "unknown setting "+strings.Join(keys, ", "), "remove it or fix its spelling (see docs/configuration.md)")
+	} else if len(unknown) > 0 {
+		return nil, userror.New(path, "unknown setting "+strings.Join(unknown, ", "), "remove it or fix its spelling (see docs/configuration.md)")
 	}
 	a.Source = path
 	if err := a.check(); err != nil {
@@ -205,3 +198,29 @@ func errText(err error) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// decodeAdmin decodes the admin file text b over a and returns the settings
+// it does not know (sorted, dotted: "defaults.kcmdd"). go-toml (also what
+// configure reads engine files with) rather than BurntSushi/toml: every
+// container start runs this, and BurntSushi's package init alone (it reads
+// the local time zone) cost more than the whole decode here (issue 14.6).
+// TestAdminDecodeMatchesBurntSushi holds the two to the same answers.
+func decodeAdmin(b []byte, a *Admin) (unknown []string, err error) {
+	dec := toml.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(a)
+	var strict *toml.StrictMissingError
+	if !errors.As(err, &strict) {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, e := range strict.Errors {
+		k := strings.Join(e.Key(), ".")
+		if !seen[k] {
+			seen[k] = true
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	return unknown, nil
+}
