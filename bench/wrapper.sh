@@ -27,6 +27,16 @@
 # Prints the medians and the ratios of medians against the baseline (goal
 # for wrapper-ns <= 1.05).
 #
+# As on a node: run_dir is a tmpfs (/run is one wherever systemd runs;
+# RUN_TMPFS=0 keeps it on the work directory's filesystem, where creating
+# a file can cost a millisecond), and the notes of a container that ran
+# are gone before the next start, as the hook's poststop removes them
+# (untimed here, since this bench runs no hooks). KEEP_NOTES=1 leaves them:
+# then every start first asks the runtime (`runc state`) about the
+# previous one's notes, which a node with the hooks never pays.
+# EXTRA_BIN=PATH measures a second wrapper binary (e.g. one built from an
+# earlier commit) as two more variants in the same rounds.
+#
 # Needs root, runc, jq, busybox-static, gcc, go and `make build-timens`.
 set -euo pipefail
 
@@ -36,12 +46,20 @@ GOAL=${GOAL:-1.05}
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=${IMA_HOOK_TIMENS_BIN:-$repo/bin/ima-hook-timens}
+extra=${EXTRA_BIN:-}
+RUN_TMPFS=${RUN_TMPFS:-1}
+KEEP_NOTES=${KEEP_NOTES:-0}
 runc=$(command -v runc)
 [[ $EUID -eq 0 ]] || { echo "bench/wrapper.sh: needs root" >&2; exit 1; }
 [[ -x $bin ]] || { echo "bench/wrapper.sh: $bin missing; run make build-timens" >&2; exit 1; }
+[[ -z $extra || -x $extra ]] || { echo "bench/wrapper.sh: EXTRA_BIN $extra is not executable" >&2; exit 1; }
 
 . "$repo/scripts/lib.sh"
 ih_workdir bench-wrapper
+if [[ $RUN_TMPFS == 1 ]]; then
+	mount -t tmpfs -o size=64m,mode=0755 ima-hook-bench "$work/run"
+	ih_cleanup_extra() { umount "$work/run" 2>/dev/null || true; }
+fi
 
 rootfs=$work/rootfs
 ih_busybox_rootfs "$rootfs" sh true
@@ -80,36 +98,45 @@ start() { # WHO BUNDLE
 		"$runc" --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
 	elif [[ $1 == *-floor ]]; then
 		"$work/bin/$1" "$runc" --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
+	elif [[ $1 == *x ]]; then
+		"$extra" runtime --config "$cfg" --runtime "$runc" -- --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
 	else
 		"$bin" runtime --config "$cfg" --runtime "$runc" -- --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
 	fi || { echo "bench/wrapper.sh: $1 run failed: $(cat "$work/err")" >&2; exit 1; }
 }
+# What the hook's poststop does (record.Store.RemoveNotes), untimed.
+poststop() { [[ $KEEP_NOTES == 1 ]] || rm -f "$work/run/created/bench-$1-$n".*; }
 run_base() { start base "$plain"; }
 run_ns() { start ns "$enabled"; }
 run_pass() { start pass "$plain"; }
+run_nsx() { start nsx "$enabled"; }
+run_passx() { start passx "$plain"; }
 run_fexec() { start exec-floor "$plain"; }
 run_funshare() { start unshare-floor "$plain"; }
 run_fgo() { start goexec-floor "$plain"; }
 run_fval() { start govalidate-floor "$plain"; }
-timed() { # FUNC -> elapsed in 1/100 ms
+timed() { # VARIANT -> elapsed in 1/100 ms, appended to $work/VARIANT.ms
 	local t0 t1
 	t0=$(date +%s%N)
-	"$@"
+	"run_$1"
 	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 10000))
+	echo $(((t1 - t0) / 10000)) >>"$work/$1.ms"
+	case $1 in ns | nsx) poststop "$1" ;; esac
 }
 
 # Sanity: the enabled bundle really gets its own namespace.
 run_ns
 [[ -s $work/run/created/bench-ns-$n.nsid ]] || { echo "bench/wrapper.sh: no namespace was created" >&2; exit 1; }
 
+poststop ns
 order=(base ns pass fexec funshare fgo fval)
-for ((i = 0; i < WARMUP; i++)); do for w in "${order[@]}"; do "run_$w"; done; done
+[[ -z $extra ]] || order+=(nsx passx)
+for ((i = 0; i < WARMUP; i++)); do for w in "${order[@]}"; do timed "$w"; done; done
 for w in "${order[@]}"; do : >"$work/$w.ms"; done
 for ((i = 0; i < RUNS; i++)); do
 	for ((j = 0; j < ${#order[@]}; j++)); do
 		w=${order[$(((i + j) % ${#order[@]}))]}
-		timed "run_$w" >>"$work/$w.ms"
+		timed "$w"
 	done
 done
 
@@ -127,11 +154,17 @@ rp=$(ratio pass)
 
 echo "runc run busybox /bin/true through the runtime wrapper, $RUNS runs each, interleaved"
 echo "  runc $("$runc" --version | head -n1 | awk '{print $3}'), $(nproc) cores, kernel $(uname -r)"
+echo "  run_dir on $(stat -f -c %T "$work/run"); notes $([[ $KEEP_NOTES == 1 ]] && echo "left for the next start's sweep" || echo "removed after each run, as poststop does")"
+echo "  wrapper $bin${extra:+; extra $extra}"
 printf '  baseline (runc)                    %s\n' "$(stat_line "$work/base.ms")"
 printf '  wrapper, new namespace             %s\n' "$(stat_line "$work/ns.ms")"
 printf '  wrapper, pass-through              %s\n' "$(stat_line "$work/pass.ms")"
 printf '  added per start (namespace)        %.2f ms\n' "$(awk -v x="$mn" -v b="$mb" 'BEGIN {print (x-b)/100}')"
 printf '  added per start (pass-through)     %.2f ms\n' "$(awk -v x="$mp" -v b="$mb" 'BEGIN {print (x-b)/100}')"
+if [[ -n $extra ]]; then
+	printf '  extra wrapper, new namespace       %s   ratio %s\n' "$(stat_line "$work/nsx.ms")" "$(ratio nsx)"
+	printf '  extra wrapper, pass-through        %s   ratio %s\n' "$(stat_line "$work/passx.ms")" "$(ratio passx)"
+fi
 echo "  floors, same rounds (bench/floor/):"
 printf '    exec-only C wrapper              %s   ratio %s\n' "$(stat_line "$work/fexec.ms")" "$(ratio fexec)"
 printf '    unshare+fork+wait in C (ABI min) %s   ratio %s\n' "$(stat_line "$work/funshare.ms")" "$(ratio funshare)"
@@ -139,6 +172,9 @@ printf '    exec-only Go program             %s   ratio %s\n' "$(stat_line "$wor
 printf '    Go-validated, C-first (issue min) %s   ratio %s\n' "$(stat_line "$work/fval.ms")" "$(ratio fval)"
 echo "  ratio of medians, namespace        $rn (goal <= $GOAL)"
 echo "  ratio of medians, pass-through     $rp"
+gap() { awk -v x="$(median "$work/$1.ms")" -v f="$(median "$work/$2.ms")" 'BEGIN {printf "%+.2f ms", (x-f)/100}'; } # VARIANT FLOOR
+echo "  above its floor: namespace $(gap ns fval) (Go-validated), pass-through $(gap pass fgo) (exec-only Go)"
+[[ -z $extra ]] || echo "  extra wrapper:   namespace $(gap nsx fval), pass-through $(gap passx fgo)"
 if awk -v r="$rn" -v g="$GOAL" 'BEGIN {exit !(r <= g)}'; then
 	echo "  goal met"
 else
