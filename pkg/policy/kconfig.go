@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // maxConfigBytes bounds a kernel config (a distribution config is ~300 KB).
@@ -23,7 +24,12 @@ type Kconfig struct {
 	Values  map[string]string
 }
 
-var versionHeader = regexp.MustCompile(`^# Linux/\S+ (\d+\.\d+[^ ]*) Kernel Configuration`)
+// versionHeader is compiled on first use, not at package init: every
+// start of the binary (the runtime wrapper's pass-through included) would
+// pay for it (issue 14.6).
+var versionHeader = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^# Linux/\S+ (\d+\.\d+[^ ]*) Kernel Configuration`)
+})
 
 // ParseKconfig reads a kernel config file.
 func ParseKconfig(r io.Reader) (*Kconfig, error) {
@@ -39,7 +45,7 @@ func ParseKconfig(r io.Reader) (*Kconfig, error) {
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
-		if m := versionHeader.FindStringSubmatch(line); m != nil && kc.Version.Major == 0 {
+		if m := versionHeader().FindStringSubmatch(line); m != nil && kc.Version.Major == 0 {
 			if v, err := ParseKernelVersion(m[1]); err == nil {
 				kc.Version = v
 			}

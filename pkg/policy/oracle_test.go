@@ -423,7 +423,7 @@ var configOptions = regexp.MustCompile(`^(# )?CONFIG_(IMA|EVM|INTEGRITY|64BIT|KE
 func trimConfig(full []byte) []byte {
 	var out bytes.Buffer
 	for _, line := range strings.Split(string(full), "\n") {
-		if versionHeader.MatchString(line) || configOptions.MatchString(line) {
+		if versionHeader().MatchString(line) || configOptions.MatchString(line) {
 			out.WriteString(line)
 			out.WriteByte('\n')
 		}
