@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -375,5 +376,27 @@ func TestHostileKeysAndPathsStayOneLine(t *testing.T) {
 	line := errLine(t, map[string]string{AnnEnable: "true", "io.imans.\x1b[2Jpolicy\n": "x"}, f.admin)
 	if !strings.HasPrefix(line, `ima-hook: "io.imans.\x1b[2Jpolicy\n": unknown annotation;`) {
 		t.Errorf("the key is not quoted: %q", line)
+	}
+}
+
+// Lookalike-key warnings are bounded in number: they go into the log and
+// the container's record, which the wrapper and the hook read back with a
+// size bound; thousands of such keys in one config must not push a record
+// past it.
+func TestLookalikeWarningsBounded(t *testing.T) {
+	ann := map[string]string{}
+	for i := 0; i < 20000; i++ {
+		ann[fmt.Sprintf("IO.IMANS.key%05d", i)] = "x"
+	}
+	w := LookalikeKeys(ann)
+	if len(w) != MaxLookalikeWarnings+1 || !strings.HasPrefix(w[MaxLookalikeWarnings], fmt.Sprintf("and %d more annotations", 20000-MaxLookalikeWarnings)) {
+		t.Fatalf("%d warnings, last %q", len(w), w[len(w)-1])
+	}
+	total := 0
+	for _, s := range w {
+		total += len(s)
+	}
+	if total > 16<<10 {
+		t.Errorf("%d bytes of warnings", total)
 	}
 }

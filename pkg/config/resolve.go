@@ -421,8 +421,19 @@ func LookalikeKeys(ann map[string]string) []string {
 			userror.Quote(k), Prefix, userror.Quote(suggestKey(k))))
 	}
 	sort.Strings(out)
+	if len(out) > MaxLookalikeWarnings {
+		// The warnings go into the log and the container's record: a
+		// config with thousands of such keys must not make either
+		// unbounded (a record past the readers' bound breaks exec's and
+		// pod scope's reading of every record).
+		n := len(out) - MaxLookalikeWarnings
+		out = append(out[:MaxLookalikeWarnings], fmt.Sprintf("and %d more annotations that look like %s* keys but are not (ignored)", n, Prefix))
+	}
 	return out
 }
+
+// MaxLookalikeWarnings bounds the lookalike-key warnings of one container.
+const MaxLookalikeWarnings = 16
 
 // looksLikePrefix: the key's first runes spell "io.imans." in any case,
 // with any of them possibly replaced by a lookalike (foldLookalike).

@@ -168,10 +168,22 @@ func (s Store) WriteLive(r Record) error {
 	if err := s.keepLeftover(r); err != nil {
 		return err
 	}
+	// Never a record its readers (exec's decision, pod scope, poststop)
+	// would refuse for its size: that would fail open or break them all.
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if len(b)+1 > maxRecordSize {
+		return fmt.Errorf("the record would be %d bytes, more than the %d its readers take", len(b)+1, maxRecordSize)
+	}
 	// The live record is volatile by design (/run is a tmpfs and the
 	// container does not outlive a reboot): atomic, but not fsync'ed, which
 	// would cost every container start a disk flush.
-	return writeJSONAtomic(s.LivePath(r.ContainerID), r, false)
+	return writeAtomic(s.LivePath(r.ContainerID), false, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
 }
 
 // keepLeftover archives a live record of id that belongs to another life

@@ -270,3 +270,27 @@ func FuzzValidID(f *testing.F) {
 		}
 	})
 }
+
+// A live record is never written larger than its readers take back (the
+// wrapper's exec decision and pod scope read every record with that
+// bound): writing it fails instead, and the hook refuses the container.
+func TestWriteLiveRefusesAnUnreadableSize(t *testing.T) {
+	s := Store{RunDir: t.TempDir(), ArchiveDir: t.TempDir()}
+	r := Record{ContainerID: "big", Time: time.Now(), Result: "applied", NS: 7}
+	for i := 0; i < 6000; i++ {
+		r.Warnings = append(r.Warnings, strings.Repeat("w", 200))
+	}
+	if err := s.WriteLive(r); err == nil || !strings.Contains(err.Error(), "more than the 1048576 its readers take") {
+		t.Fatalf("WriteLive: %v", err)
+	}
+	if _, err := os.Lstat(s.LivePath("big")); !os.IsNotExist(err) {
+		t.Fatalf("a record was left: %v", err)
+	}
+	r.Warnings = r.Warnings[:10]
+	if err := s.WriteLive(r); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ReadLive("big"); err != nil || len(got.Warnings) != 10 {
+		t.Fatalf("read back %d warnings: %v", len(got.Warnings), err)
+	}
+}
