@@ -190,6 +190,15 @@ func (e *emuKernel) JoinAndExec(pid int, req ExecRequest) error {
 	if err != nil {
 		return err
 	}
+	if req.RefuseOwn {
+		own, err := e.NamespaceOf(os.Getpid())
+		if err != nil {
+			return err
+		}
+		if target == own {
+			return fmt.Errorf("join: process %d: %w", pid, ErrJoinOwn)
+		}
+	}
 	env = append(append([]string(nil), env...), envEmuTarget+"="+strconv.FormatUint(uint64(target), 10))
 	// Re-exec through the C stage so the join happens single-threaded, then
 	// exec the runtime from the same process (see RunStage).

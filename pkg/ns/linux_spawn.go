@@ -93,6 +93,18 @@ func (k *linuxKernel) JoinAndExec(pid int, req ExecRequest) error {
 			return fmt.Errorf("join: process %d exited while its namespace was opened: %w", pid, err)
 		}
 	}
+	if req.RefuseOwn {
+		var got, own unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &got); err != nil {
+			return fmt.Errorf("join: %w", err)
+		}
+		if err := unix.Stat(filepath.Join(k.proc, "self", "ns", spawnKind.name), &own); err != nil {
+			return fmt.Errorf("join: %w", err)
+		}
+		if got.Ino == own.Ino && got.Dev == own.Dev {
+			return fmt.Errorf("join: process %d: %w", pid, ErrJoinOwn)
+		}
+	}
 	err = nsenter.Exec(nsenter.StagePlan{SetnsFD: int(f.Fd()), Exec: req.Argv, Env: req.Env,
 		ErrorLog: req.ErrorLog.Path, ErrorLogJSON: req.ErrorLog.JSON})
 	runtime.KeepAlive(f)

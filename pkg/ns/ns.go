@@ -11,6 +11,7 @@
 package ns
 
 import (
+	"errors"
 	"io"
 
 	"github.com/ima-hook/ima-hook/pkg/kconfig"
@@ -158,7 +159,18 @@ type ExecRequest struct {
 	Argv     []string // Argv[0] must be absolute
 	Env      []string
 	ErrorLog RuntimeLog
+	// RefuseOwn: the process joined must be in another namespace than the
+	// caller's (the wrapper runs in the host's): joining one's own
+	// namespace changes nothing, so the exec would run outside the
+	// container's namespace. For a container the wrapper knows has a
+	// namespace, a process in the wrapper's own is not its init (its pid
+	// was reused).
+	RefuseOwn bool
 }
+
+// ErrJoinOwn: JoinAndExec with RefuseOwn found the process in the caller's
+// own namespace.
+var ErrJoinOwn = errors.New("the process is in the wrapper's own (the host's) namespace, not a container's")
 
 // RuntimeLog is the runtime's own log file (its global --log and
 // --log-format), where a failure of the wrapper is reported too: containerd

@@ -225,3 +225,38 @@ func TestPodStartWaitsBoundedForTheCreator(t *testing.T) {
 		t.Errorf("waited %s", d)
 	}
 }
+
+// Joins that must land in a container's namespace ask the kernel seam to
+// refuse a process in the wrapper's own (a reused pid): exec into a
+// container the wrapper's notes or the hook's record give a namespace,
+// every exec under mandatory = true, and the start of a container in its
+// pod's namespace; an exec into a container that only asks for optional
+// IMA (it may run in the host's namespace) does not.
+func TestJoinsRefuseTheWrappersOwnNamespace(t *testing.T) {
+	h := newHarness(t, map[string]string{"io.imans.enable": "true"})
+	h.noteNS(t, "running")
+	h.run("exec running sh")
+	if h.k.Joined != 4242 || !h.k.Join.RefuseOwn {
+		t.Errorf("noted exec: joined %d refuse-own %v", h.k.Joined, h.k.Join.RefuseOwn)
+	}
+
+	h = newHarness(t, map[string]string{"io.imans.enable": "true", "io.imans.required": "false"})
+	h.run("exec running sh")
+	if h.k.Joined != 4242 || h.k.Join.RefuseOwn {
+		t.Errorf("annotations only: joined %d refuse-own %v", h.k.Joined, h.k.Join.RefuseOwn)
+	}
+	h = newHarness(t, nil)
+	h.w.Mandatory = true
+	h.run("exec running sh")
+	if h.k.Joined != 4242 || !h.k.Join.RefuseOwn {
+		t.Errorf("mandatory: joined %d refuse-own %v", h.k.Joined, h.k.Join.RefuseOwn)
+	}
+
+	h = newHarness(t, map[string]string{"io.imans.enable": "true"})
+	podSettings(h)
+	podOwner(t, h.w.Store, "running", time.Now())
+	h.run("create --bundle BUNDLE joiner")
+	if h.k.Joined != 4242 || !h.k.Join.RefuseOwn {
+		t.Errorf("pod join: joined %d refuse-own %v", h.k.Joined, h.k.Join.RefuseOwn)
+	}
+}

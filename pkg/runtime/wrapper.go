@@ -220,7 +220,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 			// container are born in it, as exec joins it (the hook checks
 			// the config).
 			w.logf(inv.ID, "joining the pod's IMA namespace: that of container %s (pid %d), and running %s %s", owner, pid, w.Runtime, inv.Command)
-			err := w.Kernel.JoinAndExec(pid, ns.ExecRequest{Argv: w.argv(inv), Env: w.Env, ErrorLog: w.log})
+			err := w.Kernel.JoinAndExec(pid, ns.ExecRequest{Argv: w.argv(inv), Env: w.Env, ErrorLog: w.log, RefuseOwn: true})
 			return w.fail(inv.ID, userror.Wrapf(err, "ima-runtime "+inv.Command, "check that container "+owner+" still runs; nothing was created", "cannot join the pod's IMA namespace"))
 		}
 		// This container creates the pod's namespace (noted under the
@@ -328,7 +328,10 @@ func (w *Wrapper) exec(inv *Invocation, perr error) int {
 			"start the container first"))
 	}
 	w.logf(inv.ID, "exec: joining the namespace of pid %d", st.Pid)
-	err = w.Kernel.JoinAndExec(st.Pid, ns.ExecRequest{Argv: w.argv(inv), Env: w.Env, ErrorLog: w.log})
+	// A container the wrapper's notes or the hook's record give a
+	// namespace is never joined in the host's (a reused pid): only one
+	// that merely asks for optional IMA may be there.
+	err = w.Kernel.JoinAndExec(st.Pid, ns.ExecRequest{Argv: w.argv(inv), Env: w.Env, ErrorLog: w.log, RefuseOwn: noted != "" || w.Mandatory})
 	return w.fail(inv.ID, userror.Wrapf(err, "ima-runtime exec", "check that the container is running; nothing was executed", "cannot join the container's IMA namespace"))
 }
 
