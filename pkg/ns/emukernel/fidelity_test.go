@@ -62,14 +62,7 @@ func inUserNS() *syscall.SysProcAttr {
 // first looks the child up; a kcmd or x509 write after that fork is
 // EACCES even though nobody has asked about the child yet.
 func TestForkActivatesWithoutLookup(t *testing.T) {
-	if lastPid() < 0 {
-		t.Skip("no /proc/sys/kernel/ns_last_pid")
-	}
-	k := newKernel(t, DefaultSwitches())
-	id, err := k.Unshare(self())
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, id := unsharedForForks(t)
 	if err := k.WriteForChildren(self(), "kcmd_for_children", []byte("ima_policy=tcb")); err != nil {
 		t.Fatal(err)
 	}
@@ -494,14 +487,7 @@ func TestPendingWhileOthersFork(t *testing.T) {
 // to it, before and regardless of activation. So the owner follows the
 // latest such fork, not only the first.
 func TestLaterForksSwapTheOwner(t *testing.T) {
-	if lastPid() < 0 {
-		t.Skip("no /proc/sys/kernel/ns_last_pid")
-	}
-	k := newKernel(t, DefaultSwitches())
-	id, err := k.Unshare(self())
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, id := unsharedForForks(t)
 	owner := func() uint64 {
 		var ino uint64
 		k.tx(func(s *state) error { ino = s.ns(id).Owner[0].Ino; return nil })
@@ -651,4 +637,20 @@ func TestKeyringSharedSwitch(t *testing.T) {
 		}
 		k.Setns(self(), InitialNS, true)
 	}
+}
+
+// unsharedForForks starts the tests of what this process's forks do: a
+// kernel that can tell its children (ns_last_pid) and a namespace it
+// unshared.
+func unsharedForForks(t *testing.T) (*Kernel, imansid.ID) {
+	t.Helper()
+	if lastPid() < 0 {
+		t.Skip("no /proc/sys/kernel/ns_last_pid")
+	}
+	k := newKernel(t, DefaultSwitches())
+	id, err := k.Unshare(self())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, id
 }
