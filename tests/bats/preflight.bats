@@ -89,14 +89,8 @@ pf_signed_rootfs() {
 
 # --- the hook (io.imans.preflight) ---------------------------------------------
 
-pf_require_hook_support() {
-	ih_require_bin "$IH_EMU_BIN"
-	grep -q 'preflight' "$IH_REPO_ROOT"/pkg/config/*.go ||
-		skip "the hook does not read io.imans.preflight yet (pkg/config)"
-}
-
 @test "hook: io.imans.preflight=enforce refuses a container whose entrypoint is unsigned" {
-	pf_require_hook_support
+	ih_require_bin "$IH_EMU_BIN"
 	b=$(ih_bundle enforce /bin/sh -c 'echo started')
 	ih_annotate "$b" io.imans.enable=true io.imans.kcmd= "io.imans.policy-rules=$IMASIG_EXEC" io.imans.preflight=enforce
 	ih_add_hooks "$b"
@@ -108,7 +102,7 @@ pf_require_hook_support() {
 }
 
 @test "hook: io.imans.preflight=warn starts the container and records the warning" {
-	pf_require_hook_support
+	ih_require_bin "$IH_EMU_BIN"
 	b=$(ih_bundle warn /bin/sh -c 'echo started')
 	ih_annotate "$b" io.imans.enable=true io.imans.kcmd= "io.imans.policy-rules=$IMASIG_EXEC" io.imans.preflight=warn
 	ih_add_hooks "$b"
@@ -123,7 +117,7 @@ pf_require_hook_support() {
 }
 
 @test "hook: io.imans.preflight=enforce lets a signed entrypoint start" {
-	pf_require_hook_support
+	ih_require_bin "$IH_EMU_BIN"
 	r=$(pf_signed_rootfs)
 	b=$(ih_bundle signed-enforce /bin/sh -c 'echo started')
 	ih_update_config "$b" '.root.path = $r' --arg r "$r"
@@ -164,7 +158,7 @@ pf_require_hook_support() {
 }
 
 @test "hook: io.imans.preflight=enforce refuses a container whose entrypoint it cannot judge" {
-	pf_require_hook_support
+	ih_require_bin "$IH_EMU_BIN"
 	b=$(ih_bundle undecided /bin/no-such-program)
 	ih_annotate "$b" io.imans.enable=true io.imans.kcmd= "io.imans.policy-rules=$IMASIG_EXEC" io.imans.preflight=enforce
 	ih_add_hooks "$b"
