@@ -19,9 +19,13 @@ func init() {
 }
 
 type statusReport struct {
-	Kernel  ns.Features   `json:"kernel"`
-	Ready   bool          `json:"ready"`
-	Missing string        `json:"missing,omitempty"`
+	Kernel  ns.Features `json:"kernel"`
+	Ready   bool        `json:"ready"`
+	Missing string      `json:"missing,omitempty"`
+	// Limited is set when the kernel gives containers namespaces but
+	// refuses every one with a policy (WritePolicyProblem): Ready is false
+	// then, and Limited is the one line saying why and what still works.
+	Limited string        `json:"limited,omitempty"`
 	Config  *config.Admin `json:"config"`
 	Source  string        `json:"config_source"`
 	// ConfigError is the one line that every container asking for IMA
@@ -46,7 +50,12 @@ template; and the admin config in force, validated as a whole: its
 [defaults] are checked exactly as a container's io.imans.* annotations
 are (key and policy files included), so a default that would refuse every
 container shows here. Exit status 0 when the kernel and the admin config
-are ready, 1 when the kernel is not, 2 when the admin config is not.
+are ready, 1 when the kernel is not, 2 when the admin config is not,
+3 when the kernel is ready only for containers without a custom policy:
+its configuration (CONFIG_IMA_WRITE_POLICY off) lets it load no policy into
+each namespace, so status says "ready: limited: ..." (JSON: "ready": false
+and the line as "limited") and the hook refuses every container that asks
+for a policy of its own.
 
 Flags:
 `)
@@ -81,7 +90,15 @@ Flags:
 			r.Missing = r.ConfigError
 		}
 	}
-	r.Ready = r.Missing == ""
+	if r.Missing == "" {
+		// A kernel that can load no policy per namespace (known from its
+		// config) makes the hook refuse every container with a policy:
+		// not "ready", whatever else holds.
+		if why := r.Kernel.WritePolicyProblem(); why != "" {
+			r.Limited = limitedLine(why)
+		}
+	}
+	r.Ready = r.Missing == "" && r.Limited == ""
 	if r.Kernel.Namespaces {
 		if id, err := k.NamespaceOf(1); err == nil {
 			r.HostNS = id
@@ -99,10 +116,20 @@ Flags:
 	switch {
 	case r.ConfigError != "":
 		return 2
+	case r.Limited != "":
+		return 3
 	case !r.Ready:
 		return 1
 	}
 	return 0
+}
+
+// limitedLine is status's one line for a kernel that can give containers
+// namespaces but no policy of their own (why: ns.Features.WritePolicyProblem).
+func limitedLine(why string) string {
+	return userror.Line(userror.New("kernel", why+
+		"; every container with a custom policy (io.imans.policy, io.imans.policy-rules) is refused, the others start",
+		"boot a kernel built with CONFIG_IMA_WRITE_POLICY=y"))
 }
 
 func printStatus(r statusReport) {
@@ -129,9 +156,12 @@ func printStatus(r statusReport) {
 		fmt.Printf("host IMA namespace:     %d\n", r.HostNS)
 	}
 	printKernelConfig(f)
-	if r.Ready {
+	switch {
+	case r.Ready:
 		fmt.Println("ready:                  yes")
-	} else {
+	case r.Limited != "":
+		fmt.Printf("ready:                  limited: %s\n", r.Limited)
+	default:
 		fmt.Printf("ready:                  no: %s\n", r.Missing)
 	}
 	a := r.Config
