@@ -42,23 +42,46 @@ func (l *Logger) Identify(id, who string) {
 	l.who[id] = userror.OneLine(who)
 }
 
+// journalEnabled and newSyslog reach the system's log daemons; tests
+// replace them.
+var (
+	journalEnabled = journal.Enabled
+	newSyslog      = func() (*syslog.Writer, error) {
+		return syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, "ima-hook")
+	}
+)
+
 // Open picks the target: "auto" tries journald, syslog, then a file
-// ima-hook.log in fallbackDir.
+// ima-hook.log in fallbackDir. A target asked for by name that cannot be
+// reached falls back the same way ("journald" to syslog, then the file;
+// "syslog" to the file) and the first line in the fallback says so: the
+// lines are an audit trail, and losing them silently because a daemon is
+// not running would be worse than finding them in the next place. Only
+// when no target at all can be opened do lines go nowhere, as under "auto".
 func Open(target, fallbackDir string) *Logger {
 	l := &Logger{}
+	var missed string // the named target that could not be reached
 	switch target {
-	case "journald":
-		l.target = "journald"
-		return l
 	case "stderr":
 		l.target = "stderr"
 		return l
+	case "journald":
+		if journalEnabled() {
+			l.target = "journald"
+			return l
+		}
+		missed = `log = "journald" but journald does not run (no socket /run/systemd/journal/socket)`
+		if l.openSyslog() {
+			l.notice(missed + ": logging to syslog instead")
+			return l
+		}
 	case "syslog":
 		if l.openSyslog() {
 			return l
 		}
+		missed = `log = "syslog" but no syslog daemon listens (/dev/log)`
 	case "auto", "":
-		if journal.Enabled() {
+		if journalEnabled() {
 			l.target = "journald"
 			return l
 		}
@@ -68,8 +91,12 @@ func Open(target, fallbackDir string) *Logger {
 	}
 	if fallbackDir != "" {
 		if err := os.MkdirAll(fallbackDir, 0o700); err == nil {
-			if f, err := os.OpenFile(filepath.Join(fallbackDir, "ima-hook.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
+			path := filepath.Join(fallbackDir, "ima-hook.log")
+			if f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
 				l.target, l.file = "file", f
+				if missed != "" {
+					l.notice(missed + ": logging to " + path + " instead")
+				}
 				return l
 			}
 		}
@@ -79,12 +106,24 @@ func Open(target, fallbackDir string) *Logger {
 }
 
 func (l *Logger) openSyslog() bool {
-	w, err := syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, "ima-hook")
+	w, err := newSyslog()
 	if err != nil {
 		return false
 	}
 	l.target, l.sys = "syslog", w
 	return true
+}
+
+// notice writes a line about the logging itself (no container) to the
+// target chosen.
+func (l *Logger) notice(msg string) {
+	msg = userror.OneLine(msg)
+	switch l.target {
+	case "syslog":
+		_ = l.sys.Warning(msg)
+	case "file":
+		fmt.Fprintf(l.file, "%s ima-hook[%d]: %s\n", time.Now().UTC().Format(time.RFC3339), os.Getpid(), msg)
+	}
 }
 
 // Target says where lines go.

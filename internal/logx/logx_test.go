@@ -1,10 +1,14 @@
 package logx
 
 import (
+	"errors"
+	"log/syslog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFileFallbackOneLinePerAction(t *testing.T) {
@@ -75,5 +79,77 @@ func TestIdentifiedContainersAreNamed(t *testing.T) {
 	if len(lines) != 3 || !strings.HasSuffix(lines[0], "container=c1 pod=default/web container=app IMA namespace 7 populated") ||
 		!strings.HasSuffix(lines[1], "container=c2 refused") || !strings.Contains(lines[2], "container=c3 pod=x/y") {
 		t.Fatalf("log lines: %q", lines)
+	}
+}
+
+// noDaemons makes journald and syslog unreachable for one test.
+func noDaemons(t *testing.T) {
+	oj, os0 := journalEnabled, newSyslog
+	t.Cleanup(func() { journalEnabled, newSyslog = oj, os0 })
+	journalEnabled = func() bool { return false }
+	newSyslog = func() (*syslog.Writer, error) { return nil, errors.New("no syslog daemon") }
+}
+
+// TestNamedTargetFallsBackToTheFile: log = "journald" (or "syslog") on a
+// machine where that daemon does not run falls back as "auto" does, to the
+// file in run_dir, whose first line says why; before, "journald" kept its
+// target and every line was lost without a word.
+func TestNamedTargetFallsBackToTheFile(t *testing.T) {
+	for _, target := range []string{"journald", "syslog"} {
+		t.Run(target, func(t *testing.T) {
+			noDaemons(t)
+			dir := t.TempDir()
+			l := Open(target, dir)
+			if l.Target() != "file" {
+				t.Fatalf("target %q, want file", l.Target())
+			}
+			l.Info("c1", "policy loaded")
+			l.Close()
+			b, err := os.ReadFile(filepath.Join(dir, "ima-hook.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			want := `log = "` + target + `" but `
+			if len(lines) != 2 || !strings.Contains(lines[0], want) || !strings.HasSuffix(lines[0], "logging to "+filepath.Join(dir, "ima-hook.log")+" instead") ||
+				!strings.Contains(lines[1], "container=c1 policy loaded") {
+				t.Fatalf("log lines: %q", lines)
+			}
+		})
+	}
+}
+
+// TestJournaldFallsBackToSyslog: log = "journald" without journald but with
+// a syslog daemon logs to syslog, the first message saying why.
+func TestJournaldFallsBackToSyslog(t *testing.T) {
+	noDaemons(t)
+	sock := filepath.Join(t.TempDir(), "log")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	newSyslog = func() (*syslog.Writer, error) {
+		return syslog.Dial("unixgram", sock, syslog.LOG_INFO|syslog.LOG_DAEMON, "ima-hook")
+	}
+	l := Open("journald", t.TempDir())
+	if l.Target() != "syslog" {
+		t.Fatalf("target %q, want syslog", l.Target())
+	}
+	l.Info("c1", "policy loaded")
+	l.Close()
+	var got []string
+	buf := make([]byte, 4096)
+	for range 2 {
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got = append(got, string(buf[:n]))
+	}
+	if !strings.Contains(got[0], `log = "journald" but journald does not run`) || !strings.Contains(got[0], "logging to syslog instead") ||
+		!strings.Contains(got[1], "container=c1 policy loaded") {
+		t.Fatalf("syslog messages: %q", got)
 	}
 }
