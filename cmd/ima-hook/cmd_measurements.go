@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/config"
+	"github.com/ima-hook/ima-hook/pkg/enginename"
 	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns"
 	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
@@ -44,8 +46,10 @@ Selecting entries:
                    where its ns_aggregate entry is in the host list. C is the
                    container id, a name its engine recorded (nerdctl, CRI-O,
                    containerd's CRI) or a unique id prefix such as the
-                   12-character short id; stderr says which container was
-                   picked. Each container with a reused id is one life: the
+                   12-character short id; failing those, the id podman or
+                   Docker gives for the name (they record no name: asked
+                   when on PATH, 5 s each). stderr says which container
+                   was picked and how. Each container with a reused id is one life: the
                    latest is taken, the others are listed (--life picks one).
                    The directories are the admin config's run_dir and
                    archive_dir (--config), or --run-dir and --archive-dir.
@@ -404,8 +408,17 @@ func pickContainer(store record.Store, f measurementsFlags, stderr io.Writer) (r
 	case errors.As(err, &amb):
 		return record.Life{}, userror.Wrapf(err, subject, "give more of the id, or the full id", "")
 	case errors.Is(err, fs.ErrNotExist):
-		return record.Life{}, userror.Wrap(err, subject, "no record of a container with this id, name or id prefix in "+store.RunDir+" or "+store.ArchiveDir,
-			"check the name or id (as the engine shows it) and --config, or --run-dir/--archive-dir")
+		// podman and Docker put no name into config.json, so their
+		// containers' records have ids only: ask the engines.
+		var tried string
+		id, by, tried, err = findThroughEngines(store, f.container)
+		if errors.Is(err, fs.ErrNotExist) {
+			return record.Life{}, userror.Wrap(err, subject, "no record of a container with this id, name or id prefix in "+store.RunDir+" or "+store.ArchiveDir+" ("+tried+")",
+				"check the name or id (as the engine shows it) and --config, or --run-dir/--archive-dir")
+		}
+		if err != nil {
+			return record.Life{}, userror.Wrapf(err, subject, "give the container's id", "")
+		}
 	case err != nil:
 		return record.Life{}, userror.Wrapf(err, subject, "check the record files", "")
 	}
@@ -443,6 +456,51 @@ func pickContainer(store record.Store, f measurementsFlags, stderr io.Writer) (r
 		fmt.Fprintf(stderr, "ima-hook: measurements: container %s has %d other lives with this id: %s; pick one with --life\n", id, len(others), strings.Join(others, "; "))
 	}
 	return life, nil
+}
+
+// engineTimeout bounds each engine's answer (findThroughEngines).
+var engineTimeout = 5 * time.Second
+
+// findThroughEngines asks the engines on PATH (enginename.Engines) for the
+// id of the container called name and finds that id's records. It returns
+// the id and how it was found ("podman name"), or an error wrapping
+// fs.ErrNotExist with tried saying what each engine answered. Engines that
+// name different containers with records make it ambiguous; an engine's
+// failure only counts as its answer.
+func findThroughEngines(store record.Store, name string) (id, by, tried string, err error) {
+	var said []string
+	found := map[string][]string{} // id with records -> engines naming it
+	var order []string
+	for _, a := range enginename.Resolve(context.Background(), enginename.Engines, name, engineTimeout) {
+		switch {
+		case errors.Is(a.Err, enginename.ErrNotOnPath):
+			said = append(said, a.Engine+" (not on PATH)")
+		case a.Err != nil:
+			said = append(said, a.Engine+" ("+a.Err.Error()+")")
+		default:
+			if _, err := store.Lives(a.ID); errors.Is(err, fs.ErrNotExist) {
+				said = append(said, a.Engine+" (container "+a.ID+", which has no record)")
+				continue
+			} else if err != nil {
+				return "", "", "", err
+			}
+			if found[a.ID] == nil {
+				order = append(order, a.ID)
+			}
+			found[a.ID] = append(found[a.ID], a.Engine)
+		}
+	}
+	switch len(order) {
+	case 0:
+		return "", "", "asked " + strings.Join(said, ", "), fmt.Errorf("%q: %w", name, fs.ErrNotExist)
+	case 1:
+		return order[0], strings.Join(found[order[0]], " and ") + " name", "", nil
+	}
+	var list []string
+	for _, id := range order {
+		list = append(list, id+" ("+strings.Join(found[id], ", ")+")")
+	}
+	return "", "", "", fmt.Errorf("the engines name different containers %q: %s", name, strings.Join(list, ", "))
 }
 
 func describeLife(l record.Life) string {

@@ -697,3 +697,46 @@ func TestMeasurementsReportUnattributableEntries(t *testing.T) {
 		t.Fatalf("ima-ns list reported unattributable entries:\n%s", stderr)
 	}
 }
+
+// TestMeasurementsContainerByEngineName: podman and Docker record no name,
+// so a name no record carries is asked of the engines on PATH (here fake
+// ones): the id podman gives is found and stderr says podman named it; an
+// engine that fails or is missing is not fatal, and when no engine gives a
+// container with a record the error says what each one answered. Before,
+// the name was "not found" with no engine asked.
+func TestMeasurementsContainerByEngineName(t *testing.T) {
+	lf := writeList(t, listgen.Spec{Entries: 600, Namespaces: 2, Seed: 23})
+	web := lf.res.Namespaces[1]
+	const webID = "9a1c2a9e0b7d4c3a8e6f5d4c3b2a1908f7e6d5c4b3a2918f7e6d5c4b3a291800"
+	store := record.Store{RunDir: filepath.Join(lf.dir, "run"), ArchiveDir: filepath.Join(lf.dir, "lib")}
+	dirs := []string{"--run-dir", store.RunDir, "--archive-dir", store.ArchiveDir}
+	must(t, store.WriteLive(record.Record{ContainerID: webID, NS: web.ID, AggregateIndex: web.AggregateIndex, Result: "applied"}))
+	bin := t.TempDir()
+	for name, body := range map[string]string{
+		"podman": `[ "$*" = "container inspect --format {{.Id}} -- web-1" ] && { echo ` + webID + `; exit 0; }
+[ "$6" = orphan ] && { echo 0000000000000000000000000000000000000000000000000000000000000000; exit 0; }
+echo "Error: no such container $6" >&2; exit 125`,
+		"docker": `echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock" >&2; exit 1`,
+	} {
+		must(t, os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755))
+	}
+	t.Setenv("PATH", bin)
+
+	code, out, errs := run(append([]string{"--file", lf.bin, "--container", "web-1"}, dirs...)...)
+	if code != 0 || strings.Count(out, "\n") != web.Entries {
+		t.Fatalf("web-1: code %d, %d lines, want %d: %s", code, strings.Count(out, "\n"), web.Entries, errs)
+	}
+	if !strings.Contains(errs, "--container web-1: container "+webID+" (by podman name)") {
+		t.Errorf("stderr does not say podman named it: %q", errs)
+	}
+	code, _, errs = run(append([]string{"--file", lf.bin, "--container", "orphan"}, dirs...)...)
+	want := "(asked podman (container 0000000000000000000000000000000000000000000000000000000000000000, which has no record), docker (Cannot connect to the Docker daemon"
+	if code != 2 || !strings.Contains(errs, want) || strings.Count(errs, "\n") != 1 {
+		t.Errorf("orphan: code %d, want 2 and %q: %q", code, want, errs)
+	}
+	t.Setenv("PATH", t.TempDir())
+	code, _, errs = run(append([]string{"--file", lf.bin, "--container", "web-1"}, dirs...)...)
+	if code != 2 || !strings.Contains(errs, "(asked podman (not on PATH), docker (not on PATH))") {
+		t.Errorf("no engines: code %d: %q", code, errs)
+	}
+}
