@@ -14,12 +14,12 @@ import (
 )
 
 func init() {
-	register(command{name: "configure", summary: "register the ima runtime handler with containerd, CRI-O, podman or Docker", run: func(args []string) int {
+	register(command{name: "configure", summary: "register the ima runtime handler with containerd, CRI-O, podman, Docker or iSulad", run: func(args []string) int {
 		return configureMain(args, os.Stdout, os.Stderr)
 	}})
 }
 
-const configureUsage = `Usage: ima-hook configure --engine containerd|cri-o|podman|docker [--dry-run] [--prefix DIR] [--handler NAME] [--root DIR]
+const configureUsage = `Usage: ima-hook configure --engine containerd|cri-o|podman|docker|isulad [--hook-spec] [--dry-run] [--prefix DIR] [--handler NAME] [--root DIR]
 
 Registers ima-hook with a container engine, as 'make install' placed it
 under --prefix: a runtime (handler) named "ima" that runs the wrapper, the
@@ -34,6 +34,17 @@ then selects it (deploy/kubernetes/, docs/kubernetes.md).
   cri-o       writes /etc/crio/crio.conf.d/50-ima-hook.conf
   podman      writes /etc/containers/containers.conf.d/50-ima-hook.conf
   docker      adds the runtime to /etc/docker/daemon.json
+  isulad      adds the runtime to /etc/isulad/daemon.json ("runtimes", with
+              "runtime-args"); the wrapper adds the hooks to each container
+              of that runtime (--inject-hooks) and daemon.json's daemon-wide
+              "hook-spec" is left alone. With --hook-spec the runtime is the
+              plain wrapper and the hooks come from the hook-spec instead:
+              "hook-spec" set to PREFIX/share/ima-hook/isulad-hook-spec.json,
+              or, when it names another file, ima-hook's two entries added
+              to that file. Never both: either way a container would run
+              ima-hook twice, so configure refuses a hook-spec that runs
+              ima-hook (without --hook-spec) and a runtime entry that adds
+              the hooks itself, --inject-hooks or --imans (with it).
 
 Every file it replaces is kept as FILE.ima-hook-backup-<time>. Running it
 again changes nothing. A config it cannot parse is refused with one line,
@@ -51,6 +62,7 @@ func configureMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&dryRun, "dry-run", false, "print what would change, change nothing")
 	fs.StringVar(&o.Prefix, "prefix", configure.DefaultPrefix, "where ima-hook is installed on the node (make install PREFIX)")
 	fs.StringVar(&o.Handler, "handler", configure.DefaultHandler, "the runtime handler `NAME` (RuntimeClass handler)")
+	fs.BoolVar(&o.IsuladHookSpec, "hook-spec", false, "with --engine isulad: give containers the hook through daemon.json's hook-spec, not --inject-hooks")
 	fs.StringVar(&o.Root, "root", "/", "the node's root `DIR` as this process sees it (a DaemonSet's host mount, e.g. /host)")
 	fs.SetOutput(stderr)
 	fs.Usage = func() {

@@ -17,6 +17,8 @@
 //   - CRI-O: a drop-in in /etc/crio/crio.conf.d.
 //   - podman: a drop-in in /etc/containers/containers.conf.d.
 //   - Docker: daemon.json (Docker has no drop-in directory).
+//   - iSulad: /etc/isulad/daemon.json, and with the hook-spec option the
+//     hook-spec it names (isulad.go).
 package configure
 
 import (
@@ -33,7 +35,7 @@ import (
 )
 
 // Engines configure knows.
-var Engines = []string{"containerd", "cri-o", "podman", "docker"}
+var Engines = []string{"containerd", "cri-o", "podman", "docker", "isulad"}
 
 // The annotation keys engines must pass to the runtime.
 const AnnotationGlob = "io.imans.*"
@@ -51,6 +53,9 @@ type Options struct {
 	Prefix string
 	// Handler is the runtime handler name (RuntimeClass handler), "ima".
 	Handler string
+	// IsuladHookSpec (iSulad only): the hooks come from daemon.json's
+	// hook-spec instead of the wrapper's --inject-hooks (isulad.go).
+	IsuladHookSpec bool
 }
 
 // DefaultPrefix and DefaultHandler are the defaults of Options.
@@ -108,6 +113,9 @@ func Make(o Options) (*Plan, error) {
 	if !validHandler(o.Handler) {
 		return nil, userror.New("--handler", fmt.Sprintf("%s is not a runtime handler name", userror.Quote(o.Handler)), "use lower-case letters, digits and '-', e.g. ima")
 	}
+	if o.IsuladHookSpec && o.Engine != "isulad" {
+		return nil, userror.New("--hook-spec", "is for --engine isulad only", "leave it out")
+	}
 	p := &Plan{Engine: o.Engine, opts: o}
 	var err error
 	switch o.Engine {
@@ -119,6 +127,8 @@ func Make(o Options) (*Plan, error) {
 		err = planPodman(o, p)
 	case "docker":
 		err = planDocker(o, p)
+	case "isulad":
+		err = planIsulad(o, p)
 	default:
 		return nil, userror.New("--engine", fmt.Sprintf("unknown engine %s", userror.Quote(o.Engine)), "use one of "+strings.Join(Engines, ", "))
 	}
