@@ -56,6 +56,25 @@ container_pid() { ih_runc state "$1" | jq -r .pid; }
 	[ "time:[$recorded]" = "$ns" ] || ih_fail "recorded namespace $recorded, container $ns"
 }
 
+@test "a namespace start reads the kernel config only for a kcmd whose answer depends on it (ima_appraise=)" {
+	# Reading (and gunzipping) /proc/config.gz cost every namespace start
+	# about 3 ms of CPU (docs/testing.md, start-up of the wrapper).
+	ih_require_cmd strace
+	b=$(enabled_bundle kc1 /bin/true)
+	id=$(ih_cid kc1)
+	run strace -f -qq -e trace=open,openat -o "$BATS_TEST_TMPDIR/plain.trace" timeout "$IH_TIMEOUT" "$W" --root "$IH_RUNC_ROOT" run --bundle "$b" "$id" </dev/null
+	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
+	grep -q "kc1/config.json" "$BATS_TEST_TMPDIR/plain.trace" || ih_fail "the trace shows no config.json read: $(head -c 2000 "$BATS_TEST_TMPDIR/plain.trace")"
+	! grep -Eq '"(/proc/config\.gz|/boot/config-[^"]*)"' "$BATS_TEST_TMPDIR/plain.trace" || ih_fail "kernel config read for a plain kcmd: $(grep -E 'config\.gz|/boot/config-' "$BATS_TEST_TMPDIR/plain.trace")"
+	# ima_appraise=log is ignored by a kernel without
+	# CONFIG_IMA_APPRAISE_BOOTPARAM: there the wrapper still asks.
+	ih_annotate "$b" io.imans.kcmd="ima_policy=tcb ima_appraise=log"
+	id=$(ih_cid kc2)
+	run strace -f -qq -e trace=open,openat -o "$BATS_TEST_TMPDIR/appraise.trace" timeout "$IH_TIMEOUT" "$W" --root "$IH_RUNC_ROOT" run --bundle "$b" "$id" </dev/null
+	[ "$status" -eq 0 ] || ih_fail "status $status: $output"
+	grep -Eq '"(/proc/config\.gz|/boot/config-[^"]*)"' "$BATS_TEST_TMPDIR/appraise.trace" || ih_fail "no kernel config read for ima_appraise=log"
+}
+
 @test "a container without IMA passes through unchanged: host namespace, nothing recorded" {
 	b=$(ih_bundle plain /bin/sh -c 'readlink /proc/1/ns/time; cat /proc/1/timens_offsets')
 	id=$(ih_cid plain)
