@@ -1,3 +1,5 @@
+//go:build imaemu
+
 package ns
 
 import (
@@ -6,7 +8,8 @@ import (
 )
 
 // joinArgv and splitArgv carry an argv through one environment variable
-// (JSON, so any argument survives).
+// (JSON, so any argument survives) to the emulator's join stage, which
+// withoutEnv then leaves out of the command's environment.
 func joinArgv(argv []string) string {
 	b, _ := json.Marshal(argv)
 	return string(b)
