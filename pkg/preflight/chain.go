@@ -350,9 +350,7 @@ func (c *chainer) searchDirs(obj, prog loaded, musl, secure bool, loaderPath str
 	var dirs []string
 	ldPath := func() {
 		if v, ok := c.env["LD_LIBRARY_PATH"]; ok && !secure {
-			for _, d := range strings.FieldsFunc(v, func(r rune) bool { return r == ':' || r == ';' }) {
-				dirs = append(dirs, d)
-			}
+			dirs = append(dirs, strings.FieldsFunc(v, func(r rune) bool { return r == ':' || r == ';' })...)
 		}
 	}
 	if musl {

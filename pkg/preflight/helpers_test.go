@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"os"
 	"os/exec"
@@ -227,5 +226,3 @@ func hasPath(files []FileResult, p string) bool {
 	}
 	return false
 }
-
-func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

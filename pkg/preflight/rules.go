@@ -433,13 +433,3 @@ func candidates(rules []*compiledRule, a access, f fileFacts, fs fsFacts, cr *cr
 	return append(out, candidate{})
 }
 
-// anyAppraise reports whether some rule could appraise this access at all,
-// so files no rule touches need no xattr read.
-func anyAppraise(cands []candidate) bool {
-	for _, c := range cands {
-		if c.rule != nil && c.rule.action == "appraise" {
-			return true
-		}
-	}
-	return false
-}

@@ -26,16 +26,16 @@ type walker struct {
 	lim    Limits
 	mounts []string
 
-	files, entries           int
-	dirs, symlinks, special  int
-	truncated                string
-	notes                    []string
-	depthNoted, entriesNoted bool
-	dropped                  int
-	results                  []FileResult
-	shadowed                 []string
-	mu                       sync.Mutex
-	jobs                     chan *target
+	files, entries          int
+	dirs, symlinks, special int
+	truncated               string
+	notes                   []string
+	depthNoted              bool
+	dropped                 int
+	results                 []FileResult
+	shadowed                []string
+	mu                      sync.Mutex
+	jobs                    chan *target
 }
 
 func (w *walker) run(ctx context.Context) {
