@@ -399,12 +399,6 @@ func attribute(err error, subject, file, fix string) error {
 	return userror.Wrap(err, subject, problem, fix)
 }
 
-// IsUserError reports whether err is already a one-line user error.
-func IsUserError(err error) bool {
-	var ue *userror.Error
-	return errors.As(err, &ue)
-}
-
 // LookalikeKeys returns a warning for each annotation key that looks like
 // an io.imans.* key but is not one: the prefix in another case
 // (IO.IMANS.policy) or spelt with non-ASCII lookalike characters (a

@@ -5,8 +5,8 @@
 // the result; at poststop it archives the namespace's final measurement view.
 //
 // The data flows one way: state + annotations + admin config -> config.Config
-// -> PopulatePlan -> ns.Kernel -> record. The plan is plain data so that tests (and
-// --dry-run) can inspect what would be written without a kernel.
+// -> PopulatePlan -> ns.Kernel -> record. The plan is plain data so that
+// tests can inspect what would be written without a kernel.
 package hook
 
 import (
