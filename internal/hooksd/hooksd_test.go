@@ -297,7 +297,8 @@ func injected(t *testing.T, spec *rspec.Spec, ext map[string][]rspec.Hook) map[s
 		}
 	}
 	if spec.Hooks != nil {
-		add("prestart", spec.Hooks.Prestart) //nolint:staticcheck // deprecated stage must stay empty
+		//lint:ignore SA1019 the deprecated stage is read to check that it stays empty
+		add("prestart", spec.Hooks.Prestart)
 		add("createRuntime", spec.Hooks.CreateRuntime)
 		add("createContainer", spec.Hooks.CreateContainer)
 		add("startContainer", spec.Hooks.StartContainer)

@@ -38,8 +38,9 @@ const (
 	InitialNS imansid.ID = 0xEFFFFFF9
 	// firstDynamicIno is where proc_alloc_inum's dynamic range starts.
 	firstDynamicIno imansid.ID = 0xF0000000
-	pageSize                   = 4096
 )
+
+const pageSize = 4096
 
 // Switches are the points of the ABI that stored material could not settle
 // ([U] in docs/kernel-abi.md). Tests run both settings.
