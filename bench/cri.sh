@@ -90,6 +90,7 @@ cri_start() { # HANDLER ANNOTATIONS-JSON
 	n=$((n + 1))
 	local cfg p c
 	cfg=$(pod_cfg "p$n" "$2")
+	# shellcheck disable=SC2015 # any of the three failing is the error
 	p=$(cri_ctl "$ctd" runp --runtime "$1" "$cfg" 2>"$work/err") &&
 		c=$(cri_ctl "$ctd" create "$p" "$ctr_cfg" "$cfg" 2>"$work/err") &&
 		cri_ctl "$ctd" start "$c" >/dev/null 2>"$work/err" ||

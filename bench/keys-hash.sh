@@ -29,7 +29,8 @@ trap 'rm -rf "$work"' EXIT
 
 # Files of varied sizes (a rootfs has many small and a few large ones):
 # every 10th file is 10 times the others.
-per=$((SIZE_MIB * 1024 * 1024 / (FILES + FILES / 10 * 9)))
+big=$(((FILES + 9) / 10))
+per=$((SIZE_MIB * 1024 * 1024 / (FILES + 9 * big)))
 mkdir -p "$work/tree"
 for ((i = 0; i < FILES; i++)); do
 	n=$per
@@ -37,7 +38,8 @@ for ((i = 0; i < FILES; i++)); do
 	head -c "$n" /dev/urandom >"$work/tree/f$i"
 done
 find "$work/tree" -type f | sort >"$work/list"
-total=$(du -cb $(cat "$work/list") | tail -1 | cut -f1)
+mapfile -t files <"$work/list"
+total=$(du -cb "${files[@]}" | tail -1 | cut -f1)
 
 (cd "$repo" && go test -c -o "$work/keys.test" ./pkg/keys)
 

@@ -32,6 +32,7 @@ ih_busybox_rootfs() {
 	shift
 	mkdir -p "$dir"/{bin,proc,sys,dev,tmp,etc,run}
 	cp /bin/busybox "$dir/bin/busybox"
+	# shellcheck disable=SC2046 # one word per applet name
 	(($#)) || set -- $(/bin/busybox --list)
 	for a in "$@"; do [[ $a == busybox ]] || ln -sf busybox "$dir/bin/$a"; done
 	: >"$dir/etc/hosts"

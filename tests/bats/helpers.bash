@@ -1,4 +1,8 @@
 # shellcheck shell=bash
+# The .bats files that source this use its variables and pass the optional
+# arguments; jq programs are single-quoted on purpose:
+# shellcheck disable=SC2034,SC2119,SC2120,SC2016
+#
 # Shared helpers for the ima-hook bats suites (tests/bats/*.bats).
 #
 # Everything here is real: runc and podman, bundles built from the host's

@@ -59,6 +59,8 @@ printf 'content %d\ntampered %d\n' "$ok" "$bad" >"$out/evmctl-verify.txt"
 keyid=$(head -c 7 "$out/sig-sm3.ima" | tail -c 4 | od -An -tx1 | tr -d ' \n')
 header() { # algo-byte-hex sigfile
 	local size; size=$(stat -c %s "$2")
+	# the format is the header's bytes as \x escapes, built on purpose
+	# shellcheck disable=SC2059,SC2001
 	printf "\\x03\\x02\\x$1$(echo "$keyid" | sed 's/../\\x&/g')\\x$(printf %02x $((size >> 8)))\\x$(printf %02x $((size & 255)))"
 	cat "$2"
 }
