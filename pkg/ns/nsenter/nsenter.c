@@ -209,8 +209,8 @@ static const char *hint(int step, int e, const struct nsenter_plan *p)
 	case NSENTER_EXIT_UNSHARE:
 		if (e == EINVAL)
 			return (p->unshare & NSENTER_CLONE_NEWIMA)
-				       ? "this kernel has no IMA namespaces (needs an openEuler kernel built with CONFIG_IMA_NS)"
-				       : "this kernel does not support one of these namespace types";
+				   ? "this kernel has no IMA namespaces (needs an openEuler kernel built with CONFIG_IMA_NS)"
+				   : "this kernel does not support one of these namespace types";
 		if (e == EPERM)
 			return "creating a namespace needs CAP_SYS_ADMIN: run the runtime as real root";
 		if (e == ENOSPC || e == EUSERS)
