@@ -20,6 +20,7 @@ packages="
 	rpm
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools
 	time hyperfine util-linux coreutils
+	shellcheck clang-format
 "
 
 export DEBIAN_FRONTEND=noninteractive
@@ -42,7 +43,11 @@ if command -v go >/dev/null; then
 	if [ ! -x .cache/bin/crictl ]; then
 		GOBIN=$PWD/.cache/bin go install "sigs.k8s.io/cri-tools/cmd/crictl@$crictl_version"
 	fi
-	echo "install-deps.sh: Go $(go env GOVERSION) found, modules downloaded, crictl $crictl_version in .cache/bin"
+	# staticcheck for make lint, which runs it with go run at this
+	# version: installing it here fetches and builds it ahead.
+	staticcheck_version=v0.8.2
+	GOBIN=$PWD/.cache/bin go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+	echo "install-deps.sh: Go $(go env GOVERSION) found, modules downloaded, crictl $crictl_version and staticcheck $staticcheck_version in .cache/bin"
 else
 	echo "install-deps.sh: Go is missing; install Go $(sed -nE 's/^go ([0-9.]+)$/\1/p' "$(dirname "$0")/../go.mod") or newer at /usr/local/go" >&2
 	exit 1
