@@ -57,7 +57,7 @@ want_layout() {
 
 	# Forced to the other layout, the read fails and names --layout.
 	other=plain
-	[ "$want" = plain ] && other=ns-header
+	[ "$want" = plain ] && other="ns-header"
 	run "$IH_EMU_BIN" measurements --file "$BATS_TEST_TMPDIR/list.bin" --layout "$other" --format none
 	[ "$status" -eq 1 ] || ih_fail "read as $other: status $status: $output"
 	[[ $output == *"--layout $want"* ]] || ih_fail "the failure does not name --layout $want: $output"

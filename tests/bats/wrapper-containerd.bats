@@ -72,7 +72,8 @@ ctd() { timeout "$IH_TIMEOUT" ctr --address "$CTD_DIR/ctd.sock" -n "$CTD_NS" "$@
 # binary_name BIN [--inject-hooks]: the script containerd runs instead of
 # runc (BinaryName), as docs/runtime-wrapper.md shows it.
 binary_name() {
-	local bin=$1 f=$BATS_TEST_TMPDIR/binary-name-$(basename "$1")
+	local bin=$1 f
+	f=$BATS_TEST_TMPDIR/binary-name-$(basename "$1")
 	shift
 	printf '#!/bin/sh\nIMA_HOOK_EMU_DIR=%s\nexport IMA_HOOK_EMU_DIR\nexec %s runtime %s --config %s --runtime %s -- "$@"\n' \
 		"$IMA_HOOK_EMU_DIR" "$bin" "$*" "$IH_CONFIG" "$IH_RUNC" >"$f"
@@ -160,7 +161,7 @@ ctd_run() {
 	CTRS+=("$id")
 	ctd run -d --read-only --runc-binary "$rt" --annotation io.imans.enable=true --annotation "io.imans.policy=$pol" \
 		--annotation "io.imans.x509=$cert" --annotation "io.imans.kcmd=ima_appraise=log" \
-		--rootfs "$IH_ROOTFS" "$id" /bin/sleep 60 >/dev/null || ih_fail "ctr run -d failed: $(cat "$CTD_DIR/containerd.log" | tail -n 3)"
+		--rootfs "$IH_ROOTFS" "$id" /bin/sleep 60 >/dev/null || ih_fail "ctr run -d failed: $(tail -n 3 "$CTD_DIR/containerd.log")"
 	pid=$(ctd task ls | awk -v id="$id" '$1 == id {print $2}')
 	ns=$(ih_ns_of_pid "$pid")
 	[ "$ns" = "$(cat "$IH_RUN_DIR/created/$id.nsid")" ] || ih_fail "init in $ns, wrapper recorded $(cat "$IH_RUN_DIR/created/$id.nsid")"
