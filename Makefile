@@ -164,14 +164,23 @@ vet:
 #   and live in another, and then belongs in the tagged file that uses it.
 #   Its default checks; a finding that is wanted is kept with a
 #   //lint:ignore CHECK reason comment at the line.
-# - shellcheck (Debian package) on every shell script; a finding that is
-#   wanted is kept with a "# shellcheck disable=SCxxxx # reason" line.
+# - shellcheck (Debian package) on every shell script and bats file; a
+#   finding that is wanted is kept with a "# shellcheck disable=SCxxxx #
+#   reason" line. For the bats files only, what bats itself makes wrong:
+#   each @test runs in a subshell (SC2030, SC2031), run sets status,
+#   output and stderr (SC2154), variables set for helpers.bash, which
+#   shellcheck cannot follow through load (SC2034, SC2153), sources found
+#   through $$BATS_TEST_DIRNAME (SC1091), jq programs in single quotes
+#   (SC2016). It also finds a "! cmd" that is not a test's last command,
+#   which bats does not count as a failure.
 # - clang-format 14 (Debian package) in check mode on the C files, against
 #   .clang-format: a five-line kernel-like style that the existing C code
 #   already follows (it moved two continuation lines), so the check guards
 #   the style without a reformatting diff; GNU indent has no check mode.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SHELL_SCRIPTS = $(shell find . \( -path ./.cache -o -path ./.git \) -prune -o -type f \( -name '*.sh' -o -name '*.bash' \) -print | sort) .ci/run
+BATS_FILES = $(sort $(wildcard tests/bats/*.bats))
+BATS_SHELLCHECK_EXCLUDE = SC2030,SC2031,SC2154,SC2034,SC2153,SC1091,SC2016
 C_SOURCES = $(shell find . \( -path ./.cache -o -path ./.git \) -prune -o -type f -name '*.[ch]' -print | sort)
 
 lint:
@@ -179,6 +188,7 @@ lint:
 	$(STATICCHECK) -tags imaemu ./...
 	$(STATICCHECK) -tags timens ./...
 	shellcheck -x $(SHELL_SCRIPTS)
+	shellcheck -x -e $(BATS_SHELLCHECK_EXCLUDE) $(BATS_FILES)
 	clang-format --dry-run -Werror $(C_SOURCES)
 
 # Packages with files behind the imaemu tag (the emulator and whatever
