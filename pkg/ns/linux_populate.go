@@ -6,8 +6,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -15,9 +17,17 @@ import (
 
 	"github.com/ima-hook/ima-hook/internal/userror"
 	"github.com/ima-hook/ima-hook/pkg/keys"
+	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 )
+
+// The populate stage runs in a re-executed copy of the binary whose C stage
+// (pkg/ns/nsenter) entered the target IMA namespace before the Go runtime
+// started: imans_install refuses a multi-threaded caller with EUSERS, and a
+// Go process always has threads by the time main runs. The parent sends the
+// request as JSON on stdin and reads the answer as JSON on stdout.
+const stagePopulate = "populate"
 
 // Populate enters pid's IMA namespace from the single-threaded C stage and
 // writes the policy and key there.
@@ -182,4 +192,24 @@ func firstTemplate(path string) string {
 		}
 	}
 	return ""
+}
+
+// scanForAggregate looks for id's ns_aggregate entry among the first lines
+// of an ASCII measurement view. In a namespace's own view it is the first
+// entry (added right after activation), so a short scan suffices.
+func scanForAggregate(r io.Reader, id imansid.ID) (bool, error) {
+	want := " " + measure.NSAggregateName(id)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
+	for i := 0; i < 64 && sc.Scan(); i++ {
+		line := sc.Text()
+		if strings.Contains(line, want+" ") || strings.HasSuffix(line, want) {
+			return true, nil
+		}
+	}
+	return false, sc.Err()
+}
+
+func parseCounter(b []byte) (uint64, error) {
+	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 }

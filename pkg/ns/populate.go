@@ -1,7 +1,6 @@
 package ns
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,22 +10,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ima-hook/ima-hook/internal/userror"
-	"github.com/ima-hook/ima-hook/pkg/measure"
 	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
-
-// The populate stage runs in a re-executed copy of the binary whose C stage
-// (pkg/ns/nsenter) entered the target IMA namespace before the Go runtime
-// started: imans_install refuses a multi-threaded caller with EUSERS, and a
-// Go process always has threads by the time main runs. The parent sends the
-// request as JSON on stdin and reads the answer as JSON on stdout.
-const stagePopulate = "populate"
 
 // PopulateTimeout bounds the populate stage; the hook's own timeout in the
 // hooks.d file is larger, so a stuck kernel write is reported by us.
@@ -202,26 +192,6 @@ func writePolicyRetrying(fs secfs, rules []string, path string) (int, error) {
 			delay *= 2
 		}
 	}
-}
-
-// scanForAggregate looks for id's ns_aggregate entry among the first lines
-// of an ASCII measurement view. In a namespace's own view it is the first
-// entry (added right after activation), so a short scan suffices.
-func scanForAggregate(r io.Reader, id imansid.ID) (bool, error) {
-	want := " " + measure.NSAggregateName(id)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
-	for i := 0; i < 64 && sc.Scan(); i++ {
-		line := sc.Text()
-		if strings.Contains(line, want+" ") || strings.HasSuffix(line, want) {
-			return true, nil
-		}
-	}
-	return false, sc.Err()
-}
-
-func parseCounter(b []byte) (uint64, error) {
-	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 }
 
 type limitedWriter struct {
