@@ -472,6 +472,7 @@ ih_make_ca() {
 	local d=$1
 	[[ -s $d/test-ca.der ]] && return 0
 	mkdir -p "$d"
+	# shellcheck disable=SC2015 # either step failing is the error
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ima-hook test CA" \
 		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=keyCertSign" \
 		-keyout "$d/test-ca.pem" -out "$d/test-ca.crt" >/dev/null 2>&1 &&

@@ -379,7 +379,7 @@ pod_annotate() {
 @test "emulated kernel, runc: containers of one pod with io.imans.scope=pod started all at once share exactly one namespace" {
 	local n=4 i ns nss created=0
 	for i in $(seq "$n"); do
-		b=$(ih_bundle pp$i /bin/sleep 300)
+		b=$(ih_bundle "pp$i" /bin/sleep 300)
 		pod_annotate "$b" pp "c$i"
 		ih_add_hooks "$b"
 		IH_CIDS+=("$(ih_cid "pp$i")")
