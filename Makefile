@@ -177,6 +177,8 @@ vet:
 #   .clang-format: a five-line kernel-like style that the existing C code
 #   already follows (it moved two continuation lines), so the check guards
 #   the style without a reformatting diff; GNU indent has no check mode.
+# - no file points at the build machines' own notes (the shared directory
+#   beside the checkout, its testing notes): users do not have them.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SHELL_SCRIPTS = $(shell find . \( -path ./.cache -o -path ./.git \) -prune -o -type f \( -name '*.sh' -o -name '*.bash' \) -print | sort) .ci/run
 BATS_FILES = $(sort $(wildcard tests/bats/*.bats))
@@ -190,6 +192,8 @@ lint:
 	shellcheck -x $(SHELL_SCRIPTS)
 	shellcheck -x -e $(BATS_SHELLCHECK_EXCLUDE) $(BATS_FILES)
 	clang-format --dry-run -Werror $(C_SOURCES)
+	@if grep -rnE --exclude-dir=.git --exclude-dir=.cache --exclude-dir=bin '\.\./shar[e]d/|TESTIN[G]\.md' .; then \
+		echo "lint: the lines above point at notes outside the repository, which users do not have: cite docs/ instead"; exit 1; fi
 
 # Packages with files behind the imaemu tag (the emulator and whatever
 # tests against it) are tested a second time with the tag.
