@@ -432,4 +432,3 @@ func candidates(rules []*compiledRule, a access, f fileFacts, fs fsFacts, cr *cr
 	}
 	return append(out, candidate{})
 }
-
