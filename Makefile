@@ -13,6 +13,8 @@
 #                       the output they show (internal/docscheck)
 #   make lint           staticcheck (each build's tags), shellcheck, clang-format
 #   make test-unit      only the Go tests;  make test-bats  only the bats suites
+#                       and the switch matrix (tests/bats/all.sh; last line
+#                       "bats: N passed, N failed[, N skipped]")
 #   make test-switches  the switch matrix alone (tests/bats/switch-matrix: one
 #                       focused suite per emulated-kernel switch, other setting)
 #   make bench          every bench/*.sh;   make demo   scripts/demo.sh
@@ -208,7 +210,8 @@ test-unit: fmt-check vet portable-check
 # The bats suites run in full on the emulated kernel's default switches,
 # then the switch matrix runs a focused suite per switch in its other
 # setting (one line each in tests/bats/switch-matrix).
-test-bats: test-bats-default test-switches
+test-bats: build build-emu build-timens
+	tests/bats/all.sh
 
 test-bats-default: build build-emu build-timens
 	tests/bats/run.sh
@@ -223,9 +226,10 @@ test-switches: build build-emu build-timens
 docs-check: build build-emu build-timens
 	IMA_HOOK_DOCS_CHECK=1 $(GO) test -count=1 -timeout 20m -v -run '^TestDocs$$' ./internal/docscheck
 
-# Go first (fast failures), bats last: the runner's "N passed, N failed"
-# is the final line of the output.
-test: test-unit lint docs-check test-bats test-switches
+# Go first (fast failures), bats last: all.sh's "bats: N passed, N failed"
+# (the default suites and the switch matrix added up) is the final line of
+# the output.
+test: test-unit lint docs-check test-bats
 
 bench: build build-emu
 	bench/run.sh
