@@ -82,6 +82,24 @@ func TestParserRejects(t *testing.T) {
 	}
 }
 
+// The kernel prints on the same UART whenever it likes: its text can be
+// spliced right after a marker, before the newline. The marker still counts
+// and the kernel's text stays console output.
+func TestParserKernelTextAfterMarker(t *testing.T) {
+	m := func(s string) string { return "@@VMTEST:" + tok + ":" + s + "@@" }
+	kernel := "[    2.137925] tsc: Refined TSC clocksource calibration: 2596.107 MHz"
+	p, err := parse(t, m("START")+kernel+"\n"+m("EXIT:0")+kernel+"\n")
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if !p.exited || p.exitCode != 0 {
+		t.Fatalf("exited=%v code=%d, want the EXIT marker read", p.exited, p.exitCode)
+	}
+	if c := p.console.String(); strings.Count(c, kernel) != 2 {
+		t.Fatalf("console = %q, want the kernel's line twice", c)
+	}
+}
+
 // A marker with another run's token is plain console text: the script
 // cannot forge results by printing marker-like lines.
 func TestParserIgnoresForeignToken(t *testing.T) {

@@ -159,7 +159,14 @@ func (p *parser) line(l, prefix string, lineNo int) error {
 	if i > 0 && p.cur == "" {
 		p.console.WriteString(l[:i] + "\n")
 	}
-	body := strings.TrimSuffix(l[i+len(prefix):], "@@")
+	// The marker ends at its first "@@" (no body contains one). The kernel
+	// prints asynchronously on the same UART, so its text can follow the
+	// marker on the same line (seen: "...:START@@[    2.13] tsc: Refined
+	// TSC clocksource calibration"): that text is console output.
+	body, after, _ := strings.Cut(l[i+len(prefix):], "@@")
+	if after != "" {
+		p.console.WriteString(after + "\n")
+	}
 	kind, rest, _ := strings.Cut(body, ":")
 	switch kind {
 	case "START":
