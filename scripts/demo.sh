@@ -48,9 +48,23 @@ cat >"$work/policies/batch.policy" <<'EOF'
 measure func=BPRM_CHECK mask=MAY_EXEC uid=0
 measure func=FILE_CHECK mask=MAY_READ uid=0
 EOF
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ima-hook demo tenant" \
-	-addext "subjectKeyIdentifier=hash" -keyout "$work/private/tenant.pem" \
-	-outform DER -out "$work/keys/tenant.der" >/dev/null 2>&1
+# The tenant's key. A kernel that loads a namespace's certificate at all
+# (CONFIG_IMA_LOAD_X509) has the trusted keyring too, and drops a
+# certificate no built-in or secondary trusted key signed; so the demo signs
+# it with a demo CA and makes that CA a built-in key of the emulated kernel
+# (its .builtin_trusted_keys are the files in builtin-trusted-keys/). On a
+# node, the CA is one whose key is built into the kernel or enrolled in
+# .secondary_trusted_keys (docs/keys.md).
+mkdir -p "$IMA_HOOK_EMU_DIR/builtin-trusted-keys"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ima-hook demo CA" \
+	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=keyCertSign" \
+	-keyout "$work/private/ca.pem" -out "$work/private/ca.crt" >/dev/null 2>&1
+openssl x509 -in "$work/private/ca.crt" -outform DER -out "$IMA_HOOK_EMU_DIR/builtin-trusted-keys/demo-ca.der"
+openssl req -new -newkey rsa:2048 -nodes -subj "/CN=ima-hook demo tenant" \
+	-keyout "$work/private/tenant.pem" -out "$work/private/tenant.csr" >/dev/null 2>&1
+printf 'subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n' >"$work/private/tenant.ext"
+openssl x509 -req -in "$work/private/tenant.csr" -CA "$work/private/ca.crt" -CAkey "$work/private/ca.pem" \
+	-set_serial 1 -days 2 -extfile "$work/private/tenant.ext" -outform DER -out "$work/keys/tenant.der" >/dev/null 2>&1
 
 # The runtime wrapper with the demo's config (installed systems use the
 # ima-runtime symlink and /etc/ima-hook/ima-hook.toml).
