@@ -97,26 +97,7 @@ func (s Store) WritePrivateCopy(path string, data []byte) error {
 // ReadPrivateCopy reads a private copy (never through a symlink, regular
 // files only, at most max bytes).
 func (s Store) ReadPrivateCopy(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return b, nil
+	return readBounded(path, max)
 }
 
 // RemoveNotes removes the notes and private copies of id (noteKinds, with
@@ -214,24 +195,32 @@ func writeNote(path, text string) error {
 // readNote reads a note without following a symlink and refuses anything
 // but a small regular file.
 func readNote(path string) (string, error) {
+	b, err := readBounded(path, maxNote)
+	return string(b), err
+}
+
+// readBounded reads what the wrapper and the hook left under the run
+// directory: never through a symlink, without blocking on a FIFO planted
+// there, regular files only, at most max bytes.
+func readBounded(path string, max int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
+		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxNote+1))
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if len(b) > maxNote {
-		return "", fmt.Errorf("%s: longer than %d bytes", path, maxNote)
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
 	}
-	return string(b), nil
+	return b, nil
 }

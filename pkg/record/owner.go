@@ -143,28 +143,14 @@ func readSmall(path string) ([]byte, error) {
 	return readBounded(path, 128)
 }
 
-func readBounded(path string, max int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b := make([]byte, max)
-	n, err := io.ReadFull(f, b)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, err
-	}
-	return b[:n], nil
-}
-
 // ReadOwner reads id's owner note.
 func (s Store) ReadOwner(id string) (Owner, error) {
-	b, err := readBounded(s.OwnerPath(id), maxOwnerNote+1)
+	b, err := readBounded(s.OwnerPath(id), maxOwnerNote)
 	if err != nil {
 		return Owner{}, err
 	}
 	var o Owner
-	if len(b) > maxOwnerNote || json.Unmarshal(b, &o) != nil || o.PID <= 0 {
+	if json.Unmarshal(b, &o) != nil || o.PID <= 0 {
 		return Owner{}, fmt.Errorf("%s: not an owner note", s.OwnerPath(id))
 	}
 	return o, nil
