@@ -37,7 +37,8 @@
 # EXTRA_BIN=PATH measures a second wrapper binary (e.g. one built from an
 # earlier commit) as two more variants in the same rounds.
 #
-# Needs root, runc, jq, busybox-static, gcc, go and `make build-timens`.
+# Needs root, runc, jq, busybox-static, gcc (musl-gcc for a musl build), go
+# and `make build-timens`.
 set -euo pipefail
 
 RUNS=${RUNS:-30}
@@ -78,14 +79,10 @@ make_bundle() { # NAME ANNOTATIONS-JSON
 }
 # Floors measured in the same rounds: an exec-only C wrapper (any wrapper
 # at all), the ABI's minimum in C (unshare, fork the runtime into the
-# namespace, wait), and a Go program that only execs the runtime (any
-# wrapper in Go). All static, like ima-hook.
-cc=${CC:-gcc}
-command -v "$cc" >/dev/null || { echo "bench/wrapper.sh: needs a C compiler ($cc)" >&2; exit 1; }
-"$cc" -O2 -static -o "$work/bin/exec-floor" "$repo/bench/floor/exec.c"
-"$cc" -O2 -static -o "$work/bin/unshare-floor" "$repo/bench/floor/unshare.c"
-(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$work/bin/goexec-floor" ./bench/floor/goexec)
-(cd "$repo" && CGO_ENABLED=1 go build -trimpath -ldflags '-extldflags=-static' -o "$work/bin/govalidate-floor" ./bench/floor/govalidate) 2> >(grep -v 'statically linked applications requires at runtime' >&2)
+# namespace, wait), an exec-only Go program (any wrapper in Go) and the
+# Go-validated C-first minimum, built like the wrapper (bench/floor/build.sh).
+. "$repo/bench/floor/build.sh"
+ih_build_floors "$repo" "$bin" "$work/bin"
 
 plain=$(make_bundle plain '{}')
 enabled=$(make_bundle enabled '{"io.imans.enable": "true"}')
@@ -155,7 +152,7 @@ rp=$(ratio pass)
 echo "runc run busybox /bin/true through the runtime wrapper, $RUNS runs each, interleaved"
 echo "  runc $("$runc" --version | head -n1 | awk '{print $3}'), $(nproc) cores, kernel $(uname -r)"
 echo "  run_dir on $(stat -f -c %T "$work/run"); notes $([[ $KEEP_NOTES == 1 ]] && echo "left for the next start's sweep" || echo "removed after each run, as poststop does")"
-echo "  wrapper $bin${extra:+; extra $extra}"
+echo "  wrapper $bin${extra:+; extra $extra}; floors built with $floor_libc ($floor_cc)"
 printf '  baseline (runc)                    %s\n' "$(stat_line "$work/base.ms")"
 printf '  wrapper, new namespace             %s\n' "$(stat_line "$work/ns.ms")"
 printf '  wrapper, pass-through              %s\n' "$(stat_line "$work/pass.ms")"
@@ -173,7 +170,7 @@ printf '    Go-validated, C-first (issue min) %s   ratio %s\n' "$(stat_line "$wo
 echo "  ratio of medians, namespace        $rn (goal <= $GOAL)"
 echo "  ratio of medians, pass-through     $rp"
 gap() { awk -v x="$(median "$work/$1.ms")" -v f="$(median "$work/$2.ms")" 'BEGIN {printf "%+.2f ms", (x-f)/100}'; } # VARIANT FLOOR
-echo "  above its floor: namespace $(gap ns fval) (Go-validated), pass-through $(gap pass fgo) (exec-only Go)"
+echo "  above its floor: namespace $(gap ns fval) (Go-validated; goal <= +1 ms), pass-through $(gap pass fgo) (exec-only Go; goal <= +0.5 ms)"
 [[ -z $extra ]] || echo "  extra wrapper:   namespace $(gap nsx fval), pass-through $(gap passx fgo)"
 if awk -v r="$rn" -v g="$GOAL" 'BEGIN {exit !(r <= g)}'; then
 	echo "  goal met"

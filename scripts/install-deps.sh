@@ -14,7 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages="
-	make gcc libc6-dev git ca-certificates openssl
+	make gcc libc6-dev musl-tools git ca-certificates openssl
 	runc crun podman containerd docker.io bats busybox-static jq
 	ima-evm-utils keyutils attr strace cpio
 	rpm

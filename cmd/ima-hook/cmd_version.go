@@ -11,14 +11,20 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/ns"
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
-var version = "dev"
+// version and libc are set at build time (-ldflags "-X main.version=...
+// -X main.libc=..."): libc is the C library the static binary carries
+// (the Makefile's LIBC: musl or glibc), which bug reports about start-up
+// cost or C-stage messages need.
+var (
+	version = "dev"
+	libc    = "unknown"
+)
 
 func init() {
-	register(command{name: "version", summary: "print the version and the kernel seam this build uses", run: func(args []string) int {
+	register(command{name: "version", summary: "print the version, the C library and the kernel seam this build uses", run: func(args []string) int {
 		fs := pflag.NewFlagSet("version", pflag.ContinueOnError)
 		fs.Usage = func() {
-			fmt.Println("Usage: ima-hook version\n\nPrints the version, the Go version and which kernel this build talks to\n(linux, or the emulator of test builds).")
+			fmt.Println("Usage: ima-hook version\n\nPrints the version, the Go version, the C library linked in (musl or\nglibc) and which kernel this build talks to (linux, or the emulator of\ntest builds).")
 		}
 		if status, done := parseFlags(fs, args); done {
 			return status
@@ -27,7 +33,7 @@ func init() {
 			fmt.Fprintln(os.Stderr, userror.Line(userror.New("version", "unexpected argument "+userror.Quote(fs.Arg(0)), "run 'ima-hook version' without arguments")))
 			return 2
 		}
-		fmt.Printf("ima-hook %s (%s, kernel seam: %s)\n", version, runtime.Version(), ns.Default().Probe().Kernel)
+		fmt.Printf("ima-hook %s (%s, libc: %s, kernel seam: %s)\n", version, runtime.Version(), libc, ns.Default().Probe().Kernel)
 		return 0
 	}})
 }

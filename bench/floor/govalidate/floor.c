@@ -7,14 +7,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "startargs.h"
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
 
 int floor_verdict_fd = -1;
 
-__attribute__((constructor)) static void floor_main(int argc, char **argv)
+// Started like ima-hook's C stage, with any C library (startargs.h).
+__attribute__((constructor)) static void floor_main(void)
 {
+	char **argv = NULL;
+	int argc = start_args(&argv);
 	int p[2], status;
 	char verdict;
 	pid_t v, r;

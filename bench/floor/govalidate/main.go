@@ -15,6 +15,7 @@
 package main
 
 /*
+#cgo CFLAGS: -I${SRCDIR}/../../../pkg/ns/nsenter
 extern int floor_verdict_fd;
 */
 import "C"

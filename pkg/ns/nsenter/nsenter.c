@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "nsenter.h"
+#include "startargs.h"
 
 // Results of the constructor, read by Go through the accessors below.
 static int nsenter_ran;              // a plan was found and performed
@@ -545,13 +546,20 @@ static void fork_wait_exit(char **argv, char **env, const struct nsenter_plan *p
 
 static struct nsenter_plan plan;
 
-__attribute__((constructor)) static void nsenter_ctor(int argc, char **argv, char **envp)
+// No parameters: only glibc passes (argc, argv, envp) to constructors, and
+// the release build links musl (startargs.h finds them on the stack).
+__attribute__((constructor)) static void nsenter_ctor(void)
 {
 	char err[256];
+	char **envp = environ, **argv = NULL;
+	int argc;
 
 	if (!env_value(envp, NSENTER_ENV_MARKER))
 		return;
 	nsenter_threads_at_entry = count_threads();
+	argc = start_args(&argv);
+	if (argc < 0)
+		die_plan("cannot find the program's arguments on the initial stack");
 	if (nsenter_parse(envp, &plan, err, sizeof(err)) < 0)
 		die_plan(err);
 
