@@ -94,11 +94,18 @@ build: bin/ima-hook bin/ima-runtime
 build-emu: bin/ima-hook-emu bin/emu/ima-runtime
 build-timens: bin/ima-hook-timens bin/timens/ima-runtime
 
-bin/ima-hook: $(GOSRC)
+# bin/.libc names the C library the binaries were linked with, rewritten
+# only when LIBC changes, so that `make LIBC=glibc` relinks them.
+bin/.libc: FORCE
+	@mkdir -p $(@D); [ "$$(cat $@ 2>/dev/null)" = '$(LIBC)' ] || echo '$(LIBC)' >$@
+.PHONY: FORCE
+FORCE:
+
+bin/ima-hook: $(GOSRC) bin/.libc
 	$(GOBUILD) -tags '$(STATIC_TAGS)' -o $@ ./cmd/ima-hook
-bin/ima-hook-emu: $(GOSRC)
+bin/ima-hook-emu: $(GOSRC) bin/.libc
 	$(GOBUILD) -tags '$(STATIC_TAGS) imaemu' -o $@ ./cmd/ima-hook
-bin/ima-hook-timens: $(GOSRC)
+bin/ima-hook-timens: $(GOSRC) bin/.libc
 	$(GOBUILD) -tags '$(STATIC_TAGS) timens' -o $@ ./cmd/ima-hook
 
 # The runtime wrapper is the same binary called as "ima-runtime"; the test

@@ -12,9 +12,10 @@
 #   pass-through  ima-hook-timens runtime --runtime /bin/true -- run ...
 #                 on a bundle without io.imans.enable
 #   namespace     the same on a bundle with io.imans.enable=true
-#   floors        exec-only C, unshare+fork+wait in C, exec-only Go, and
-#                 Go-validated C-first (bench/floor/build.sh), each running
-#                 /bin/true with the same arguments
+#   floors        exec-only C, unshare+fork+wait in C, exec-only Go,
+#                 Go-validated C-first, and exec-only Go linking ima-hook's
+#                 packages (bench/floor/build.sh), each running /bin/true
+#                 with the same arguments
 #
 # Goals (issue 14.6): namespace at most 1 ms above the Go-validated floor,
 # pass-through at most 0.5 ms above the exec-only Go floor.
@@ -82,6 +83,7 @@ floor() { # NAME FLOOR
 	floor funshare unshare-floor
 	floor fgo goexec-floor
 	floor fval govalidate-floor
+	floor fimp goimports-floor
 	if [[ -n $extra ]]; then
 		wrap passx "$extra" plain bench-passx
 		wrap nsx "$extra" enabled bench-nsx
@@ -116,8 +118,10 @@ line "  exec-only C wrapper" fexec
 line "  unshare+fork+wait in C (ABI min)" funshare
 line "  exec-only Go program" fgo
 line "  Go-validated, C-first" fval
+line "  exec-only Go with ima-hook's packages" fimp
 echo "  above its floor: namespace $(gap ns fval) ms (goal <= +$NS_GOAL_MS), pass-through $(gap pass fgo) ms (goal <= +$PASS_GOAL_MS)"
 [[ -z $extra ]] || echo "  extra wrapper:   namespace $(gap nsx fval) ms, pass-through $(gap passx fgo) ms"
+echo "  of the pass-through's: $(gap fimp fgo) ms the start of ima-hook's packages (initialisers, cgo), $(gap pass fimp) ms its own work"
 status=0
 if within ns fval "$NS_GOAL_MS" && within pass fgo "$PASS_GOAL_MS"; then
 	echo "  goals met"

@@ -12,15 +12,18 @@
 #   pass-through: the bundle without the annotation through the same wrapper
 #                 (read config.json, decide, exec runc).
 #
-#   floors:       the same start through four stand-ins built from
+#   floors:       the same start through five stand-ins built from
 #                 bench/floor/: an exec-only C wrapper, the ABI's minimum in
-#                 C (unshare, fork, wait), an exec-only Go program, and the
+#                 C (unshare, fork, wait), an exec-only Go program, the
 #                 minimum of any wrapper that meets issue 3 (a Go process
 #                 must validate before the runtime is born: C forks a Go
 #                 child that validates nothing, then unshares and forks the
-#                 runtime). They show what any wrapper, any wrapper on this
-#                 ABI, any wrapper in Go and any Go-validated wrapper on this
-#                 ABI cost on this machine.
+#                 runtime), and an exec-only Go program that links
+#                 ima-hook's packages. They show what any wrapper, any
+#                 wrapper on this ABI, any wrapper in Go, any Go-validated
+#                 wrapper on this ABI and any wrapper on ima-hook's libraries
+#                 cost on this machine. bench/startup.sh measures the same
+#                 without runc's own noise.
 #
 # RUNS (default 30) runs of each, interleaved in rotating order so drift of
 # the machine hits all alike, after WARMUP (default 3) untimed runs each.
@@ -112,6 +115,7 @@ run_fexec() { start exec-floor "$plain"; }
 run_funshare() { start unshare-floor "$plain"; }
 run_fgo() { start goexec-floor "$plain"; }
 run_fval() { start govalidate-floor "$plain"; }
+run_fimp() { start goimports-floor "$plain"; }
 timed() { # VARIANT -> elapsed in 1/100 ms, appended to $work/VARIANT.ms
 	local t0 t1
 	t0=$(date +%s%N)
@@ -126,7 +130,7 @@ run_ns
 [[ -s $work/run/created/bench-ns-$n.nsid ]] || { echo "bench/wrapper.sh: no namespace was created" >&2; exit 1; }
 
 poststop ns
-order=(base ns pass fexec funshare fgo fval)
+order=(base ns pass fexec funshare fgo fval fimp)
 [[ -z $extra ]] || order+=(nsx passx)
 for ((i = 0; i < WARMUP; i++)); do for w in "${order[@]}"; do timed "$w"; done; done
 for w in "${order[@]}"; do : >"$work/$w.ms"; done
@@ -167,6 +171,7 @@ printf '    exec-only C wrapper              %s   ratio %s\n' "$(stat_line "$wor
 printf '    unshare+fork+wait in C (ABI min) %s   ratio %s\n' "$(stat_line "$work/funshare.ms")" "$(ratio funshare)"
 printf '    exec-only Go program             %s   ratio %s\n' "$(stat_line "$work/fgo.ms")" "$(ratio fgo)"
 printf '    Go-validated, C-first (issue min) %s   ratio %s\n' "$(stat_line "$work/fval.ms")" "$(ratio fval)"
+printf '    exec-only Go, ima-hook packages  %s   ratio %s\n' "$(stat_line "$work/fimp.ms")" "$(ratio fimp)"
 echo "  ratio of medians, namespace        $rn (goal <= $GOAL)"
 echo "  ratio of medians, pass-through     $rp"
 gap() { awk -v x="$(median "$work/$1.ms")" -v f="$(median "$work/$2.ms")" 'BEGIN {printf "%+.2f ms", (x-f)/100}'; } # VARIANT FLOOR

@@ -13,6 +13,7 @@
 #        OUTDIR/unshare-floor    unshare + fork + wait in C (the ABI's minimum)
 #        OUTDIR/goexec-floor     exec-only Go program
 #        OUTDIR/govalidate-floor Go-validated, C-first (issue 3's minimum)
+#        OUTDIR/goimports-floor  exec-only Go program linking ima-hook's packages
 #     and sets floor_libc and floor_cc.
 ih_build_floors() {
 	local repo=$1 bin=$2 out=$3 ldmode=()
@@ -34,4 +35,6 @@ ih_build_floors() {
 	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$out/goexec-floor" ./bench/floor/goexec)
 	(cd "$repo" && CC=$floor_cc CGO_ENABLED=1 go build -trimpath -ldflags "${ldmode[*]} -extldflags=-static" \
 		-o "$out/govalidate-floor" ./bench/floor/govalidate) 2> >(grep -v 'statically linked applications requires at runtime' >&2)
+	(cd "$repo" && CC=$floor_cc CGO_ENABLED=1 go build -trimpath -tags 'netgo osusergo' -ldflags "${ldmode[*]} -extldflags=-static" \
+		-o "$out/goimports-floor" ./bench/floor/goimports) 2> >(grep -v 'statically linked applications requires at runtime' >&2)
 }

@@ -153,3 +153,31 @@ func TestJournaldFallsBackToSyslog(t *testing.T) {
 		t.Fatalf("syslog messages: %q", got)
 	}
 }
+
+// TestSocketExists: the daemons are dialled only where a socket file is;
+// a regular file, a directory or nothing at that path is not one.
+func TestSocketExists(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "log")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("no unix sockets here: %v", err)
+	}
+	defer l.Close()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link") // /dev/log is often a symlink to the socket
+	if err := os.Symlink(sock, link); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]bool{sock: true, link: true, file: false, dir: false, filepath.Join(dir, "none"): false} {
+		if got := socketExists(path); got != want {
+			t.Errorf("socketExists(%s) = %v, want %v", path, got, want)
+		}
+	}
+	if anySocketExists([]string{file, filepath.Join(dir, "none")}) || !anySocketExists([]string{file, link}) {
+		t.Error("anySocketExists disagrees with socketExists")
+	}
+}

@@ -85,3 +85,26 @@ func TestResolveIsBounded(t *testing.T) {
 		t.Errorf("docker: %+v", got[1])
 	}
 }
+
+func TestIsFullID(t *testing.T) {
+	for _, c := range []struct {
+		s  string
+		ok bool
+	}{
+		{webID, true},
+		{strings.Repeat("0", 64), true},
+		{"", false},
+		{webID[:63], false},
+		{webID + "0", false},
+		{strings.ToUpper(webID), false},        // engines print lower case
+		{webID[:63] + "g", false},              // not hex
+		{webID[:63] + "\n", false},             // trimmed before the check
+		{strings.Repeat("é", 32), false},       // 64 bytes, not 64 digits
+		{webID[:32] + " " + webID[33:], false}, // a space inside
+		{"sha256:" + webID[:57], false},        // a digest prefix is not an id
+	} {
+		if got := isFullID(c.s); got != c.ok {
+			t.Errorf("isFullID(%q) = %v, want %v", c.s, got, c.ok)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package record
 
 import (
+	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -121,4 +124,50 @@ func FuzzParseListStart(f *testing.F) {
 			t.Fatalf("%q: negative start %d", text, n)
 		}
 	})
+}
+
+// TestWriteAtomicLeavesNoTemporary: the temporary file is gone whether the
+// write succeeds (renamed into place) or fails (removed).
+func TestWriteAtomicLeavesNoTemporary(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c1.owner")
+	if err := writeNote(path, "x"); err != nil {
+		t.Fatal(err)
+	}
+	fail := errors.New("fill failed")
+	if err := writeAtomic(filepath.Join(dir, "c2.owner"), false, func(io.Writer) error { return fail }); !errors.Is(err, fail) {
+		t.Fatalf("got %v, want the fill's error", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".tmp-*"))
+	if len(left) != 0 {
+		t.Fatalf("temporaries left: %v", left)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "x" {
+		t.Fatalf("note: %q, %v", b, err)
+	}
+}
+
+// TestRemoveNote: missing notes are no error; a note that is a directory
+// (never made by ima-hook) is still removed when empty, as os.Remove did.
+func TestRemoveNote(t *testing.T) {
+	dir := t.TempDir()
+	if err := removeNote(filepath.Join(dir, "none")); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "c1.nsid")
+	if err := os.WriteFile(f, []byte("1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := filepath.Join(dir, "c1.start")
+	if err := os.Mkdir(d, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{f, d} {
+		if err := removeNote(p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s still there: %v", p, err)
+		}
+	}
 }

@@ -264,7 +264,12 @@ func writeAtomic(path string, durable bool, fill func(io.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(f.Name())
+		}
+	}()
 	if err := fill(f); err != nil {
 		f.Close()
 		return err
@@ -281,6 +286,7 @@ func writeAtomic(path string, durable bool, fill func(io.Writer) error) error {
 	if err := os.Rename(f.Name(), path); err != nil {
 		return err
 	}
+	renamed = true
 	if durable {
 		return syncDir(dir)
 	}
