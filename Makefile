@@ -42,7 +42,7 @@ STATIC_TAGS := netgo osusergo
 # musl-tools), else glibc. Static glibc probes the CPU (init_cpu_features,
 # cache geometry through dozens of cpuid instructions) at every exec; in a
 # VM each cpuid traps to the hypervisor, which made glibc's start-up cost
-# 0.5 ms more than musl's per run here (bench/wrapper.sh), paid by every
+# 0.5 ms more than musl's per run here (bench/startup.sh), paid by every
 # container start, IMA or not, where ima-runtime is the engine's runtime.
 # LIBC=glibc forces glibc; `ima-hook version` says which one a binary has.
 MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
@@ -261,7 +261,7 @@ docs-check: build build-emu build-timens
 # the output.
 test: test-unit lint docs-check test-bats
 
-bench: build build-emu
+bench: build build-emu build-timens
 	bench/run.sh
 
 demo: build build-emu

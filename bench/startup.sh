@@ -122,11 +122,10 @@ line "  exec-only Go with ima-hook's packages" fimp
 echo "  above its floor: namespace $(gap ns fval) ms (goal <= +$NS_GOAL_MS), pass-through $(gap pass fgo) ms (goal <= +$PASS_GOAL_MS)"
 [[ -z $extra ]] || echo "  extra wrapper:   namespace $(gap nsx fval) ms, pass-through $(gap passx fgo) ms"
 echo "  of the pass-through's: $(gap fimp fgo) ms the start of ima-hook's packages (initialisers, cgo), $(gap pass fimp) ms its own work"
-status=0
+# A verdict, as the other benches print theirs; the exit status says only
+# whether the bench ran.
 if within ns fval "$NS_GOAL_MS" && within pass fgo "$PASS_GOAL_MS"; then
 	echo "  goals met"
 else
 	echo "  goals NOT met"
-	status=1
 fi
-exit $status
