@@ -23,6 +23,8 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ima-hook/ima-hook/pkg/safefile"
 )
 
 const (
@@ -110,9 +112,11 @@ func ReadConfigFile(path string) ([]byte, error) {
 // NotRegularError is a config path that names something other than a
 // regular file: reading a FIFO would block forever, a device could be
 // anything.
-type NotRegularError struct{ Kind string }
+type NotRegularError struct {
+	Kind string // safefile.DescribeMode's words, with the article
+}
 
-func (e *NotRegularError) Error() string { return "is a " + e.Kind + ", not a regular file" }
+func (e *NotRegularError) Error() string { return "is " + e.Kind + ", not a regular file" }
 
 // openRegular opens path without blocking (O_NONBLOCK: opening a FIFO for
 // reading would otherwise wait for a writer) and refuses anything but a
@@ -130,25 +134,9 @@ func openRegular(path string) (*os.File, int64, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, 0, &fs.PathError{Op: "open", Path: path, Err: &NotRegularError{Kind: fileKind(fi.Mode())}}
+		return nil, 0, &fs.PathError{Op: "open", Path: path, Err: &NotRegularError{Kind: safefile.DescribeMode(fi.Mode())}}
 	}
 	return f, fi.Size(), nil
-}
-
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe (FIFO)"
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	}
-	return "special file"
 }
 
 // Annotations returns the container's annotations: the state's, or the

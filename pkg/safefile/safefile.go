@@ -92,7 +92,7 @@ func ReadInDir(dir, path string, max int64) (data []byte, resolvedPath string, e
 		return nil, "", &Error{Path: path, Problem: "cannot stat: " + unwrapPathErr(err).Error(), Err: err}
 	}
 	if !st.Mode().IsRegular() {
-		return nil, "", &Error{Path: path, Problem: "is " + describeMode(st.Mode()) + ", not a regular file",
+		return nil, "", &Error{Path: path, Problem: "is " + DescribeMode(st.Mode()) + ", not a regular file",
 			Fix: "point it at a regular file inside " + dir, Err: ErrNotRegular}
 	}
 	if st.Size() > max {
@@ -182,12 +182,16 @@ func tooLarge(path string, size, max int64) error {
 		Fix: "use a smaller file (a certificate or policy is far below this)", Err: ErrTooLarge}
 }
 
-func describeMode(m fs.FileMode) string {
+// DescribeMode names the kind of a file that is not a regular one, with
+// its article, for refusal lines ("is a named pipe (FIFO), not a regular
+// file"): every reader of files that must be regular (this package's,
+// pkg/oci's config reader) words it the same way.
+func DescribeMode(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"
 	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
+		return "a named pipe (FIFO)"
 	case m&fs.ModeSocket != 0:
 		return "a socket"
 	case m&fs.ModeCharDevice != 0:

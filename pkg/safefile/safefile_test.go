@@ -96,7 +96,7 @@ func TestReadInDir(t *testing.T) {
 		{filepath.Join(allowed, "abs"), ErrEscape, "symlink"},
 		{filepath.Join(allowed, "esc"), ErrEscape, "symlink"},
 		{filepath.Join(allowed, "escdir", "secret"), ErrEscape, "symlink"},
-		{filepath.Join(allowed, "fifo"), ErrNotRegular, "a FIFO"},
+		{filepath.Join(allowed, "fifo"), ErrNotRegular, "a named pipe (FIFO)"},
 		{filepath.Join(allowed, "dir"), ErrNotRegular, "a directory"},
 		{filepath.Join(allowed, "missing"), ErrNotFound, "does not exist"},
 		{filepath.Join(allowed, "loop"), syscall.ELOOP, "symlinks"},
