@@ -72,11 +72,13 @@ tab=$'\t'
 wrap() { # NAME BINARY BUNDLE ID
 	echo "$1${tab}$2${tab}runtime${tab}--config${tab}$cfg${tab}--runtime${tab}$rt${tab}--${tab}run${tab}--bundle${tab}$work/$3${tab}$4"
 }
+# The baseline and the floors run the "runtime" with the same arguments.
+rtargs="run${tab}--bundle${tab}$work/plain${tab}bench"
 floor() { # NAME FLOOR
-	echo "$1${tab}$work/bin/$2${tab}$rt${tab}run${tab}--bundle${tab}$work/plain${tab}bench"
+	echo "$1${tab}$work/bin/$2${tab}$rt${tab}$rtargs"
 }
 {
-	echo "base${tab}$rt${tab}run${tab}--bundle${tab}$work/plain${tab}bench"
+	echo "base${tab}$rt${tab}$rtargs"
 	wrap pass "$bin" plain bench-pass
 	wrap ns "$bin" enabled bench-ns
 	floor fexec exec-floor

@@ -33,8 +33,11 @@ ih_build_floors() {
 	"$floor_cc" -O2 -static -o "$out/exec-floor" "$repo/bench/floor/exec.c"
 	"$floor_cc" -O2 -static -o "$out/unshare-floor" "$repo/bench/floor/unshare.c"
 	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$out/goexec-floor" ./bench/floor/goexec)
-	(cd "$repo" && CC=$floor_cc CGO_ENABLED=1 go build -trimpath -ldflags "${ldmode[*]} -extldflags=-static" \
-		-o "$out/govalidate-floor" ./bench/floor/govalidate) 2> >(grep -v 'statically linked applications requires at runtime' >&2)
-	(cd "$repo" && CC=$floor_cc CGO_ENABLED=1 go build -trimpath -tags 'netgo osusergo' -ldflags "${ldmode[*]} -extldflags=-static" \
-		-o "$out/goimports-floor" ./bench/floor/goimports) 2> >(grep -v 'statically linked applications requires at runtime' >&2)
+	# The cgo floors, static like ima-hook (goimports with its tags too).
+	cgo_floor() { # NAME TAGS
+		(cd "$repo" && CC=$floor_cc CGO_ENABLED=1 go build -trimpath -tags "$2" -ldflags "${ldmode[*]} -extldflags=-static" \
+			-o "$out/$1-floor" "./bench/floor/$1") 2> >(grep -v 'statically linked applications requires at runtime' >&2)
+	}
+	cgo_floor govalidate ''
+	cgo_floor goimports 'netgo osusergo'
 }

@@ -5,18 +5,6 @@
 // wrapper of ours can cost less than this.
 package main
 
-import (
-	"fmt"
-	"os"
-	"syscall"
-)
+import "github.com/ima-hook/ima-hook/bench/floor/internal/execfloor"
 
-func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: goexec RUNTIME [ARGS...]")
-		os.Exit(2)
-	}
-	err := syscall.Exec(os.Args[1], os.Args[1:], os.Environ())
-	fmt.Fprintln(os.Stderr, "goexec:", err)
-	os.Exit(127)
-}
+func main() { execfloor.Main("goexec") }

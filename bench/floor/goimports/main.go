@@ -13,10 +13,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"syscall"
-
 	_ "github.com/opencontainers/runtime-spec/specs-go"
 	_ "github.com/spf13/pflag"
 
@@ -38,14 +34,8 @@ import (
 	_ "github.com/ima-hook/ima-hook/pkg/preflight"
 	_ "github.com/ima-hook/ima-hook/pkg/record"
 	_ "github.com/ima-hook/ima-hook/pkg/runtime"
+
+	"github.com/ima-hook/ima-hook/bench/floor/internal/execfloor"
 )
 
-func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: goimports-floor RUNTIME [ARGS...]")
-		os.Exit(2)
-	}
-	err := syscall.Exec(os.Args[1], os.Args[1:], os.Environ())
-	fmt.Fprintln(os.Stderr, "goimports-floor:", err)
-	os.Exit(127)
-}
+func main() { execfloor.Main("goimports-floor") }
