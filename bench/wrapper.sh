@@ -12,18 +12,22 @@
 #   pass-through: the bundle without the annotation through the same wrapper
 #                 (read config.json, decide, exec runc).
 #
-#   floors:       the same start through five stand-ins built from
+#   floors:       the same start through six stand-ins built from
 #                 bench/floor/: an exec-only C wrapper, the ABI's minimum in
 #                 C (unshare, fork, wait), an exec-only Go program, the
 #                 minimum of any wrapper that meets issue 3 (a Go process
 #                 must validate before the runtime is born: C forks a Go
 #                 child that validates nothing, then unshares and forks the
-#                 runtime), and an exec-only Go program that links
-#                 ima-hook's packages. They show what any wrapper, any
-#                 wrapper on this ABI, any wrapper in Go, any Go-validated
-#                 wrapper on this ABI and any wrapper on ima-hook's libraries
-#                 cost on this machine. bench/startup.sh measures the same
-#                 without runc's own noise.
+#                 runtime), and two exec-only Go programs: one linking
+#                 what the design requires of any wrapper (the C stage,
+#                 SM2 x509, TOML, JSON, pflag), one linking ima-hook's
+#                 packages. They show what any wrapper, any wrapper on this
+#                 ABI, any wrapper in Go, any Go-validated wrapper on this
+#                 ABI, any wrapper of this design and any wrapper on
+#                 ima-hook's libraries cost on this machine, every binary
+#                 from the same page-cache state (ih_settle_binaries).
+#                 bench/startup.sh measures the same without runc's own
+#                 noise.
 #
 # RUNS (default 30) runs of each, interleaved in rotating order so drift of
 # the machine hits all alike, after WARMUP (default 3) untimed runs each.
@@ -82,8 +86,9 @@ make_bundle() { # NAME ANNOTATIONS-JSON
 }
 # Floors measured in the same rounds: an exec-only C wrapper (any wrapper
 # at all), the ABI's minimum in C (unshare, fork the runtime into the
-# namespace, wait), an exec-only Go program (any wrapper in Go) and the
-# Go-validated C-first minimum, built like the wrapper (bench/floor/build.sh).
+# namespace, wait), an exec-only Go program (any wrapper in Go), the
+# Go-validated C-first minimum and the two library floors, built like the
+# wrapper (bench/floor/build.sh).
 . "$repo/bench/floor/build.sh"
 ih_build_floors "$repo" "$bin" "$work/bin"
 
@@ -115,6 +120,7 @@ run_fexec() { start exec-floor "$plain"; }
 run_funshare() { start unshare-floor "$plain"; }
 run_fgo() { start goexec-floor "$plain"; }
 run_fval() { start govalidate-floor "$plain"; }
+run_fbind() { start gobinding-floor "$plain"; }
 run_fimp() { start goimports-floor "$plain"; }
 timed() { # VARIANT -> elapsed in 1/100 ms, appended to $work/VARIANT.ms
 	local t0 t1
@@ -130,7 +136,8 @@ run_ns
 [[ -s $work/run/created/bench-ns-$n.nsid ]] || { echo "bench/wrapper.sh: no namespace was created" >&2; exit 1; }
 
 poststop ns
-order=(base ns pass fexec funshare fgo fval fimp)
+ih_settle_binaries "$bin" ${extra:+"$extra"} "$work"/bin/*-floor
+order=(base ns pass fexec funshare fgo fval fbind fimp)
 [[ -z $extra ]] || order+=(nsx passx)
 for ((i = 0; i < WARMUP; i++)); do for w in "${order[@]}"; do timed "$w"; done; done
 for w in "${order[@]}"; do : >"$work/$w.ms"; done
@@ -171,6 +178,7 @@ printf '    exec-only C wrapper              %s   ratio %s\n' "$(stat_line "$wor
 printf '    unshare+fork+wait in C (ABI min) %s   ratio %s\n' "$(stat_line "$work/funshare.ms")" "$(ratio funshare)"
 printf '    exec-only Go program             %s   ratio %s\n' "$(stat_line "$work/fgo.ms")" "$(ratio fgo)"
 printf '    Go-validated, C-first (issue min) %s   ratio %s\n' "$(stat_line "$work/fval.ms")" "$(ratio fval)"
+printf '    exec-only Go, design libraries   %s   ratio %s\n' "$(stat_line "$work/fbind.ms")" "$(ratio fbind)"
 printf '    exec-only Go, ima-hook packages  %s   ratio %s\n' "$(stat_line "$work/fimp.ms")" "$(ratio fimp)"
 echo "  ratio of medians, namespace        $rn (goal <= $GOAL)"
 echo "  ratio of medians, pass-through     $rp"

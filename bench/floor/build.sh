@@ -13,8 +13,13 @@
 #        OUTDIR/unshare-floor    unshare + fork + wait in C (the ABI's minimum)
 #        OUTDIR/goexec-floor     exec-only Go program
 #        OUTDIR/govalidate-floor Go-validated, C-first (issue 3's minimum)
+#        OUTDIR/gobinding-floor  exec-only Go program linking what the design
+#                                requires of any wrapper (SM2 x509, the C stage...)
 #        OUTDIR/goimports-floor  exec-only Go program linking ima-hook's packages
 #     and sets floor_libc and floor_cc.
+#
+#   ih_settle_binaries FILE...
+#     puts every binary a bench starts into one page-cache state (below).
 ih_build_floors() {
 	local repo=$1 bin=$2 out=$3 ldmode=()
 	floor_libc=$("$bin" version | sed -n 's/.*libc: \([a-z]*\).*/\1/p')
@@ -39,5 +44,22 @@ ih_build_floors() {
 			-o "$out/$1-floor" "./bench/floor/$1") 2> >(grep -v 'statically linked applications requires at runtime' >&2)
 	}
 	cgo_floor govalidate ''
+	cgo_floor gobinding 'netgo osusergo'
 	cgo_floor goimports 'netgo osusergo'
+}
+
+# The page cache holds a file in folios of different sizes depending on how
+# it got there (the linker's writes, cp, a read after eviction), and an exec
+# takes fewer faults on larger folios: byte-identical copies of ima-hook
+# started up to 0.27 ms apart here, as much as the margins being measured.
+# So every binary a bench compares is written out and dropped from the page
+# cache (posix_fadvise DONTNEED on that file alone, through dd), and the
+# warm-up runs read each back through exec's own faults, as on a node after
+# a reboot.
+ih_settle_binaries() {
+	sync -- "$@"
+	local f
+	for f in "$@"; do
+		dd if="$f" iflag=nocache count=0 status=none
+	done
 }
