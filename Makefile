@@ -81,7 +81,7 @@ HOOK_WHEN ?= annotation
 EXAMPLE_CONFIG ?= hooks.d/ima-hook.toml.example
 
 FUZZTIME ?= 10s
-GOSRC := $(shell find . -name '*.go' -not -path './.cache/*' 2>/dev/null) go.mod go.sum
+GOSRC := $(shell find . \( -name '*.go' -o -name '*.[ch]' \) -not -path './.cache/*' 2>/dev/null) go.mod go.sum
 
 .PHONY: all build build-emu build-timens install install-files uninstall rpm test-rpm \
 	test test-unit test-bats \
