@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"sort"
@@ -52,6 +53,13 @@ type Admin struct {
 
 	// Source is the file this came from, or "" for built-in defaults.
 	Source string `toml:"-"`
+	// SourceSize and SourceFNV identify the bytes Source was parsed from
+	// (their FNV-1a 64 hash): the wrapper's pass-through card names them,
+	// so that the C pre-filter trusts what the card says of this config
+	// only while the file holds exactly these bytes (pkg/ns/nsenter,
+	// passcard.go).
+	SourceSize int64  `toml:"-"`
+	SourceFNV  uint64 `toml:"-"`
 	// subjects names settings that came from elsewhere than Source (the
 	// runtime flags of ApplyRuntimeDefaults), for messages.
 	subjects map[string]string
@@ -141,6 +149,10 @@ func LoadAdmin(path string) (*Admin, error) {
 		return nil, userror.New(path, "unknown setting "+strings.Join(unknown, ", "), "remove it or fix its spelling (see docs/configuration.md)")
 	}
 	a.Source = path
+	a.SourceSize = int64(len(b))
+	h := fnv.New64a()
+	h.Write(b)
+	a.SourceFNV = h.Sum64()
 	if err := a.check(); err != nil {
 		return nil, err
 	}
