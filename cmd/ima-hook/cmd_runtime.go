@@ -17,6 +17,7 @@ import (
 	"github.com/ima-hook/ima-hook/pkg/kconfig"
 	"github.com/ima-hook/ima-hook/pkg/kube"
 	"github.com/ima-hook/ima-hook/pkg/ns"
+	"github.com/ima-hook/ima-hook/pkg/ns/nsenter"
 	"github.com/ima-hook/ima-hook/pkg/record"
 	"github.com/ima-hook/ima-hook/pkg/runtime"
 )
@@ -124,6 +125,8 @@ func runRuntime(args []string) int {
 			return refuse(err)
 		}
 		admin = config.BuiltinAdmin()
+	} else if !nsenter.CardValid() {
+		writePassCard(cfgPath, admin)
 	}
 	if guideErr == nil {
 		guideErr = admin.ApplyRuntimeDefaults(guide)
@@ -251,6 +254,46 @@ func sandboxID(ann map[string]string) string {
 		return k.SandboxID
 	}
 	return "-"
+}
+
+// writePassCard tells the C pre-filter (pkg/ns/nsenter/passthrough.c) what
+// this admin config says of a container without io.imans.* annotations,
+// so that the next such container is passed through before any Go starts:
+// a card for a config that is not mandatory, none for one that is. It runs
+// before the original guide's flags apply (they are per runtime entry, and
+// the pre-filter leaves any command line with them to Go). Best effort:
+// without a card every call takes the Go path, as before.
+func writePassCard(cfgPath string, admin *config.Admin) {
+	path := cfgPath
+	if path == "" {
+		path = config.DefaultPath
+	}
+	if !filepath.IsAbs(path) {
+		return // the pre-filter reads only absolute config paths
+	}
+	dir := nsenter.CardDir()
+	if admin.Mandatory {
+		_ = nsenter.RemoveCard(dir, path)
+		return
+	}
+	card := nsenter.Card{ConfigPath: path, ConfigAbsent: admin.Source == "", ConfigSize: admin.SourceSize,
+		ConfigFNV: admin.SourceFNV, RunDir: admin.RunDir}
+	name := admin.Runtime
+	if name == "" {
+		name = "runc"
+	}
+	// A runtime named relative to the working directory resolves
+	// differently from call to call: no runtime on the card then (the
+	// pre-filter passes only calls with --runtime).
+	if filepath.IsAbs(name) || filepath.Base(name) == name {
+		if rt, err := resolveRuntime("", admin); err == nil {
+			card.Runtime = rt
+			if !filepath.IsAbs(name) {
+				card.LookedUp, card.Path = true, os.Getenv("PATH")
+			}
+		}
+	}
+	_ = nsenter.WriteCard(dir, card)
 }
 
 // resolveRuntime finds the real runtime: the flag, else the admin config's

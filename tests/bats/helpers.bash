@@ -137,6 +137,10 @@ ih_setup() {
 	IH_HOOKS_DIR=$T/hooks.d
 	IMA_HOOK_EMU_DIR=$T/emu
 	export IMA_HOOK_EMU_DIR
+	# The test builds keep the wrapper's pass-through cards here (the
+	# release build always uses /run/ima-hook-passthrough).
+	IMA_HOOK_PASS_CARD_DIR=$T/cards
+	export IMA_HOOK_PASS_CARD_DIR
 	mkdir -p "$IH_KEYS_DIR" "$IH_POLICIES_DIR" "$IH_TEST_BIN" "$IMA_HOOK_EMU_DIR"
 	# The switch matrix (tests/bats/switches.sh) runs suites on another
 	# emulated kernel: IH_EMU_SWITCHES="key=value,..." (or space-separated).
@@ -330,7 +334,8 @@ ih_wrapper() {
 			# runtime wrapper for bats test $BATS_TEST_NUMBER
 			PATH=$IH_PATH
 			IMA_HOOK_EMU_DIR=$IMA_HOOK_EMU_DIR
-			export PATH IMA_HOOK_EMU_DIR
+			IMA_HOOK_PASS_CARD_DIR=$IMA_HOOK_PASS_CARD_DIR
+			export PATH IMA_HOOK_EMU_DIR IMA_HOOK_PASS_CARD_DIR
 			exec $bin runtime --config $IH_CONFIG --runtime $IH_RUNC -- "\$@"
 		EOF
 		chmod +x "$tmp"

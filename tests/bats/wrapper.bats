@@ -85,6 +85,53 @@ container_pid() { ih_runc state "$1" | jq -r .pid; }
 	[ ! -e "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "a namespace id was recorded for a plain container"
 }
 
+# wrapper_cloned TRACE: whether the ima-hook process of an `strace -f -e
+# trace=execve,clone,clone3` trace cloned (started Go's threads) before it
+# exec'd the next program: the C pre-filter execs the runtime before Go
+# starts, the Go wrapper only after.
+wrapper_cloned() {
+	awk -v bin="$IH_TIMENS_BIN" '
+		$2 ~ /^execve\(/ && index($0, "\"" bin "\"") && pid == "" { pid = $1; next }
+		pid != "" && $1 == pid && $2 ~ /^clone/ { cloned = 1 }
+		pid != "" && $1 == pid && $2 ~ /^execve\(/ { exit }
+		END { if (pid == "") exit 2; exit !cloned }' "$1"
+}
+
+@test "a container without IMA is passed through by the C pre-filter once the Go wrapper wrote the admin config's card" {
+	ih_require_cmd strace
+	b=$(ih_bundle pf /bin/true)
+	[ ! -e "$IMA_HOOK_PASS_CARD_DIR" ] || ih_fail "cards before the first call: $(ls -la "$IMA_HOOK_PASS_CARD_DIR")"
+	trace=$BATS_TEST_TMPDIR/trace
+	strace -f -qq -s 512 -e trace=execve,clone,clone3 -o "$trace" timeout "$IH_TIMEOUT" "$W" --root "$IH_RUNC_ROOT" run --bundle "$b" "$(ih_cid pf1)" </dev/null ||
+		ih_fail "first run failed: $(cat "$trace")"
+	wrapper_cloned "$trace" || ih_fail "no card yet, but the Go wrapper did not run: $(cat "$trace")"
+	[ "$(find "$IMA_HOOK_PASS_CARD_DIR" -type f | wc -l)" -eq 1 ] || ih_fail "no card written: $(ls -la "$IMA_HOOK_PASS_CARD_DIR")"
+	strace -f -qq -s 512 -e trace=execve,clone,clone3 -o "$trace" timeout "$IH_TIMEOUT" "$W" --root "$IH_RUNC_ROOT" run --bundle "$b" "$(ih_cid pf2)" </dev/null ||
+		ih_fail "second run failed: $(cat "$trace")"
+	run wrapper_cloned "$trace"
+	[ "$status" -eq 1 ] || ih_fail "the Go wrapper ran for a container without IMA although the card was valid (status $status): $(cat "$trace")"
+	grep -q "execve(\"$IH_RUNC\", \[\"$IH_RUNC\", \"--root\", \"$IH_RUNC_ROOT\", \"run\"" "$trace" ||
+		ih_fail "runc was not exec'd with the wrapper's arguments untouched: $(cat "$trace")"
+
+	# A container that asks for IMA still reaches the Go wrapper, which
+	# creates its namespace.
+	e=$(enabled_bundle pfe /bin/true)
+	id=$(ih_cid pfe)
+	wrapped run --bundle "$e" "$id" </dev/null || ih_fail "IMA container failed"
+	[ -s "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "the container that asked for IMA got no namespace"
+}
+
+@test "the card follows the admin config: mandatory = true gives the next container without annotations its namespace" {
+	b=$(ih_bundle pm /bin/true)
+	wrapped run --bundle "$b" "$(ih_cid pm1)" </dev/null || ih_fail "first run failed"
+	[ "$(find "$IMA_HOOK_PASS_CARD_DIR" -type f | wc -l)" -eq 1 ] || ih_fail "no card written"
+	sed -i '1i mandatory = true' "$IH_CONFIG"
+	id=$(ih_cid pm2)
+	wrapped run --bundle "$b" "$id" </dev/null || ih_fail "run under mandatory = true failed"
+	[ -s "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "mandatory = true, but the container without annotations was passed through"
+	[ "$(find "$IMA_HOOK_PASS_CARD_DIR" -type f | wc -l)" -eq 0 ] || ih_fail "the card of a mandatory config was kept: $(ls -la "$IMA_HOOK_PASS_CARD_DIR")"
+}
+
 @test "exec through the wrapper lands in the container's namespace (plain runc exec does not)" {
 	b=$(enabled_bundle ex /bin/sleep 60)
 	id=$(ih_cid ex)

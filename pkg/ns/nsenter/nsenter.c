@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "nsenter.h"
+#include "passthrough.h"
 #include "startargs.h"
 
 // Results of the constructor, read by Go through the accessors below.
@@ -546,6 +547,46 @@ static void fork_wait_exit(char **argv, char **env, const struct nsenter_plan *p
 
 static struct nsenter_plan plan;
 
+// What the pre-filter found of the card (IH_PASS_CARD_*), for Go.
+static int pass_card_state;
+int nsenter_pass_card_state(void) { return pass_card_state; }
+
+// pass_card_dir: where the pass-through cards are. Only test builds
+// (imaemu, timens: passcard_testbuild.go) let the environment move it.
+static const char *pass_card_dir(char **envp)
+{
+#ifdef IH_PASS_TEST_BUILD
+	const char *d = env_value(envp, IH_PASS_CARD_DIR_ENV);
+	if (d && d[0] == '/')
+		return d;
+#endif
+	return IH_PASS_CARD_DIR;
+}
+
+// pass_through execs the real runtime when the pre-filter (passthrough.c)
+// proves that the Go wrapper would only pass this call through; otherwise,
+// or when the exec fails, it returns and the Go wrapper runs (and says why
+// an exec failed).
+static void pass_through(char **envp)
+{
+	char **argv = NULL;
+	static char rt[NSENTER_MAX_PATH + 1];
+	int argc = start_args(&argv);
+	if (argc < 2)
+		return;
+	int at = ih_pass_decide(argc, argv, envp, pass_card_dir(envp), "/proc/self/exe", rt, sizeof(rt), &pass_card_state);
+	if (at < 1)
+		return;
+	char **rargv = malloc(sizeof(char *) * (size_t)(argc - at + 2));
+	if (!rargv)
+		return;
+	rargv[0] = rt; // as the Go wrapper's exec: the runtime's path, then its arguments untouched
+	memcpy(rargv + 1, argv + at, sizeof(char *) * (size_t)(argc - at));
+	rargv[argc - at + 1] = NULL;
+	execve(rt, rargv, envp);
+	free(rargv);
+}
+
 // No parameters: only glibc passes (argc, argv, envp) to constructors, and
 // the release build links musl (startargs.h finds them on the stack).
 __attribute__((constructor)) static void nsenter_ctor(void)
@@ -554,8 +595,10 @@ __attribute__((constructor)) static void nsenter_ctor(void)
 	char **envp = environ, **argv = NULL;
 	int argc;
 
-	if (!env_value(envp, NSENTER_ENV_MARKER))
+	if (!env_value(envp, NSENTER_ENV_MARKER)) {
+		pass_through(envp);
 		return;
+	}
 	nsenter_threads_at_entry = count_threads();
 	argc = start_args(&argv);
 	if (argc < 0)

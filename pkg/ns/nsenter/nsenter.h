@@ -62,5 +62,6 @@ int nsenter_parse(char **env, struct nsenter_plan *p, char *err, size_t errlen);
 int nsenter_log_quote(char *out, size_t cap, size_t n, const char *s);
 const char *nsenter_stage_name(void);
 int nsenter_single_threaded_entry(void);
+int nsenter_pass_card_state(void);
 
 #endif

@@ -36,3 +36,27 @@ func Stage() string { return "" }
 
 // SingleThreadedEntry is false: no stage ran.
 func SingleThreadedEntry() bool { return false }
+
+// Card is what the C pre-filter reads; without the C stage there is none.
+type Card struct {
+	ConfigPath   string
+	ConfigAbsent bool
+	ConfigSize   int64
+	ConfigFNV    uint64
+	Runtime      string
+	LookedUp     bool
+	Path         string
+	RunDir       string
+}
+
+// CardDir is where the cards would be.
+func CardDir() string { return "/run/ima-hook-passthrough" }
+
+// CardValid is false: no pre-filter ran.
+func CardValid() bool { return false }
+
+// WriteCard does nothing: no pre-filter reads cards in this build.
+func WriteCard(dir string, c Card) error { return nil }
+
+// RemoveCard does nothing: no pre-filter reads cards in this build.
+func RemoveCard(dir, configPath string) error { return nil }

@@ -1,0 +1,190 @@
+//go:build linux && cgo
+
+package nsenter
+
+/*
+#include "nsenter.h"
+#include "passthrough.h"
+static const char *ih_pass_card_dir_default(void) { return IH_PASS_CARD_DIR; }
+static const char *ih_pass_card_dir_env(void) { return IH_PASS_CARD_DIR_ENV; }
+static const char *ih_pass_card_magic(void) { return IH_PASS_CARD_MAGIC; }
+static int ih_pass_card_max(void) { return IH_PASS_CARD_MAX; }
+*/
+import "C"
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// A pass-through card tells the C pre-filter (passthrough.c) what the Go
+// wrapper learnt from loading one admin config: that a container without
+// io.imans.* annotations gets no IMA under it (the wrapper writes a card
+// only for a config without mandatory = true), which runtime it names and
+// where the wrapper keeps its notes. The pre-filter trusts a card only
+// while the admin config holds exactly the bytes the card names and the
+// running binary is the one that wrote it.
+//
+// One file per admin config, named by the FNV-1a 64 hash of the config's
+// path (16 hex digits), in a directory of root's that no one else may
+// write (CardDir). The file is six lines, each ending in "\n":
+//
+//	ima-hook pass-through card 1
+//	exe DEV INO SIZE MTIME_SEC MTIME_NSEC    (the writer's /proc/self/exe)
+//	config SIZE FNV64HEX                      (or "config absent": the default
+//	                                          path, built-in defaults)
+//	runtime PATH                              (absolute; "-": did not resolve)
+//	path =VALUE                               (the PATH the runtime was found
+//	                                          in; "path -": it was absolute)
+//	run_dir PATH
+type Card struct {
+	// ConfigPath is the admin config's absolute path, as the wrapper was
+	// given it (or pkg/config.DefaultPath).
+	ConfigPath string
+	// ConfigAbsent says the default path did not exist (built-in defaults).
+	ConfigAbsent bool
+	// ConfigSize and ConfigFNV identify the bytes the config was parsed
+	// from (pkg/config.Admin.SourceSize, SourceFNV).
+	ConfigSize int64
+	ConfigFNV  uint64
+	// Runtime is the admin's runtime resolved to an absolute path, "" when
+	// it did not resolve; LookedUp says it was found through PATH, whose
+	// value was Path.
+	Runtime  string
+	LookedUp bool
+	Path     string
+	RunDir   string
+}
+
+// CardDir is the directory of the cards. Test builds (imaemu, timens) take
+// IMA_HOOK_PASS_CARD_DIR from the environment when it is absolute, so that
+// suites keep their cards to themselves; the release build never does.
+func CardDir() string {
+	if cardDirFromEnv {
+		if d := os.Getenv(C.GoString(C.ih_pass_card_dir_env())); filepath.IsAbs(d) {
+			return d
+		}
+	}
+	return C.GoString(C.ih_pass_card_dir_default())
+}
+
+// CardValid reports whether the C pre-filter found this process's admin
+// config card valid (this binary's, for the bytes the config holds): then
+// there is nothing to rewrite.
+func CardValid() bool { return C.nsenter_pass_card_state() == C.IH_PASS_CARD_VALID }
+
+// CardName is the file name of configPath's card in the card directory.
+func CardName(configPath string) string {
+	h := fnv.New64a()
+	h.Write([]byte(configPath))
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+func (c Card) encode(exe *syscall.Stat_t) ([]byte, error) {
+	for _, v := range []string{c.ConfigPath, c.Runtime, c.Path, c.RunDir} {
+		if strings.ContainsAny(v, "\n\x00") {
+			return nil, errors.New("nsenter: a card value holds a newline or NUL")
+		}
+	}
+	if !filepath.IsAbs(c.ConfigPath) || !filepath.IsAbs(c.RunDir) || (c.Runtime != "" && !filepath.IsAbs(c.Runtime)) {
+		return nil, errors.New("nsenter: a card names only absolute paths")
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s\n", C.GoString(C.ih_pass_card_magic()))
+	fmt.Fprintf(&b, "exe %d %d %d %d %d\n", exe.Dev, exe.Ino, exe.Size, exe.Mtim.Sec, exe.Mtim.Nsec)
+	if c.ConfigAbsent {
+		b.WriteString("config absent\n")
+	} else {
+		fmt.Fprintf(&b, "config %d %016x\n", c.ConfigSize, c.ConfigFNV)
+	}
+	rt := c.Runtime
+	if rt == "" {
+		rt = "-"
+	}
+	fmt.Fprintf(&b, "runtime %s\n", rt)
+	if c.LookedUp && c.Runtime != "" {
+		fmt.Fprintf(&b, "path =%s\n", c.Path)
+	} else {
+		b.WriteString("path -\n")
+	}
+	fmt.Fprintf(&b, "run_dir %s\n", c.RunDir)
+	if b.Len() >= int(C.ih_pass_card_max()) {
+		return nil, errors.New("nsenter: the card would be too long for the pre-filter")
+	}
+	return b.Bytes(), nil
+}
+
+// WriteCard makes dir hold c's card, as this binary would write it now
+// (dir created 0700 if missing; nothing written when the card is already
+// there). Cards are root's: as any other user it does nothing.
+func WriteCard(dir string, c Card) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	var exe syscall.Stat_t
+	if err := syscall.Stat("/proc/self/exe", &exe); err != nil {
+		return fmt.Errorf("nsenter: card: %w", err)
+	}
+	want, err := c.encode(&exe)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("nsenter: card directory: %w", err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("nsenter: card directory: %w", err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR || st.Uid != 0 || st.Mode&0o022 != 0 {
+		// The pre-filter would ignore it; say so rather than write there.
+		return fmt.Errorf("nsenter: card directory %s must be a directory of root's that no one else may write", dir)
+	}
+	path := filepath.Join(dir, CardName(c.ConfigPath))
+	if have, err := readCard(path); err == nil && bytes.Equal(have, want) {
+		return nil
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-card-")
+	if err != nil {
+		return fmt.Errorf("nsenter: card: %w", err)
+	}
+	_, werr := tmp.Write(want)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("nsenter: card: %w", werr)
+	}
+	return nil
+}
+
+// RemoveCard removes configPath's card from dir, if any: the config no
+// longer allows passing a container through unseen (mandatory = true).
+func RemoveCard(dir, configPath string) error {
+	err := os.Remove(filepath.Join(dir, CardName(configPath)))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("nsenter: card: %w", err)
+	}
+	return nil
+}
+
+// readCard reads a card file without following a symlink, bounded.
+func readCard(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, int64(C.ih_pass_card_max())))
+}
