@@ -10,7 +10,13 @@
 #
 #   baseline      /bin/true run --bundle B ID (the "runtime" alone)
 #   pass-through  ima-hook-timens runtime --runtime /bin/true -- run ...
-#                 on a bundle without io.imans.enable
+#                 on a bundle without io.imans.enable: the C pre-filter
+#                 execs the runtime (the Go wrapper wrote the admin
+#                 config's card in the sanity run)
+#   pass-through, Go wrapper
+#                 the same with runc's single-dash "-bundle", which the
+#                 pre-filter leaves to Go: the pass-through as the Go
+#                 wrapper decides it
 #   namespace     the same on a bundle with io.imans.enable=true
 #   floors        exec-only C, unshare+fork+wait in C, exec-only Go,
 #                 Go-validated C-first, exec-only Go linking what the design
@@ -53,6 +59,8 @@ ih_workdir bench-startup
 ih_cleanup_extra() { umount "$work/run" 2>/dev/null || true; }
 mount -t tmpfs -o size=16m,mode=0755 ima-hook-bench "$work/run"
 mkdir -p "$work/run/created"
+# The timens build keeps its pass-through cards where this says.
+export IMA_HOOK_PASS_CARD_DIR=$work/cards
 
 cfg=$work/ima-hook.toml
 ih_admin_config "$cfg" "$rt"
@@ -69,6 +77,7 @@ ih_build_floors "$repo" "$bin" "$work/bin"
 [[ -s $work/run/created/sanity-ns.nsid ]] || { echo "bench/startup.sh: no namespace was created" >&2; exit 1; }
 "$bin" runtime --config "$cfg" --runtime "$rt" -- run --bundle "$work/plain" sanity-pass
 [[ ! -e $work/run/created/sanity-pass.nsid ]] || { echo "bench/startup.sh: the plain bundle got a namespace" >&2; exit 1; }
+[[ -n $(ls -A "$IMA_HOOK_PASS_CARD_DIR") ]] || { echo "bench/startup.sh: the Go wrapper wrote no pass-through card" >&2; exit 1; }
 
 spec=$work/variants
 tab=$'\t'
@@ -83,6 +92,7 @@ floor() { # NAME FLOOR
 {
 	echo "base${tab}$rt${tab}$rtargs"
 	wrap pass "$bin" plain bench-pass
+	echo "passgo${tab}$bin${tab}runtime${tab}--config${tab}$cfg${tab}--runtime${tab}$rt${tab}--${tab}run${tab}-bundle${tab}$work/plain${tab}bench-passgo"
 	wrap ns "$bin" enabled bench-ns
 	floor fexec exec-floor
 	floor funshare unshare-floor
@@ -116,6 +126,7 @@ echo "  floors built with $floor_libc ($floor_cc)"
 line "baseline ($rt alone)" base
 line "wrapper, new namespace" ns
 line "wrapper, pass-through" pass
+line "  the same through the Go wrapper" passgo
 if [[ -n $extra ]]; then
 	line "extra wrapper, new namespace" nsx
 	line "extra wrapper, pass-through" passx
@@ -129,7 +140,8 @@ line "  exec-only Go with the design's libraries" fbind
 line "  exec-only Go with ima-hook's packages" fimp
 echo "  above its floor: namespace $(gap ns fval) ms (goal <= +$NS_GOAL_MS), pass-through $(gap pass fgo) ms (goal <= +$PASS_GOAL_MS)"
 [[ -z $extra ]] || echo "  extra wrapper:   namespace $(gap nsx fval) ms, pass-through $(gap passx fgo) ms"
-echo "  of the pass-through's: $(gap fbind fgo) ms what any wrapper of this design links (C stage, SM2 x509, TOML, JSON, pflag), $(gap fimp fbind) ms ima-hook's other packages, $(gap pass fimp) ms its own work"
+echo "  pass-through: $(gap pass fexec) ms above the exec-only C floor (the C pre-filter's work); through the Go wrapper $(gap passgo fgo) ms above exec-only Go,"
+echo "    of which $(gap fbind fgo) ms what any Go wrapper of this design links (C stage, SM2 x509, TOML, JSON, pflag), $(gap fimp fbind) ms ima-hook's other packages, $(gap passgo fimp) ms its own work"
 # A verdict, as the other benches print theirs; the exit status says only
 # whether the bench ran.
 if within ns fval "$NS_GOAL_MS" && within pass fgo "$PASS_GOAL_MS"; then

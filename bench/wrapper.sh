@@ -10,7 +10,8 @@
 #                 On this kernel that is a time namespace (docs/testing.md layer 2);
 #                 the release build does the same with CLONE_NEWIMA.
 #   pass-through: the bundle without the annotation through the same wrapper
-#                 (read config.json, decide, exec runc).
+#                 (the C pre-filter reads config.json and execs runc, under
+#                 the card the Go wrapper wrote at the first call).
 #
 #   floors:       the same start through six stand-ins built from
 #                 bench/floor/: an exec-only C wrapper, the ABI's minimum in
@@ -68,6 +69,8 @@ if [[ $RUN_TMPFS == 1 ]]; then
 	mount -t tmpfs -o size=64m,mode=0755 ima-hook-bench "$work/run"
 	ih_cleanup_extra() { umount "$work/run" 2>/dev/null || true; }
 fi
+# The timens build keeps its pass-through cards where this says.
+export IMA_HOOK_PASS_CARD_DIR=$work/cards
 
 rootfs=$work/rootfs
 ih_busybox_rootfs "$rootfs" sh true

@@ -279,9 +279,16 @@ note_dead_process() {
 	ih_start_detached nh "$b"
 	[ "$status" -eq 0 ] || ih_fail "start: $output"
 	[ -e "$IH_RUN_DIR/created/$id.nsid" ] && [ -e "$IH_RUN_DIR/created/$id.owner" ] || ih_fail "notes: $(ls "$IH_RUN_DIR/created")"
-	# The next start asks runc (its wrapper has exited and no hook noted
-	# the init), keeps the notes and notes the init.
-	ih_run_container first "$(ih_bundle first /bin/true)"
+	# A start the C pre-filter passes through does not reach the Go
+	# wrapper, which sweeps: the notes stay as they are.
+	ih_run_container plain "$(ih_bundle plain /bin/true)"
+	[ "$status" -eq 0 ] || ih_fail "run: $output"
+	[ ! -e "$IH_RUN_DIR/created/$id.init" ] || ih_fail "a container without IMA reached the Go wrapper"
+	# The next start that does (one with IMA) asks runc (the wrapper has
+	# exited and no hook noted the init), keeps the notes and notes the init.
+	first=$(ih_bundle first /bin/true)
+	ih_annotate "$first" io.imans.enable=true
+	ih_run_container first "$first"
 	[ "$status" -eq 0 ] || ih_fail "run: $output"
 	[ -e "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "a running container's notes were swept"
 	[ "$(cut -d' ' -f1 "$IH_RUN_DIR/created/$id.init")" = "$(ih_container_pid "$id")" ] || ih_fail "init not noted"
@@ -301,6 +308,7 @@ note_dead_process() {
 	echo 0 >"$IH_RUN_DIR/created/ghost.start"
 	note_dead_process "$IH_RUN_DIR/created/ghost.owner"
 	b=$(ih_bundle next /bin/true)
+	ih_annotate "$b" io.imans.enable=true
 	ih_run_container next "$b"
 	[ "$status" -eq 0 ] || ih_fail "run: $output"
 	! ls "$IH_RUN_DIR/created/ghost".* 2>/dev/null || ih_fail "stale notes kept: $(ls "$IH_RUN_DIR/created")"

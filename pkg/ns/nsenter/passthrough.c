@@ -13,9 +13,10 @@
 // What it proves, all of it or nothing:
 //   - the command line is the wrapper's (`ima-hook runtime [flags] --` or
 //     the ima-runtime symlink) with only flags it knows, and no runtime
-//     argument is the original guide's --ima* flags, the commands with
-//     wrapper work (exec, delete), or a bundle or config-file flag in a
-//     form it cannot read for certain (glued, abbreviated, crun's --config);
+//     argument is one of the original guide's -ima* or --ima* flags, a
+//     command with wrapper work (exec, delete), or a bundle or config-file
+//     flag in a form it cannot read for certain (glued, abbreviated,
+//     crun's --config);
 //   - the admin config is the one a card (passcard.go) was written for by
 //     this very binary: the Go wrapper writes a card only for a config
 //     that is not mandatory, after loading and validating it, and the card
@@ -393,7 +394,10 @@ int ih_pass_decide(int argc, char **argv, char **env, const char *card_dir, cons
 	int nb = 0;
 	for (int j = i; j < argc; j++) {
 		const char *a = argv[j];
-		if (has_prefix(a, "--ima") || strcmp(a, "exec") == 0 || strcmp(a, "delete") == 0)
+		// The guide's --imans, --ima-x509, --ima-kcmd with one or two
+		// dashes, in every form SplitGuideFlags reads (pkg/runtime).
+		const char *undashed = a[0] == '-' ? (a[1] == '-' ? a + 2 : a + 1) : NULL;
+		if ((undashed && has_prefix(undashed, "ima")) || strcmp(a, "exec") == 0 || strcmp(a, "delete") == 0)
 			return -1;
 		const char *b = NULL;
 		if (strcmp(a, "--bundle") == 0 || strcmp(a, "-b") == 0) {
