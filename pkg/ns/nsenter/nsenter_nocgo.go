@@ -37,18 +37,6 @@ func Stage() string { return "" }
 // SingleThreadedEntry is false: no stage ran.
 func SingleThreadedEntry() bool { return false }
 
-// Card is what the C pre-filter reads; without the C stage there is none.
-type Card struct {
-	ConfigPath   string
-	ConfigAbsent bool
-	ConfigSize   int64
-	ConfigFNV    uint64
-	Runtime      string
-	LookedUp     bool
-	Path         string
-	RunDir       string
-}
-
 // CardDir is where the cards would be.
 func CardDir() string { return "/run/ima-hook-passthrough" }
 

@@ -61,43 +61,62 @@ static uint64_t fnv1a64(uint64_t h, const unsigned char *b, size_t n)
 	return h;
 }
 
+// read_chunks feeds the regular file at path, of at most max bytes, to fn
+// in pieces: 0 when all of it was read and fn never objected, -2 when there
+// is no such file, -1 otherwise (not regular, too large, grown past max
+// while read, a read error, or fn returning nonzero). oflags are added to
+// O_RDONLY; the file is never waited on (O_NONBLOCK).
+static int read_chunks(const char *path, int oflags, long long max,
+		       int (*fn)(void *ctx, const unsigned char *b, size_t n), void *ctx)
+{
+	static unsigned char buf[65536];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | oflags);
+	if (fd < 0)
+		return errno == ENOENT ? -2 : -1;
+	int rc = 0;
+	long long total = 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > max)
+		rc = -1;
+	while (rc == 0) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -1 : 0;
+			break;
+		}
+		total += n;
+		if (total > max || fn(ctx, buf, (size_t)n) != 0)
+			rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
+struct digest {
+	unsigned long long size;
+	uint64_t fnv;
+};
+
+static int digest_chunk(void *ctx, const unsigned char *b, size_t n)
+{
+	struct digest *d = ctx;
+	d->size += n;
+	d->fnv = fnv1a64(d->fnv, b, n);
+	return 0;
+}
+
 // config_digest hashes the admin config at path as LoadAdmin reads it
 // (following symlinks, at most 1 MiB): 0 and *size, *fnv; -2 when there is
 // no such file; -1 on any other error.
 static int config_digest(const char *path, unsigned long long *size, unsigned long long *fnv)
 {
-	static unsigned char buf[65536];
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return errno == ENOENT ? -2 : -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > IH_PASS_MAX_ADMIN) {
-		close(fd);
-		return -1;
-	}
-	uint64_t h = 14695981039346656037ULL;
-	unsigned long long total = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		total += (unsigned long long)n;
-		if (total > IH_PASS_MAX_ADMIN) {
-			close(fd);
-			return -1;
-		}
-		h = fnv1a64(h, buf, (size_t)n);
-	}
-	close(fd);
-	*size = total;
-	*fnv = h;
-	return 0;
+	struct digest d = {0, 14695981039346656037ULL};
+	int rc = read_chunks(path, 0, IH_PASS_MAX_ADMIN, digest_chunk, &d);
+	*size = d.size;
+	*fnv = d.fnv;
+	return rc;
 }
 
 void ih_pass_card_name(const char *config_path, char out[17])
@@ -106,54 +125,35 @@ void ih_pass_card_name(const char *config_path, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+// The scan's state across chunks: the last five bytes, lower-cased, and
+// whether the byte before was a backslash.
+struct scan {
+	char win[5];
+	int prev_backslash;
+};
+
+static int scan_chunk(void *ctx, const unsigned char *b, size_t n)
+{
+	struct scan *sc = ctx;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = b[i];
+		if (sc->prev_backslash && c == 'u')
+			return -1;
+		// A backslash escapes the next byte: "\\u" is no escape, but
+		// flagging it too costs only a trip through Go.
+		sc->prev_backslash = (c == '\\');
+		memmove(sc->win, sc->win + 1, 4);
+		sc->win[4] = (char)(c < 0x80 ? tolower(c) : c);
+		if (memcmp(sc->win, "imans", 5) == 0)
+			return -1;
+	}
+	return 0;
+}
+
 int ih_pass_scan_config(const char *path)
 {
-	static char buf[65536];
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return errno == ENOENT ? -2 : -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > IH_PASS_MAX_CONFIG) {
-		close(fd);
-		return -1;
-	}
-	char win[5] = {0};
-	int prev_backslash = 0;
-	long long total = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		total += n;
-		if (total > IH_PASS_MAX_CONFIG) { // grew while read
-			close(fd);
-			return -1;
-		}
-		for (ssize_t i = 0; i < n; i++) {
-			unsigned char c = (unsigned char)buf[i];
-			if (prev_backslash && c == 'u') {
-				close(fd);
-				return -1;
-			}
-			// A backslash escapes the next byte: "\\u" is no escape, but
-			// flagging it too costs only a trip through Go.
-			prev_backslash = (c == '\\');
-			memmove(win, win + 1, 4);
-			win[4] = (char)(c < 0x80 ? tolower(c) : c);
-			if (memcmp(win, "imans", 5) == 0) {
-				close(fd);
-				return -1;
-			}
-		}
-	}
-	close(fd);
-	return 0;
+	struct scan sc = {{0}, 0};
+	return read_chunks(path, O_NOFOLLOW, IH_PASS_MAX_CONFIG, scan_chunk, &sc);
 }
 
 // parse_u64: decimal digits only, no sign, no spaces; advances *s past them.
