@@ -351,3 +351,64 @@ func FuzzPassFilterAnnotations(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPassCard feeds the pre-filter's card parser whatever a card file
+// may hold. Whatever it accepts must name this binary and this admin
+// config exactly as the Go wrapper wrote them, and the runtime it passes to
+// must be the one the card names: a card for anything else never passes a
+// call through.
+func FuzzPassCard(f *testing.F) {
+	if os.Geteuid() != 0 {
+		f.Skip("cards are root's: the pre-filter trusts no other owner")
+	}
+	dir := f.TempDir()
+	e := &passEnv{dir: dir, cards: filepath.Join(dir, "cards"), config: filepath.Join(dir, "ima-hook.toml"),
+		runtime: filepath.Join(dir, "runc"), runDir: filepath.Join(dir, "run"), plain: filepath.Join(dir, "plain"), self: "/proc/self/exe"}
+	e.adminSrc = "run_dir = \"" + e.runDir + "\"\nruntime = \"" + e.runtime + "\"\n"
+	for _, err := range []error{
+		os.WriteFile(e.config, []byte(e.adminSrc), 0o644),
+		os.WriteFile(e.runtime, []byte("#!/bin/sh\n"), 0o755),
+		os.MkdirAll(filepath.Join(e.runDir, "created"), 0o700),
+		os.MkdirAll(e.plain, 0o755),
+		os.WriteFile(filepath.Join(e.plain, "config.json"), []byte(plainConfig), 0o644),
+	} {
+		if err != nil {
+			f.Fatal(err)
+		}
+	}
+	a, err := config.LoadAdmin(e.config)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := nsenter.WriteCard(e.cards, nsenter.Card{ConfigPath: e.config, ConfigSize: a.SourceSize,
+		ConfigFNV: a.SourceFNV, Runtime: e.runtime, RunDir: a.RunDir}); err != nil {
+		f.Fatal(err)
+	}
+	name := filepath.Join(e.cards, nsenter.CardName(e.config))
+	valid, err := os.ReadFile(name)
+	if err != nil {
+		f.Fatal(err)
+	}
+	lines := strings.Split(string(valid), "\n")
+	exeLine, configLine := lines[1], lines[2]
+	f.Add(valid)
+	f.Add([]byte(strings.Replace(string(valid), "runtime "+e.runtime, "runtime /bin/true", 1)))
+	f.Add([]byte(strings.Replace(string(valid), "path -", "path =/usr/bin", 1)))
+	f.Add([]byte(strings.Replace(string(valid), configLine, "config absent", 1)))
+	f.Add([]byte(strings.Replace(string(valid), configLine, configLine[:len(configLine)-16]+"0000000000000000", 1)))
+	f.Add([]byte(strings.Replace(string(valid), exeLine, exeLine+"1", 1)))
+	argv := []string{"/usr/bin/ima-hook", "runtime", "--config", e.config, "--", "create", "--bundle", e.plain, "c1"}
+	f.Fuzz(func(t *testing.T, card []byte) {
+		if err := os.WriteFile(name, card, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rt, at, _ := PassDecide(argv, []string{"PATH=/usr/bin"}, e.cards, e.self)
+		if at < 0 {
+			return
+		}
+		got := strings.Split(string(card), "\n")
+		if len(got) < 4 || got[1] != exeLine || got[2] != configLine || got[3] != "runtime "+rt {
+			t.Fatalf("passed through to %q under a card that is not this binary's for this config:\n%q", rt, card)
+		}
+	})
+}
