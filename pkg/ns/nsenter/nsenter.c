@@ -574,7 +574,7 @@ static void pass_through(char **envp)
 	int argc = start_args(&argv);
 	if (argc < 2)
 		return;
-	int at = ih_pass_decide(argc, argv, envp, pass_card_dir(envp), "/proc/self/exe", rt, sizeof(rt), &pass_card_state);
+	int at = ih_pass_decide(argc, argv, env_value(envp, "PATH"), pass_card_dir(envp), "/proc/self/exe", rt, sizeof(rt), &pass_card_state);
 	if (at < 1)
 		return;
 	char **rargv = malloc(sizeof(char *) * (size_t)(argc - at + 2));

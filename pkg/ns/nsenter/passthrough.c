@@ -285,15 +285,6 @@ static int read_card(const char *card_dir, const char *config_path, char *buf, s
 	return 0;
 }
 
-static const char *env_get(char **env, const char *name)
-{
-	size_t n = strlen(name);
-	for (; env && *env; env++)
-		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
-			return *env + n + 1;
-	return NULL;
-}
-
 // notes_name_any reports whether run_dir/created holds a note (or a note's
 // temporary file) of a container whose id is one of args; 1 also when the
 // directory cannot be read.
@@ -325,7 +316,7 @@ static int notes_name_any(const char *run_dir, char **args, int nargs)
 	return hit;
 }
 
-int ih_pass_decide(int argc, char **argv, char **env, const char *card_dir, const char *self, char *rt, size_t rtlen,
+int ih_pass_decide(int argc, char **argv, const char *path_env, const char *card_dir, const char *self, char *rt, size_t rtlen,
 		   int *card_state)
 {
 	*card_state = IH_PASS_CARD_UNCHECKED;
@@ -425,8 +416,7 @@ int ih_pass_decide(int argc, char **argv, char **env, const char *card_dir, cons
 		if (!runtime[0])
 			return -1;
 		if (c.path) {
-			const char *path = env_get(env, "PATH");
-			if (strcmp(path ? path : "", c.path) != 0)
+			if (strcmp(path_env ? path_env : "", c.path) != 0)
 				return -1; // looked up in another PATH
 		}
 	}

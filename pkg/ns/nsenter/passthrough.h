@@ -33,9 +33,10 @@
 // ih_pass_decide returns the index in argv where the runtime's arguments
 // start and fills rt with the runtime to exec, when the invocation provably
 // needs nothing of the wrapper; -1 (the Go wrapper decides) otherwise.
-// card_dir is the directory of the cards; self the path of the running
+// path_env is the value of PATH (NULL when unset); card_dir the directory
+// of the cards; self the path of the running
 // binary (/proc/self/exe); *card_state says what became of the card.
-int ih_pass_decide(int argc, char **argv, char **env, const char *card_dir, const char *self, char *rt, size_t rtlen,
+int ih_pass_decide(int argc, char **argv, const char *path_env, const char *card_dir, const char *self, char *rt, size_t rtlen,
 		   int *card_state);
 
 // ih_pass_card_name writes the card file name of an admin config path (16

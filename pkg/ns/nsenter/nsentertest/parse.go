@@ -45,18 +45,8 @@ type Parsed struct {
 
 // ParseEnv runs the C stage's parser (only the parser) on env.
 func ParseEnv(env []string) (Parsed, error) {
-	cenv := C.malloc(C.size_t(len(env)+1) * C.size_t(unsafe.Sizeof(uintptr(0))))
-	defer C.free(cenv)
-	ptrs := unsafe.Slice((**C.char)(cenv), len(env)+1)
-	for i, e := range env {
-		ptrs[i] = C.CString(e)
-	}
-	ptrs[len(env)] = nil
-	defer func() {
-		for _, p := range ptrs[:len(env)] {
-			C.free(unsafe.Pointer(p))
-		}
-	}()
+	cenv := cStrings(env)
+	defer freeStrings(cenv, len(env))
 	plan := (*C.struct_nsenter_plan)(C.malloc(C.size_t(unsafe.Sizeof(C.struct_nsenter_plan{}))))
 	defer C.free(unsafe.Pointer(plan))
 	var errbuf [256]C.char

@@ -14,6 +14,7 @@ static const char *nsentertest_pass_default_config(void) { return IH_PASS_DEFAUL
 import "C"
 
 import (
+	"strings"
 	"unsafe"
 )
 
@@ -35,15 +36,21 @@ func PassDefaultConfig() string { return C.GoString(C.nsentertest_pass_default_c
 func PassDecide(argv, env []string, cardDir, self string) (runtime string, at int, cardState int) {
 	cargv := cStrings(argv)
 	defer freeStrings(cargv, len(argv))
-	cenv := cStrings(env)
-	defer freeStrings(cenv, len(env))
+	var cpath *C.char // PATH as the constructor's environment lookup finds it
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			cpath = C.CString(v)
+			defer C.free(unsafe.Pointer(cpath))
+			break
+		}
+	}
 	cdir := C.CString(cardDir)
 	defer C.free(unsafe.Pointer(cdir))
 	cself := C.CString(self)
 	defer C.free(unsafe.Pointer(cself))
 	var rt [4097]C.char
 	var state C.int
-	n := C.nsentertest_pass_decide(C.int(len(argv)), (**C.char)(cargv), (**C.char)(cenv), cdir, cself, &rt[0], C.size_t(len(rt)), &state)
+	n := C.nsentertest_pass_decide(C.int(len(argv)), (**C.char)(cargv), cpath, cdir, cself, &rt[0], C.size_t(len(rt)), &state)
 	if n < 0 {
 		return "", -1, int(state)
 	}
