@@ -47,7 +47,7 @@ func (s Store) ReadJoinedNote(id string) (owner string, ok bool) {
 	if _, err := os.Lstat(s.JoinedPath(id)); err != nil {
 		return "", false
 	}
-	b, err := readBounded(s.JoinedPath(id), 258)
+	b, err := ReadBounded(s.JoinedPath(id), 258)
 	if err != nil {
 		return "", true
 	}

@@ -97,7 +97,7 @@ func (s Store) WritePrivateCopy(path string, data []byte) error {
 // ReadPrivateCopy reads a private copy (never through a symlink, regular
 // files only, at most max bytes).
 func (s Store) ReadPrivateCopy(path string, max int64) ([]byte, error) {
-	return readBounded(path, max)
+	return ReadBounded(path, max)
 }
 
 // RemoveNotes removes the notes and private copies of id (noteKinds, with
@@ -211,14 +211,15 @@ func writeNote(path, text string) error {
 // readNote reads a note without following a symlink and refuses anything
 // but a small regular file.
 func readNote(path string) (string, error) {
-	b, err := readBounded(path, maxNote)
+	b, err := ReadBounded(path, maxNote)
 	return string(b), err
 }
 
-// readBounded reads what the wrapper and the hook left under the run
-// directory: never through a symlink, without blocking on a FIFO planted
-// there, regular files only, at most max bytes.
-func readBounded(path string, max int64) ([]byte, error) {
+// ReadBounded reads what the wrapper and the hook left under the run
+// directory (and the wrapper's pass-through cards, pkg/ns/nsenter): never
+// through a symlink, without blocking on a FIFO planted there, regular
+// files only, at most max bytes.
+func ReadBounded(path string, max int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err

@@ -140,12 +140,12 @@ func parseProcNote(s string) (Proc, bool) {
 }
 
 func readSmall(path string) ([]byte, error) {
-	return readBounded(path, 128)
+	return ReadBounded(path, 128)
 }
 
 // ReadOwner reads id's owner note.
 func (s Store) ReadOwner(id string) (Owner, error) {
-	b, err := readBounded(s.OwnerPath(id), maxOwnerNote)
+	b, err := ReadBounded(s.OwnerPath(id), maxOwnerNote)
 	if err != nil {
 		return Owner{}, err
 	}

@@ -124,7 +124,7 @@ func (s Store) PodCreatorPending(sandboxID, self string) (string, error) {
 		if !ok || id == self || ValidID(id) != nil || !e.Type().IsRegular() {
 			continue
 		}
-		b, err := readBounded(s.PodNotePath(id), int64(len(key)+2))
+		b, err := ReadBounded(s.PodNotePath(id), int64(len(key)+2))
 		if err != nil || strings.TrimSpace(string(b)) != key {
 			continue
 		}

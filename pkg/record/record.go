@@ -252,6 +252,15 @@ func writeJSONAtomic(path string, v any, durable bool) error {
 	})
 }
 
+// WriteFileAtomic writes data to path through writeAtomic (not durable:
+// for files under /run, such as the wrapper's pass-through cards).
+func WriteFileAtomic(path string, data []byte) error {
+	return writeAtomic(path, false, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
 // writeAtomic writes through a temp file and a rename, so readers see the
 // old or the new file, never half of one; durable also flushes the file and
 // then its directory entry to disk.

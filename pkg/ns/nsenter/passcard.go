@@ -16,11 +16,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/ima-hook/ima-hook/pkg/record"
 )
 
 // CardDir is the directory of the cards. Test builds (imaemu, timens) take
@@ -101,23 +102,11 @@ func WriteCard(dir string, c Card) error {
 		return fmt.Errorf("nsenter: card directory %s must be a directory of root's that no one else may write", dir)
 	}
 	path := filepath.Join(dir, CardName(c.ConfigPath))
-	if have, err := readCard(path); err == nil && bytes.Equal(have, want) {
+	if have, err := record.ReadBounded(path, int64(C.ih_pass_card_max())); err == nil && bytes.Equal(have, want) {
 		return nil
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-card-")
-	if err != nil {
+	if err := record.WriteFileAtomic(path, want); err != nil {
 		return fmt.Errorf("nsenter: card: %w", err)
-	}
-	_, werr := tmp.Write(want)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("nsenter: card: %w", werr)
 	}
 	return nil
 }
@@ -130,14 +119,4 @@ func RemoveCard(dir, configPath string) error {
 		return fmt.Errorf("nsenter: card: %w", err)
 	}
 	return nil
-}
-
-// readCard reads a card file without following a symlink, bounded.
-func readCard(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, int64(C.ih_pass_card_max())))
 }
