@@ -355,7 +355,10 @@ int ih_pass_decide(int argc, char **argv, const char *path_env, const char *card
 	if (i >= argc)
 		return -1;
 
-	// The admin config's card.
+	// The admin config's card, before the runtime's arguments: the Go
+	// wrapper rewrites a card the pre-filter did not find valid, so it
+	// must learn the card's state also from calls it is then left (exec,
+	// delete, a config that asks for IMA).
 	if (!config)
 		config = IH_PASS_DEFAULT_CONFIG;
 	if (config[0] != '/')
