@@ -33,7 +33,9 @@
 # bench/floor/build.sh): read back from disk by the warm-up runs. run_dir is a tmpfs
 # as on a node, and the wrapper's notes are removed after every run, as the
 # hook's poststop does (untimed). EXTRA_BIN=PATH adds a second wrapper
-# binary (e.g. one built from an earlier commit) in the same rounds.
+# binary (e.g. one built from an earlier commit) in the same rounds, on its
+# own copy of the admin config (a pass-through card names the binary that
+# wrote it: on one config the two would rewrite each other's card).
 #
 # Needs root (the namespace), gcc (musl-gcc for a musl build), go, and
 # `make build-timens`.
@@ -64,6 +66,8 @@ export IMA_HOOK_PASS_CARD_DIR=$work/cards
 
 cfg=$work/ima-hook.toml
 ih_admin_config "$cfg" "$rt"
+cfgx=$work/ima-hook-extra.toml
+cp "$cfg" "$cfgx"
 for b in plain enabled; do mkdir -p "$work/$b"; done
 echo '{"ociVersion": "1.0.2", "process": {"args": ["/bin/true"], "cwd": "/"}, "root": {"path": "rootfs"}, "annotations": {}}' >"$work/plain/config.json"
 echo '{"ociVersion": "1.0.2", "process": {"args": ["/bin/true"], "cwd": "/"}, "root": {"path": "rootfs"}, "annotations": {"io.imans.enable": "true"}}' >"$work/enabled/config.json"
@@ -78,11 +82,13 @@ ih_build_floors "$repo" "$bin" "$work/bin"
 "$bin" runtime --config "$cfg" --runtime "$rt" -- run --bundle "$work/plain" sanity-pass
 [[ ! -e $work/run/created/sanity-pass.nsid ]] || { echo "bench/startup.sh: the plain bundle got a namespace" >&2; exit 1; }
 [[ -n $(ls -A "$IMA_HOOK_PASS_CARD_DIR") ]] || { echo "bench/startup.sh: the Go wrapper wrote no pass-through card" >&2; exit 1; }
+# The extra binary writes its card (if it is a build that has them).
+[[ -z $extra ]] || "$extra" runtime --config "$cfgx" --runtime "$rt" -- run --bundle "$work/plain" sanity-passx
 
 spec=$work/variants
 tab=$'\t'
-wrap() { # NAME BINARY BUNDLE ID
-	echo "$1${tab}$2${tab}runtime${tab}--config${tab}$cfg${tab}--runtime${tab}$rt${tab}--${tab}run${tab}--bundle${tab}$work/$3${tab}$4"
+wrap() { # NAME BINARY BUNDLE ID [CONFIG]
+	echo "$1${tab}$2${tab}runtime${tab}--config${tab}${5:-$cfg}${tab}--runtime${tab}$rt${tab}--${tab}run${tab}--bundle${tab}$work/$3${tab}$4"
 }
 # The baseline and the floors run the "runtime" with the same arguments.
 rtargs="run${tab}--bundle${tab}$work/plain${tab}bench"
@@ -101,8 +107,8 @@ floor() { # NAME FLOOR
 	floor fbind gobinding-floor
 	floor fimp goimports-floor
 	if [[ -n $extra ]]; then
-		wrap passx "$extra" plain bench-passx
-		wrap nsx "$extra" enabled bench-nsx
+		wrap passx "$extra" plain bench-passx "$cfgx"
+		wrap nsx "$extra" enabled bench-nsx "$cfgx"
 	fi
 } >"$spec"
 ih_settle_binaries "$bin" ${extra:+"$extra"} "$work"/bin/*-floor

@@ -43,7 +43,10 @@
 # then every start first asks the runtime (`runc state`) about the
 # previous one's notes, which a node with the hooks never pays.
 # EXTRA_BIN=PATH measures a second wrapper binary (e.g. one built from an
-# earlier commit) as two more variants in the same rounds.
+# earlier commit) as two more variants in the same rounds. It reads its own
+# copy of the admin config: a pass-through card names the binary that wrote
+# it, so two binaries on one config would each rewrite the other's card and
+# neither would ever pass through before Go.
 #
 # Needs root, runc, jq, busybox-static, gcc (musl-gcc for a musl build), go
 # and `make build-timens`.
@@ -78,6 +81,8 @@ mkdir -p "$work/spec"
 
 cfg=$work/ima-hook.toml
 ih_admin_config "$cfg" "$runc"
+cfgx=$work/ima-hook-extra.toml
+cp "$cfg" "$cfgx"
 
 (cd "$work/spec" && "$runc" spec)
 make_bundle() { # NAME ANNOTATIONS-JSON
@@ -107,7 +112,7 @@ start() { # WHO BUNDLE
 	elif [[ $1 == *-floor ]]; then
 		"$work/bin/$1" "$runc" --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
 	elif [[ $1 == *x ]]; then
-		"$extra" runtime --config "$cfg" --runtime "$runc" -- --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
+		"$extra" runtime --config "$cfgx" --runtime "$runc" -- --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
 	else
 		"$bin" runtime --config "$cfg" --runtime "$runc" -- --root "$work/runc" run --bundle "$2" "$id" </dev/null >/dev/null 2>"$work/err"
 	fi || { echo "bench/wrapper.sh: $1 run failed: $(cat "$work/err")" >&2; exit 1; }
