@@ -16,6 +16,7 @@ package nsentertest
 #define nsenter_stage_name nsentertest_stage_name
 #define nsenter_single_threaded_entry nsentertest_single_threaded_entry
 #include <stdlib.h>
+#include <string.h>
 #include "../nsenter.c"
 */
 import "C"
@@ -47,8 +48,12 @@ type Parsed struct {
 func ParseEnv(env []string) (Parsed, error) {
 	cenv := cStrings(env)
 	defer freeStrings(cenv, len(env))
-	plan := (*C.struct_nsenter_plan)(C.malloc(C.size_t(unsafe.Sizeof(C.struct_nsenter_plan{}))))
+	size := C.size_t(unsafe.Sizeof(C.struct_nsenter_plan{}))
+	plan := (*C.struct_nsenter_plan)(C.malloc(size))
 	defer C.free(unsafe.Pointer(plan))
+	// The parser resets only what it must (plan_reset): garbage in the
+	// rest must never show through.
+	C.memset(unsafe.Pointer(plan), 0xa5, size)
 	var errbuf [256]C.char
 	if C.nsentertest_parse((**C.char)(cenv), plan, &errbuf[0], C.size_t(len(errbuf))) != 0 {
 		return Parsed{}, fmt.Errorf("%s", C.GoString(&errbuf[0]))
