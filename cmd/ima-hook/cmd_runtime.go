@@ -125,7 +125,7 @@ func runRuntime(args []string) int {
 			return refuse(err)
 		}
 		admin = config.BuiltinAdmin()
-	} else if !nsenter.CardValid() {
+	} else if nsenter.CardStale() {
 		writePassCard(cfgPath, admin)
 	}
 	if guideErr == nil {

@@ -40,8 +40,8 @@ func SingleThreadedEntry() bool { return false }
 // CardDir is where the cards would be.
 func CardDir() string { return "/run/ima-hook-passthrough" }
 
-// CardValid is false: no pre-filter ran.
-func CardValid() bool { return false }
+// CardStale is false: no pre-filter ran, and none reads cards.
+func CardStale() bool { return false }
 
 // WriteCard does nothing: no pre-filter reads cards in this build.
 func WriteCard(dir string, c Card) error { return nil }

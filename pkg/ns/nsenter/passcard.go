@@ -36,10 +36,13 @@ func CardDir() string {
 	return C.GoString(C.ih_pass_card_dir_default())
 }
 
-// CardValid reports whether the C pre-filter found this process's admin
-// config card valid (this binary's, for the bytes the config holds): then
-// there is nothing to rewrite.
-func CardValid() bool { return C.nsenter_pass_card_state() == C.IH_PASS_CARD_VALID }
+// CardStale reports whether the C pre-filter read this process's admin
+// config card and found it missing or stale (not this binary's, or not for
+// the bytes the config holds): the call was one it would have passed
+// through with a valid card, so the Go wrapper rewrites it. A call the
+// pre-filter declined before reading the card (a container that asks for
+// IMA, exec, delete) leaves the card alone.
+func CardStale() bool { return C.nsenter_pass_card_state() == C.IH_PASS_CARD_STALE }
 
 func (c Card) encode(exe *syscall.Stat_t) ([]byte, error) {
 	for _, v := range []string{c.ConfigPath, c.Runtime, c.Path, c.RunDir} {

@@ -355,32 +355,10 @@ int ih_pass_decide(int argc, char **argv, const char *path_env, const char *card
 	if (i >= argc)
 		return -1;
 
-	// The admin config's card, before the runtime's arguments: the Go
-	// wrapper rewrites a card the pre-filter did not find valid, so it
-	// must learn the card's state also from calls it is then left (exec,
-	// delete, a config that asks for IMA).
 	if (!config)
 		config = IH_PASS_DEFAULT_CONFIG;
 	if (config[0] != '/')
 		return -1;
-	static char cardbuf[IH_PASS_CARD_MAX];
-	struct card c;
-	*card_state = IH_PASS_CARD_STALE;
-	if (read_card(card_dir, config, cardbuf, sizeof(cardbuf), &c) < 0)
-		return -1;
-	struct stat st, self_st;
-	if (stat(self, &self_st) < 0 || !same_exe(&self_st, c.exe))
-		return -1; // written by another build of ima-hook
-	unsigned long long size = 0, fnv = 0;
-	int d = config_digest(config, &size, &fnv);
-	if (d == -2) {
-		// LoadAdmin: a missing default file is the built-in defaults.
-		if (!c.config_absent || strcmp(config, IH_PASS_DEFAULT_CONFIG) != 0)
-			return -1;
-	} else if (d < 0 || c.config_absent || size != c.config_size || fnv != c.config_fnv) {
-		return -1; // not the bytes the Go wrapper read
-	}
-	*card_state = IH_PASS_CARD_VALID;
 
 	// The runtime's arguments, read for what could make the call the
 	// wrapper's business, never for what they mean.
@@ -412,6 +390,48 @@ int ih_pass_decide(int argc, char **argv, const char *path_env, const char *card
 		}
 	}
 
+	// Every config.json the runtime may read. Without --bundle that is the
+	// working directory's, which commands other than create and run (state,
+	// kill, start: no bundle at all) usually lack: none there, nothing to
+	// ask for IMA. A named bundle without one is left to Go's message.
+	char cfg[4096 + 16];
+	if (nb == 0) {
+		if (ih_pass_scan_config("config.json") == -1)
+			return -1;
+	}
+	for (int k = 0; k < nb; k++) {
+		if (snprintf(cfg, sizeof(cfg), "%s/config.json", bundle[k]) >= (int)sizeof(cfg))
+			return -1;
+		if (ih_pass_scan_config(cfg) < 0)
+			return -1;
+	}
+
+	// The admin config's card, only now: what the call itself rules out
+	// (exec, delete, a container that asks for IMA) costs no card read,
+	// which matters on the namespace path. The Go wrapper rewrites the card
+	// only when this found it stale (IH_PASS_CARD_STALE), i.e. on a call it
+	// would otherwise have passed through; every card is checked against
+	// the config's bytes and this binary before use, so one that waits for
+	// such a call is never used wrongly.
+	static char cardbuf[IH_PASS_CARD_MAX];
+	struct card c;
+	*card_state = IH_PASS_CARD_STALE;
+	if (read_card(card_dir, config, cardbuf, sizeof(cardbuf), &c) < 0)
+		return -1;
+	struct stat st, self_st;
+	if (stat(self, &self_st) < 0 || !same_exe(&self_st, c.exe))
+		return -1; // written by another build of ima-hook
+	unsigned long long size = 0, fnv = 0;
+	int d = config_digest(config, &size, &fnv);
+	if (d == -2) {
+		// LoadAdmin: a missing default file is the built-in defaults.
+		if (!c.config_absent || strcmp(config, IH_PASS_DEFAULT_CONFIG) != 0)
+			return -1;
+	} else if (d < 0 || c.config_absent || size != c.config_size || fnv != c.config_fnv) {
+		return -1; // not the bytes the Go wrapper read
+	}
+	*card_state = IH_PASS_CARD_VALID;
+
 	// The runtime: the flag, else the admin's as the card resolved it.
 	const char *runtime = rtflag;
 	if (!runtime) {
@@ -429,21 +449,6 @@ int ih_pass_decide(int argc, char **argv, const char *path_env, const char *card
 	    (st.st_dev == self_st.st_dev && st.st_ino == self_st.st_ino))
 		return -1; // Go says why (or that it is ima-hook itself)
 
-	// Every config.json the runtime may read. Without --bundle that is the
-	// working directory's, which commands other than create and run (state,
-	// kill, start: no bundle at all) usually lack: none there, nothing to
-	// ask for IMA. A named bundle without one is left to Go's message.
-	char cfg[4096 + 16];
-	if (nb == 0) {
-		if (ih_pass_scan_config("config.json") == -1)
-			return -1;
-	}
-	for (int k = 0; k < nb; k++) {
-		if (snprintf(cfg, sizeof(cfg), "%s/config.json", bundle[k]) >= (int)sizeof(cfg))
-			return -1;
-		if (ih_pass_scan_config(cfg) < 0)
-			return -1;
-	}
 	if (notes_name_any(c.run_dir, argv + i, argc - i))
 		return -1;
 

@@ -25,8 +25,8 @@
 #define IH_PASS_MAX_CONFIG (16 << 20)
 
 // What the pre-filter found of the admin config's card, for the Go
-// wrapper: it rewrites the card unless it was found valid.
-#define IH_PASS_CARD_UNCHECKED 0 // not a wrapper command line, or not read that far
+// wrapper: it rewrites the card when it was found stale.
+#define IH_PASS_CARD_UNCHECKED 0 // not read: the call was declined before it
 #define IH_PASS_CARD_STALE 1     // missing, unreadable, or not this binary's or this config's
 #define IH_PASS_CARD_VALID 2
 

@@ -205,6 +205,15 @@ func TestPassThroughTrustsOnlyAValidCard(t *testing.T) {
 	if s := state(); s != CardStale {
 		t.Fatalf("card state %d without a card, want stale", s)
 	}
+	// Calls declined on what they say themselves (a container that asks
+	// for IMA, exec, delete) never read the card: the namespace path pays
+	// no card read, and Go rewrites the card only after a call it would
+	// have passed through.
+	for _, a := range [][]string{e.wrapper("create", "--bundle", e.imaBund, "c1"), e.wrapper("exec", "c1", "true"), e.wrapper("delete", "c1")} {
+		if _, _, s := e.decide(a); s != CardUnchecked {
+			t.Fatalf("%q: card state %d, want unchecked", a, s)
+		}
+	}
 	if _, _, s := e.decide([]string{"/usr/bin/ima-hook", "hook"}); s != CardUnchecked {
 		t.Fatalf("card state %d for a non-wrapper command line, want unchecked", s)
 	}
