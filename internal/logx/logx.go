@@ -7,6 +7,7 @@ package logx
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/syslog"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/journal"
 
+	"github.com/ima-hook/ima-hook/internal/sysfile"
 	"github.com/ima-hook/ima-hook/internal/userror"
 )
 
@@ -24,7 +26,7 @@ type Logger struct {
 	mu     sync.Mutex
 	target string // "journald", "syslog", "file", "stderr", "discard"
 	sys    *syslog.Writer
-	file   *os.File
+	file   io.WriteCloser
 	// who names containers beyond their id (Identify).
 	who map[string]string
 }
@@ -124,7 +126,8 @@ func Open(target, fallbackDir string) *Logger {
 	if fallbackDir != "" {
 		if err := os.MkdirAll(fallbackDir, 0o700); err == nil {
 			path := filepath.Join(fallbackDir, "ima-hook.log")
-			if f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
+			// sysfile: the wrapper opens this on every start it logs.
+			if f, err := sysfile.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
 				l.target, l.file = "file", f
 				if missed != "" {
 					l.notice(missed + ": logging to " + path + " instead")

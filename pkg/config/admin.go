@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"os"
 	"sort"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/ima-hook/ima-hook/internal/sysfile"
 	"github.com/ima-hook/ima-hook/internal/userror"
 )
 
@@ -128,7 +128,8 @@ func LoadAdmin(path string) (*Admin, error) {
 		path = DefaultPath
 	}
 	a := BuiltinAdmin()
-	f, err := os.Open(path)
+	// sysfile: every wrapper start reads this file.
+	f, err := sysfile.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && !explicit {
 			return a, nil
@@ -136,7 +137,7 @@ func LoadAdmin(path string) (*Admin, error) {
 		return nil, userror.Wrap(err, path, "cannot read the admin config: "+errText(err), "create it (see docs/configuration.md) or pass --config")
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxAdminSize+1))
+	b, err := f.ReadAtMost(maxAdminSize)
 	if err != nil {
 		return nil, userror.Wrapf(err, path, "check the file", "cannot read the admin config")
 	}

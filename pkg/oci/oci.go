@@ -24,6 +24,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/ima-hook/ima-hook/internal/sysfile"
 	"github.com/ima-hook/ima-hook/pkg/safefile"
 )
 
@@ -122,21 +123,22 @@ func (e *NotRegularError) Error() string { return "is " + e.Kind + ", not a regu
 // reading would otherwise wait for a writer) and refuses anything but a
 // regular file. It returns the file's size. Symlinks are followed: the
 // bundle is the engine's, not the container's.
-func openRegular(path string) (*os.File, int64, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+// It reads through sysfile: the wrapper reads config.json on every start.
+func openRegular(path string) (*sysfile.File, int64, error) {
+	f, err := sysfile.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, 0, err
 	}
-	fi, err := f.Stat()
+	mode, size, err := f.Mode()
 	if err != nil {
 		f.Close()
 		return nil, 0, err
 	}
-	if !fi.Mode().IsRegular() {
+	if !mode.IsRegular() {
 		f.Close()
-		return nil, 0, &fs.PathError{Op: "open", Path: path, Err: &NotRegularError{Kind: safefile.DescribeMode(fi.Mode())}}
+		return nil, 0, &fs.PathError{Op: "open", Path: path, Err: &NotRegularError{Kind: safefile.DescribeMode(mode)}}
 	}
-	return f, fi.Size(), nil
+	return f, size, nil
 }
 
 // Annotations returns the container's annotations: the state's, or the

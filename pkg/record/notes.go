@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/ima-hook/ima-hook/internal/sysfile"
 	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
 )
 
@@ -78,7 +79,7 @@ func (s Store) WritePrivateCopy(path string, data []byte) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	f, err := sysfile.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}
@@ -220,19 +221,10 @@ func readNote(path string) (string, error) {
 // through a symlink, without blocking on a FIFO planted there, regular
 // files only, at most max bytes.
 func ReadBounded(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
+	b, _, err := sysfile.ReadRegular(path, syscall.O_NOFOLLOW, max)
+	if errors.Is(err, sysfile.ErrNotRegular) {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/ima-hook/ima-hook/internal/sysfile"
 )
 
 // Besides the nsid and start notes (notes.go), the wrapper keeps two more
@@ -56,11 +58,19 @@ type Owner struct {
 // maxOwnerNote bounds the owner note (the runtime's global flags).
 const maxOwnerNote = 64 << 10
 
+// maxStat bounds /proc/<pid>/stat: some fifty numbers and a command name
+// of at most 64 bytes.
+const maxStat = 4096
+
 // ProcOf reads pid's start time.
 func ProcOf(pid int) (Proc, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	path := "/proc/" + strconv.Itoa(pid) + "/stat"
+	b, _, err := sysfile.ReadRegular(path, 0, maxStat)
 	if err != nil {
 		return Proc{}, err
+	}
+	if len(b) > maxStat {
+		return Proc{}, fmt.Errorf("%s: larger than %d bytes", path, maxStat)
 	}
 	state, start, err := parseStat(string(b))
 	if err != nil {
@@ -191,11 +201,11 @@ func (s Store) lockNotes() (unlock func(), err error) {
 	if err := os.MkdirAll(s.CreatedDir(), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(s.CreatedDir(), ".lock"), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	f, err := sysfile.OpenFile(filepath.Join(s.CreatedDir(), ".lock"), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	if err := syscall.Flock(f.Fd(), syscall.LOCK_EX); err != nil {
 		f.Close()
 		return nil, err
 	}

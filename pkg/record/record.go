@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ima-hook/ima-hook/internal/sysfile"
 	"github.com/ima-hook/ima-hook/pkg/kube"
 
 	"github.com/ima-hook/ima-hook/pkg/ns/imansid"
@@ -269,7 +270,7 @@ func writeAtomic(path string, durable bool, fill func(io.Writer) error) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	f, err := sysfile.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
