@@ -49,7 +49,7 @@ func (c *Config) CheckNamespace(createdByWrapper bool, kernel *kconfig.Config) (
 		return nil, userror.New(AnnKcmd, "ima_appraise="+c.Kcmd.Appraise+" is ignored by this kernel, built without CONFIG_IMA_APPRAISE_BOOTPARAM ("+
 			kernel.Source+"): the namespace appraises in enforce mode", "remove ima_appraise from the kcmd, or boot a kernel built with CONFIG_IMA_APPRAISE_BOOTPARAM=y")
 	}
-	if _, err := policy.ExpandKcmd(c.Kcmd, c.Profile); err != nil {
+	if err := policy.CheckKcmd(c.Kcmd, c.Profile); err != nil {
 		return nil, userror.Wrapf(err, AnnKcmd, "use a built-in policy the kernel knows", "")
 	}
 	if c.Policy != nil && createdByWrapper && c.Kcmd.SignedPolicyRequired(c.Profile) && c.PolicyPath == "" {

@@ -184,6 +184,19 @@ func textsToRules(texts []string, source string, p *Profile) []Rule {
 	return rules
 }
 
+// CheckKcmd is ExpandKcmd's verdict without the rules: an error when k
+// names a built-in policy this profile's kernel does not have. A caller
+// that only decides (the runtime wrapper on every namespace start, a
+// policy load) is spared parsing some twenty built-in rules.
+func CheckKcmd(k Kcmd, p Profile) error {
+	for _, n := range k.Policies {
+		if _, err := builtinTexts(n, &p); err != nil && !errors.Is(err, ErrFlagOnly) {
+			return err
+		}
+	}
+	return nil
+}
+
 // ExpandKcmd returns the rules a namespace created with kcmd k starts with,
 // in the order ima_init_policy / ima_init_ns_policy adds them: the
 // dont_measure and measure rules of tcb, the architecture rules, the
@@ -191,11 +204,11 @@ func textsToRules(texts []string, source string, p *Profile) []Rule {
 // appraise_tcb, critical_data. Unknown names are errors; fail_securely adds
 // no rules.
 func ExpandKcmd(k Kcmd, p Profile) ([]Rule, error) {
+	if err := CheckKcmd(k, p); err != nil {
+		return nil, err
+	}
 	has := map[string]bool{}
 	for _, n := range k.Policies {
-		if _, err := builtinTexts(n, &p); err != nil && !errors.Is(err, ErrFlagOnly) {
-			return nil, err
-		}
 		has[n] = true
 	}
 	var out []Rule
@@ -253,7 +266,7 @@ func Effective(k Kcmd, pol *Policy, p Profile) ([]Rule, error) {
 	if pol == nil || len(pol.Rules) == 0 {
 		return ExpandKcmd(k, p)
 	}
-	if _, err := ExpandKcmd(k, p); err != nil {
+	if err := CheckKcmd(k, p); err != nil {
 		return nil, err
 	}
 	return Loaded(pol.Rules, p), nil

@@ -220,3 +220,24 @@ func TestHookRulesReplaceBuiltins(t *testing.T) {
 		t.Errorf("kcmd only: %q", texts(got))
 	}
 }
+
+// CheckKcmd is ExpandKcmd's verdict: whatever it accepts expands (the
+// wrapper decides with CheckKcmd and the hook then expands), and what it
+// refuses ExpandKcmd refuses too.
+func TestCheckKcmdIsExpandKcmdsVerdict(t *testing.T) {
+	names := append(KcmdPolicyNames(&profilesForFuzz(t)[2]), "bogus", "ima_tcb")
+	for _, p := range profilesForFuzz(t) {
+		for _, a := range names {
+			for _, b := range append([]string{""}, names...) {
+				k := Kcmd{Policies: []string{a}}
+				if b != "" {
+					k.Policies = append(k.Policies, b)
+				}
+				_, xerr := ExpandKcmd(k, p)
+				if cerr := CheckKcmd(k, p); (cerr == nil) != (xerr == nil) {
+					t.Fatalf("%v under kernel %v (digest lists %v): CheckKcmd %v, ExpandKcmd %v", k.Policies, p.Version, p.Features.DigestLists, cerr, xerr)
+				}
+			}
+		}
+	}
+}
