@@ -1,6 +1,8 @@
 package record
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -175,4 +177,53 @@ func TestZombieIsNotAlive(t *testing.T) {
 	if p.Alive() {
 		t.Error("a zombie counts as alive")
 	}
+}
+
+// ownerJSONByEncoder is how the owner note was written before appendJSON:
+// the reference it must match byte for byte.
+func ownerJSONByEncoder(t testing.TB, o Owner) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(o); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var ownerJSONSeeds = []Owner{
+	{Proc: Proc{PID: 1, Start: 2}},
+	{Proc: Proc{PID: 4242, Start: 1143792}, Runtime: "/usr/sbin/runc"},
+	{Proc: Proc{PID: -1, Start: 1<<64 - 1}, Runtime: "/opt/rt \"x\"\\y", Global: []string{"--root", "/run/runc"}},
+	{Proc: Proc{PID: 7}, Global: []string{"", "a<b>&c", "tab\tnl\ncr\rbs\bff\f\x00\x1f\x7f", "é\u2028\u2029\U0001F600", "bad\xff\xc3utf8"}},
+}
+
+func TestOwnerJSONMatchesEncoder(t *testing.T) {
+	for _, o := range ownerJSONSeeds {
+		if got, want := o.appendJSON(nil), ownerJSONByEncoder(t, o); !bytes.Equal(got, want) {
+			t.Errorf("%+v:\n got %q\nwant %q", o, got, want)
+		}
+	}
+}
+
+func FuzzOwnerJSON(f *testing.F) {
+	for _, o := range ownerJSONSeeds {
+		g := append([]string{}, o.Global...)
+		for len(g) < 2 {
+			g = append(g, "")
+		}
+		f.Add(o.PID, o.Start, o.Runtime, g[0], g[1], len(o.Global))
+	}
+	f.Fuzz(func(t *testing.T, pid int, start uint64, runtime, g0, g1 string, n int) {
+		o := Owner{Proc: Proc{PID: pid, Start: start}, Runtime: runtime}
+		switch {
+		case n%3 == 1:
+			o.Global = []string{g0}
+		case n%3 == 2:
+			o.Global = []string{g0, g1}
+		}
+		if got, want := o.appendJSON(nil), ownerJSONByEncoder(t, o); !bytes.Equal(got, want) {
+			t.Fatalf("%+v:\n got %q\nwant %q", o, got, want)
+		}
+	})
 }
