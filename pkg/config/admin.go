@@ -218,7 +218,18 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // container start runs this, and BurntSushi's package init alone (it reads
 // the local time zone) cost more than the whole decode here (issue 14.6).
 // TestAdminDecodeMatchesBurntSushi holds the two to the same answers.
+// The common shape of the file takes decodeAdminPlain (admin_plain.go),
+// without go-toml's reflection; everything else comes here.
 func decodeAdmin(b []byte, a *Admin) (unknown []string, err error) {
+	if decodeAdminPlain(b, a) {
+		return nil, nil
+	}
+	return decodeAdminReflect(b, a)
+}
+
+// decodeAdminReflect is decodeAdmin by go-toml's decoder: any file, and
+// the exact words for whatever is wrong with it.
+func decodeAdminReflect(b []byte, a *Admin) (unknown []string, err error) {
 	dec := toml.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	err = dec.Decode(a)
