@@ -20,7 +20,8 @@
 # the timens wrapper, so the CRI ratio can be read against the runc-level
 # one (the floors bench/wrapper.sh measures in detail).
 #
-# RUNS (default 30) runs of each, interleaved in rotating order, after
+# RUNS (default 30) runs of each, interleaved (each round in a random
+# order, ih_shuffled), after
 # WARMUP (default 2) untimed runs each; pods are stopped and removed
 # between runs, untimed. Prints medians and ratios of medians.
 #
@@ -137,8 +138,7 @@ order=(cbase cima ctimens rbase rns)
 for ((i = 0; i < WARMUP; i++)); do for w in "${order[@]}"; do "run_$w"; done; cri_clean; done
 for w in "${order[@]}"; do : >"$work/$w.ms"; done
 for ((i = 0; i < RUNS; i++)); do
-	for ((j = 0; j < ${#order[@]}; j++)); do
-		w=${order[$(((i + j) % ${#order[@]}))]}
+	for w in $(ih_shuffled "${order[@]}"); do
 		timed "run_$w" >>"$work/$w.ms"
 	done
 	cri_clean

@@ -148,13 +148,12 @@ rec=$(compgen -G "$work/archive/bench-hook-$n/*/record.json" | tail -n 1) || tru
 
 for ((i = 0; i < WARMUP; i++)); do run_base; run_hook; done
 
-# Interleaved: each round runs every variant once, the order rotating, so
-# a slow phase of the machine hits all variants alike.
+# Interleaved: each round runs every variant once, in a random order
+# (ih_shuffled), so a slow phase of the machine hits all variants alike.
 variants=(base hook pass ns noop)
 for v in "${variants[@]}"; do : >"$work/$v.ms"; done
 for ((i = 0; i < RUNS; i++)); do
-	for ((j = 0; j < ${#variants[@]}; j++)); do
-		v=${variants[(i + j) % ${#variants[@]}]}
+	for v in $(ih_shuffled "${variants[@]}"); do
 		timed "run_$v" >>"$work/$v.ms"
 	done
 done

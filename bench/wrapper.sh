@@ -30,8 +30,8 @@
 #                 bench/startup.sh measures the same without runc's own
 #                 noise.
 #
-# RUNS (default 30) runs of each, interleaved in rotating order so drift of
-# the machine hits all alike, after WARMUP (default 3) untimed runs each.
+# RUNS (default 30) runs of each, interleaved so drift of the machine hits
+# all alike, each round in a random order (ih_shuffled), after WARMUP (default 3) untimed runs each.
 # Prints the medians and the ratios of medians against the baseline (goal
 # for wrapper-ns <= 1.05).
 #
@@ -150,8 +150,7 @@ order=(base ns pass fexec funshare fgo fval fbind fimp)
 for ((i = 0; i < WARMUP; i++)); do for w in "${order[@]}"; do timed "$w"; done; done
 for w in "${order[@]}"; do : >"$work/$w.ms"; done
 for ((i = 0; i < RUNS; i++)); do
-	for ((j = 0; j < ${#order[@]}; j++)); do
-		w=${order[$(((i + j) % ${#order[@]}))]}
+	for w in $(ih_shuffled "${order[@]}"); do
 		timed "$w"
 	done
 done

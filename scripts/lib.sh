@@ -8,6 +8,7 @@
 #   ih_workdir NAME            sets $work; extra cleanup: define ih_cleanup_extra
 #   ih_busybox_rootfs DIR [APPLET...]   busybox + links (all applets if none)
 #   ih_admin_config FILE RUNTIME        keys/policies/run/archive dirs in $work
+#   ih_shuffled NAME...        the names, one per line, in a random order
 
 ih_workdir() {
 	work=$(mktemp -d "/tmp/ima-hook-$1.XXXXXX")
@@ -48,4 +49,14 @@ archive_dir = "$work/archive"
 runtime = "$2"
 log = "auto"
 EOF
+}
+
+# ih_shuffled: a bench round's order. Not a rotation: what a start costs
+# depends on what ran just before it (a Go program that exits leaves its
+# pages and threads for the kernel to free while the next one starts), and
+# a rotation gives every variant the same predecessor in every round; with
+# one binary named twice, bench/startup.sh measured its copies 0.07 ms
+# apart that way.
+ih_shuffled() {
+	printf '%s\n' "$@" | shuf
 }

@@ -4,13 +4,14 @@
 //
 // Each line of SPECFILE is NAME<TAB>PROGRAM<TAB>ARG... (absolute PROGRAM,
 // no shell). Every variant runs WARMUP untimed times, then RUNS timed times,
-// interleaved in rotating order so that drift of the machine hits all
-// alike. A run is fork, execv, waitpid, timed with CLOCK_MONOTONIC in this
-// process: no shell, no date(1), so the only cost measured besides the
-// variant's own is one fork. stdin and stdout are /dev/null; a run that does
-// not exit 0 stops the bench with its stderr. After every run, timed or
-// not, the entries of CLEANDIR are removed, untimed (the wrapper's notes,
-// which the hook's poststop removes on a node).
+// interleaved so that drift of the machine hits all alike, each round in a
+// fresh random order (shuffle below: not a rotation). A run is fork, execv,
+// waitpid, timed with CLOCK_MONOTONIC in this process: no shell, no
+// date(1), so the only cost measured besides the variant's own is one fork.
+// stdin and stdout are /dev/null; a run that does not exit 0 stops the
+// bench with its stderr. After every run, timed or not, the entries of
+// CLEANDIR are removed, untimed (the wrapper's notes, which the hook's
+// poststop removes on a node).
 //
 // Prints one line per variant: NAME median p10 p90 (microseconds) and RUNS.
 #define _GNU_SOURCE
@@ -82,6 +83,28 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+// shuffle fills order with a random permutation of 0..n-1 (xorshift64,
+// fixed seed: the same sequence every run). Each round gets its own: what
+// a start costs depends on what ran just before it (a Go program that
+// exits leaves its pages and threads for the kernel to free while the
+// next one starts), and a rotating order gives every variant the same
+// predecessor in every round. With the same binary named twice, a
+// rotation measured its two copies 0.07 ms apart.
+static void shuffle(int *order, int n)
+{
+	static unsigned long long x = 0x9e3779b97f4a7c15ULL;
+	for (int j = 0; j < n; j++)
+		order[j] = j;
+	for (int j = n - 1; j > 0; j--) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int r = (int)(x % (unsigned long long)(j + 1)), t = order[j];
+		order[j] = order[r];
+		order[r] = t;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	char line[8192];
@@ -135,12 +158,15 @@ int main(int argc, char **argv)
 			run(&v[j], devnull);
 			clean(argv[3]);
 		}
-	for (int i = 0; i < runs; i++)
+	for (int i = 0; i < runs; i++) {
+		int order[MAXVARIANTS];
+		shuffle(order, nv);
 		for (int j = 0; j < nv; j++) {
-			int k = (i + j) % nv;
+			int k = order[j];
 			v[k].us[i] = run(&v[k], devnull);
 			clean(argv[3]);
 		}
+	}
 	for (int j = 0; j < nv; j++) {
 		qsort(v[j].us, (size_t)runs, sizeof(long), cmp);
 		printf("%s %ld %ld %ld %d\n", v[j].name, v[j].us[runs / 2], v[j].us[runs / 10], v[j].us[runs * 9 / 10], runs);
