@@ -273,6 +273,11 @@ note_dead_process() {
 
 @test "emulated kernel, runc: the wrapper's notes go when it deletes the container, and stale ones at the next start" {
 	# No hooks: only the wrapper's notes, and no poststop to remove them.
+	# A first container without IMA reaches the Go wrapper, which writes
+	# the pass-through card (a start that asks for IMA leaves the card to
+	# such a call).
+	ih_run_container plain0 "$(ih_bundle plain0 /bin/true)"
+	[ "$status" -eq 0 ] || ih_fail "run: $output"
 	b=$(ih_bundle nh /bin/sleep 300)
 	ih_annotate "$b" io.imans.enable=true
 	id=$(ih_cid nh)
