@@ -130,6 +130,7 @@ void ih_pass_card_name(const char *config_path, char out[17])
 struct scan {
 	char win[5];
 	int prev_backslash;
+	int saw_imans;
 };
 
 static int scan_chunk(void *ctx, const unsigned char *b, size_t n)
@@ -144,16 +145,19 @@ static int scan_chunk(void *ctx, const unsigned char *b, size_t n)
 		sc->prev_backslash = (c == '\\');
 		memmove(sc->win, sc->win + 1, 4);
 		sc->win[4] = (char)(c < 0x80 ? tolower(c) : c);
-		if (memcmp(sc->win, "imans", 5) == 0)
+		if (memcmp(sc->win, "imans", 5) == 0) {
+			sc->saw_imans = 1;
 			return -1;
+		}
 	}
 	return 0;
 }
 
 int ih_pass_scan_config(const char *path)
 {
-	struct scan sc = {{0}, 0};
-	return read_chunks(path, O_NOFOLLOW, IH_PASS_MAX_CONFIG, scan_chunk, &sc);
+	struct scan sc = {{0}, 0, 0};
+	int rc = read_chunks(path, O_NOFOLLOW, IH_PASS_MAX_CONFIG, scan_chunk, &sc);
+	return rc == -1 && sc.saw_imans ? IH_PASS_SCAN_IMANS : rc;
 }
 
 // parse_u64: decimal digits only, no sign, no spaces; advances *s past them.
@@ -317,9 +321,10 @@ static int notes_name_any(const char *run_dir, char **args, int nargs)
 }
 
 int ih_pass_decide(int argc, char **argv, const char *path_env, const char *card_dir, const char *self, char *rt, size_t rtlen,
-		   int *card_state)
+		   int *card_state, int *asks_ima)
 {
 	*card_state = IH_PASS_CARD_UNCHECKED;
+	*asks_ima = 0;
 	if (argc < 2 || !argv[0])
 		return -1;
 	const char *base = strrchr(argv[0], '/');
@@ -396,13 +401,17 @@ int ih_pass_decide(int argc, char **argv, const char *path_env, const char *card
 	// ask for IMA. A named bundle without one is left to Go's message.
 	char cfg[4096 + 16];
 	if (nb == 0) {
-		if (ih_pass_scan_config("config.json") == -1)
+		int r = ih_pass_scan_config("config.json");
+		*asks_ima = r == IH_PASS_SCAN_IMANS;
+		if (r == -1 || r == IH_PASS_SCAN_IMANS)
 			return -1;
 	}
 	for (int k = 0; k < nb; k++) {
 		if (snprintf(cfg, sizeof(cfg), "%s/config.json", bundle[k]) >= (int)sizeof(cfg))
 			return -1;
-		if (ih_pass_scan_config(cfg) < 0)
+		int r = ih_pass_scan_config(cfg);
+		*asks_ima = r == IH_PASS_SCAN_IMANS;
+		if (r < 0)
 			return -1;
 	}
 

@@ -35,9 +35,12 @@
 // needs nothing of the wrapper; -1 (the Go wrapper decides) otherwise.
 // path_env is the value of PATH (NULL when unset); card_dir the directory
 // of the cards; self the path of the running
-// binary (/proc/self/exe); *card_state says what became of the card.
+// binary (/proc/self/exe); *card_state says what became of the card, and
+// *asks_ima is 1 when it declined because a bundle config mentions
+// "imans" (the call probably creates a namespace: the constructor then
+// hands the Go wrapper's work to a child, nsenter.c's hand_off).
 int ih_pass_decide(int argc, char **argv, const char *path_env, const char *card_dir, const char *self, char *rt, size_t rtlen,
-		   int *card_state);
+		   int *card_state, int *asks_ima);
 
 // ih_pass_card_name writes the card file name of an admin config path (16
 // hex digits of its FNV-1a 64 hash and a NUL) into out[17].
@@ -45,8 +48,10 @@ void ih_pass_card_name(const char *config_path, char out[17]);
 
 // ih_pass_scan_config returns 0 when the file at path is a regular file of
 // at most IH_PASS_MAX_CONFIG bytes that contains neither "imans" (in any
-// case) nor a JSON \u escape, -2 when there is no such file (ENOENT), -1
-// otherwise (including any other error).
+// case) nor a JSON \u escape, IH_PASS_SCAN_IMANS when it stopped at an
+// "imans", -2 when there is no such file (ENOENT), -1 otherwise
+// (including any other error).
+#define IH_PASS_SCAN_IMANS (-3)
 int ih_pass_scan_config(const char *path);
 
 #endif

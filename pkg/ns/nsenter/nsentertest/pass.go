@@ -34,6 +34,14 @@ func PassDefaultConfig() string { return C.GoString(C.nsentertest_pass_default_c
 // running binary. at is the index where the runtime's arguments start, or
 // -1 when the call is left to the Go wrapper; runtime is what it would exec.
 func PassDecide(argv, env []string, cardDir, self string) (runtime string, at int, cardState int) {
+	runtime, at, cardState, _ = PassDecideAsks(argv, env, cardDir, self)
+	return runtime, at, cardState
+}
+
+// PassDecideAsks is PassDecide, and whether the pre-filter declined
+// because a bundle config mentions imans (the constructor then hands the
+// Go wrapper's work to a child).
+func PassDecideAsks(argv, env []string, cardDir, self string) (runtime string, at int, cardState int, asksIMA bool) {
 	cargv := cStrings(argv)
 	defer freeStrings(cargv, len(argv))
 	var cpath *C.char // PATH as the constructor's environment lookup finds it
@@ -49,16 +57,16 @@ func PassDecide(argv, env []string, cardDir, self string) (runtime string, at in
 	cself := C.CString(self)
 	defer C.free(unsafe.Pointer(cself))
 	var rt [4097]C.char
-	var state C.int
-	n := C.nsentertest_pass_decide(C.int(len(argv)), (**C.char)(cargv), cpath, cdir, cself, &rt[0], C.size_t(len(rt)), &state)
+	var state, asks C.int
+	n := C.nsentertest_pass_decide(C.int(len(argv)), (**C.char)(cargv), cpath, cdir, cself, &rt[0], C.size_t(len(rt)), &state, &asks)
 	if n < 0 {
-		return "", -1, int(state)
+		return "", -1, int(state), asks != 0
 	}
-	return C.GoString(&rt[0]), int(n), int(state)
+	return C.GoString(&rt[0]), int(n), int(state), asks != 0
 }
 
 // PassScanConfig runs the pre-filter's scan of a bundle config: 0 clean,
-// -2 no such file, -1 anything else.
+// -3 it mentions imans, -2 no such file, -1 anything else.
 func PassScanConfig(path string) int {
 	cp := C.CString(path)
 	defer C.free(unsafe.Pointer(cp))

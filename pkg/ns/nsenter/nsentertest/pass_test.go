@@ -259,12 +259,12 @@ func TestPassScanConfig(t *testing.T) {
 	}
 	for body, want := range map[string]int{
 		plainConfig: 0,
-		`{"annotations": {"io.imans.enable": "true"}}`:            -1,
-		`{"annotations": {"IO.IMANS.ENABLE": "true"}}`:            -1,
-		`{"annotations": {"io.iMaNs.x": "1"}}`:                    -1,
+		`{"annotations": {"io.imans.enable": "true"}}`:            -3,
+		`{"annotations": {"IO.IMANS.ENABLE": "true"}}`:            -3,
+		`{"annotations": {"io.iMaNs.x": "1"}}`:                    -3,
 		`{"annotations": {"io.\u0069mans.enable": "true"}}`:       -1,
 		`{"process": {"env": ["A=\\u"]}}`:                         -1,
-		`{"process": {"env": ["IMANS=1"]}}`:                       -1,
+		`{"process": {"env": ["IMANS=1"]}}`:                       -3,
 		`{"annotations": {"io.ima.enable": "true", "x": "mans"}}`: 0,
 		``: 0,
 	} {
@@ -274,8 +274,8 @@ func TestPassScanConfig(t *testing.T) {
 	}
 	// Across the scanner's 64 KiB reads.
 	big := strings.Repeat(" ", 65536-3) + `"imans"`
-	if got := PassScanConfig(write("big.json", big)); got != -1 {
-		t.Errorf("imans across a read boundary: %d, want -1", got)
+	if got := PassScanConfig(write("big.json", big)); got != -3 {
+		t.Errorf("imans across a read boundary: %d, want -3", got)
 	}
 	if got := PassScanConfig(filepath.Join(dir, "none.json")); got != -2 {
 		t.Errorf("missing file: %d, want -2", got)
@@ -420,4 +420,25 @@ func FuzzPassCard(f *testing.F) {
 			t.Fatalf("passed through to %q under a card that is not this binary's for this config:\n%q", rt, card)
 		}
 	})
+}
+
+// A call declined because a bundle config mentions imans says so (the
+// constructor then hands the Go wrapper's work to a child); no other
+// decline does.
+func TestPassThroughSaysWhenABundleAsksForIMA(t *testing.T) {
+	e := newPassEnv(t)
+	for _, c := range []struct {
+		argv []string
+		asks bool
+	}{
+		{e.wrapper("create", "--bundle", e.imaBund, "c1"), true},
+		{e.wrapper("run", "--bundle", e.plain, "--bundle", e.imaBund, "c1"), true},
+		{e.wrapper("create", "--bundle", e.plain, "c1"), false},
+		{e.wrapper("exec", "c1", "true"), false},
+		{e.wrapper("create", "-bundle", e.imaBund, "c1"), false},
+	} {
+		if _, _, _, asks := PassDecideAsks(c.argv, nil, e.cards, e.self); asks != c.asks {
+			t.Errorf("%q: asks IMA %v, want %v", c.argv, asks, c.asks)
+		}
+	}
 }
