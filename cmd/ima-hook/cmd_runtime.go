@@ -223,6 +223,7 @@ func runRuntime(args []string) int {
 			}
 			logger.Info(id, "runtime: "+format, a...)
 		},
+		PID:      nsenter.WaiterPID(),
 		Exec:     syscall.Exec,
 		RunChild: runtime.RunRuntime,
 		State:    runtime.RuntimeState,

@@ -31,12 +31,13 @@ type spawnKindT struct {
 // for the namespace type this build creates.
 func (k *linuxKernel) SpawnMissing() string { return spawnKind.missing(k) }
 
-// Spawn re-executes this binary into the C stage (nsenter), which unshares
-// the namespace, writes its configuration, records its id and forks: the
-// child execs the runtime and is born into the namespace (imans_on_fork
-// activates it); the parent waits and passes the status through. All of it
-// happens before the Go runtime starts, because after unshare(CLONE_NEWIMA)
-// copy_process refuses threads (EINVAL).
+// Spawn re-executes this binary into the C stage (nsenter), or hands the
+// plan to the constructor's waiting parent (nsenter's hand-off), which
+// unshares the namespace, writes its configuration, records its id and
+// forks: the child execs the runtime and is born into the namespace
+// (imans_on_fork activates it); the parent waits and passes the status
+// through. All of it happens in a process that runs no Go, because after
+// unshare(CLONE_NEWIMA) copy_process refuses threads (EINVAL).
 func (k *linuxKernel) Spawn(req SpawnRequest) error {
 	if len(req.Argv) == 0 || !filepath.IsAbs(req.Argv[0]) {
 		return fmt.Errorf("spawn: the runtime path must be absolute, got %q", req.Argv)

@@ -221,3 +221,22 @@ func TestDeleteRemovesNotes(t *testing.T) {
 		t.Errorf("delete: status %d, notes kept %v, child %q", st, s.HasNotes("c1"), h.childArgv)
 	}
 }
+
+// After the constructor's hand-off fork the engine waits on the parent,
+// not on this process: the owner note names the pid the wrapper is given
+// (Wrapper.PID), which lives as long as the runtime.
+func TestOwnerNoteNamesTheWaitingProcess(t *testing.T) {
+	h := newHarness(t, map[string]string{"io.imans.enable": "true"})
+	h.w.PID = os.Getppid()
+	h.run("create --bundle BUNDLE ctr1")
+	if h.k.Spawned == nil {
+		t.Fatalf("no spawn: %s", h.stderr.String())
+	}
+	o, err := h.w.Store.ReadOwner("ctr1")
+	if err != nil || o.PID != os.Getppid() {
+		t.Fatalf("owner note %+v %v, want pid %d", o, err, os.Getppid())
+	}
+	if !o.Alive() {
+		t.Error("the owner note does not name the live waiting process")
+	}
+}

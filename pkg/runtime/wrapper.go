@@ -83,12 +83,24 @@ type Wrapper struct {
 	// PodWait overrides DefaultPodWait (tests).
 	PodWait time.Duration
 
+	// PID is the process the engine waits on for this call, which the
+	// owner note names (it lives as long as the runtime): this one, or the
+	// C constructor's waiting parent (nsenter.WaiterPID). 0: this one.
+	PID int
+
 	// log is the runtime's --log of the command being handled: refusals go
 	// there too (runtimelog.go).
 	log ns.RuntimeLog
 }
 
 func (w *Wrapper) missing() string { return w.Kernel.SpawnMissing() }
+
+func (w *Wrapper) pid() int {
+	if w.PID > 0 {
+		return w.PID
+	}
+	return os.Getpid()
+}
 
 func (w *Wrapper) logf(id, format string, args ...any) {
 	if w.Log != nil {
@@ -259,7 +271,7 @@ func (w *Wrapper) create(inv *Invocation, perr error) int {
 // of an earlier container with this id: they would describe another
 // namespace.
 func (w *Wrapper) noteOwner(inv *Invocation) error {
-	err := w.Store.NoteOwner(inv.ID, os.Getpid(), w.Runtime, inv.Global)
+	err := w.Store.NoteOwner(inv.ID, w.pid(), w.Runtime, inv.Global)
 	if errors.Is(err, record.ErrLiveNotes) {
 		return userror.New("ima-runtime "+inv.Command, "container "+inv.ID+" already exists (the wrapper created or joined its IMA namespace and its init still runs)",
 			"delete it first or choose another id")

@@ -121,6 +121,45 @@ wrapper_cloned() {
 	[ -s "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "the container that asked for IMA got no namespace"
 }
 
+# wrapper_pid TRACE: the pid of the wrapper binary's first execve in an
+# strace -f output (the process the engine started and waits on).
+wrapper_pid() {
+	awk -v bin="$IH_TIMENS_BIN" '$2 ~ /^execve\(/ && index($0, "\"" bin "\"") { print $1; exit }' "$1"
+}
+
+@test "a namespace start hands its plan to the waiting parent: no re-exec, the engine's pid unshares, and the owner note names it" {
+	ih_require_cmd strace
+	e=$(enabled_bundle ho /bin/true)
+	id=$(ih_cid ho)
+	trace=$BATS_TEST_TMPDIR/trace
+	strace -f -qq -s 512 -e trace=execve,fork,clone,clone3,unshare -o "$trace" timeout "$IH_TIMEOUT" "$W" --root "$IH_RUNC_ROOT" run --bundle "$e" "$id" </dev/null ||
+		ih_fail "run failed: $(cat "$trace")"
+	wpid=$(wrapper_pid "$trace")
+	[ -n "$wpid" ] || ih_fail "no wrapper in the trace: $(cat "$trace")"
+	grep -Eq "^$wpid +(unshare\(CLONE_NEWTIME|<\.\.\. unshare resumed)" "$trace" ||
+		ih_fail "the process the engine waits on did not create the namespace: $(cat "$trace")"
+	! grep -q 'execve("/proc/self/exe", \["ima-hook-nsenter"' "$trace" || ih_fail "the wrapper re-executed itself: $(cat "$trace")"
+	grep -Eq "^$wpid +fork\(\)" "$trace" || ih_fail "no fork before Go: $(cat "$trace")"
+	[ "$(jq -r .pid "$IH_RUN_DIR/created/$id.owner")" = "$wpid" ] ||
+		ih_fail "owner note $(cat "$IH_RUN_DIR/created/$id.owner") does not name pid $wpid"
+	[ -s "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "no namespace noted"
+}
+
+@test "a bundle that mentions IMA but gets no namespace is relayed: the runtime runs, its exit code and no namespace" {
+	ih_require_cmd strace
+	b=$(ih_bundle rl /bin/sh -c 'exit 7')
+	ih_annotate "$b" io.imans.enable=false
+	id=$(ih_cid rl)
+	trace=$BATS_TEST_TMPDIR/trace
+	run strace -f -qq -s 512 -e trace=execve,fork,unshare -o "$trace" timeout "$IH_TIMEOUT" "$W" --root "$IH_RUNC_ROOT" run --bundle "$b" "$id"
+	[ "$status" -eq 7 ] || ih_fail "status $status, want the container's 7: $output $(cat "$trace")"
+	wpid=$(wrapper_pid "$trace")
+	grep -Eq "^$wpid +fork\(\)" "$trace" || ih_fail "no hand-off fork: $(cat "$trace")"
+	! grep -q 'unshare(CLONE_NEWTIME' "$trace" || ih_fail "a namespace was attempted: $(cat "$trace")"
+	grep -q "execve(\"$IH_RUNC\"" "$trace" || ih_fail "runc did not run: $(cat "$trace")"
+	[ ! -e "$IH_RUN_DIR/created/$id.nsid" ] || ih_fail "a namespace was noted"
+}
+
 @test "the card follows the admin config: mandatory = true gives the next container without annotations its namespace" {
 	b=$(ih_bundle pm /bin/true)
 	wrapped run --bundle "$b" "$(ih_cid pm1)" </dev/null || ih_fail "first run failed"

@@ -32,6 +32,24 @@
 // envp array the Go runtime reads later) before any exec or return to Go, so
 // the runtime, its children and the Go code never run the plan again.
 //
+// # Hand-off
+//
+// A plan that unshares and forks the runtime (a new namespace) can skip the
+// re-exec, whose cost is the kernel stopping the Go wrapper's threads and
+// unmapping its pages. When the pass-through pre-filter declines a call
+// because a bundle config mentions imans, the constructor forks before Go
+// starts: the child runs the Go wrapper; the parent waits on a pipe. For
+// such a plan, Exec in the child sends the plan's argv and environment
+// down the pipe (EncodeRequest: "<argc>" NUL, the argv strings, "<envc>"
+// NUL, the environment strings, each ending in NUL; at most 1 MiB) and
+// exits, and the parent, single-threaded and never having run Go, performs
+// it as the re-executed constructor would (any other plan there is refused
+// in one line). When the child sends nothing (it refused, passed the call
+// through, joined a namespace, or re-executed), the parent forwards signals
+// to it and exits as it does. The child dies with the parent
+// (PR_SET_PDEATHSIG); owner notes name the parent (WaiterPID), the process
+// the engine waits on.
+//
 // # StagePlan encoding (version 1)
 //
 // The plan travels in the environment of the re-exec of /proc/self/exe:

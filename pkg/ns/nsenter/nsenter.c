@@ -221,6 +221,53 @@ int nsenter_parse(char **env, struct nsenter_plan *p, char *err, size_t errlen)
 	return 0;
 }
 
+// nsenter_parse_request reads a hand-off request (nsenter.go, handOff):
+// "<argc>" NUL, argc strings each ending in NUL, "<envc>" NUL, envc
+// strings each ending in NUL, and nothing after. On success *argv and *env
+// are NULL-terminated arrays (malloc'd) of pointers into buf.
+int nsenter_parse_request(char *buf, size_t n, char ***argv, int *argc, char ***env, char *err, size_t errlen)
+{
+	char *q = buf, *end = buf + n;
+	char **lists[2] = {NULL, NULL};
+	unsigned long long count[2];
+	*argv = *env = NULL;
+	for (int l = 0; l < 2; l++) {
+		char *nul = memchr(q, 0, (size_t)(end - q));
+		// Canonical decimal (no leading zero), as Go's encoder writes it.
+		if (q >= end || !nul || (q[0] == '0' && q[1]) || parse_decimal(q, NSENTER_MAX_REQUEST_STRINGS, &count[l]) ||
+		    (l == 0 && count[l] < 2)) {
+			free(lists[0]);
+			return set_err(err, errlen, "%s: bad string count", "hand-off request");
+		}
+		q = nul + 1;
+		lists[l] = malloc(sizeof(char *) * ((size_t)count[l] + 1));
+		if (!lists[l]) {
+			free(lists[0]);
+			return set_err(err, errlen, "%s: out of memory", "hand-off request");
+		}
+		for (unsigned long long i = 0; i < count[l]; i++) {
+			nul = q < end ? memchr(q, 0, (size_t)(end - q)) : NULL;
+			if (!nul) {
+				free(lists[0]);
+				free(lists[1]);
+				return set_err(err, errlen, "%s: a string runs past the end", "hand-off request");
+			}
+			lists[l][i] = q;
+			q = nul + 1;
+		}
+		lists[l][count[l]] = NULL;
+	}
+	if (q != end) {
+		free(lists[0]);
+		free(lists[1]);
+		return set_err(err, errlen, "%s: bytes after the environment", "hand-off request");
+	}
+	*argv = lists[0];
+	*argc = (int)count[0];
+	*env = lists[1];
+	return 0;
+}
+
 #ifndef NSENTER_PARSER_ONLY
 // (The test-only package nsentertest builds this file with
 // NSENTER_PARSER_ONLY: the parser and the log escaping, no constructor.)
@@ -499,7 +546,11 @@ static void forward(int sig, siginfo_t *info, void *uctx)
 	errno = saved;
 }
 
-static void fork_wait_exit(char **argv, char **env, const struct nsenter_plan *p)
+// fork_wait_exit forks argv (or, with existing > 0, takes that child as
+// it is: a hand-off relay), forwards signals to it, waits and exits as it
+// did. It reaps any other child on the way: after a hand-off, the Go child
+// that sent the plan is still winding down.
+static void fork_wait_exit(char **argv, char **env, const struct nsenter_plan *p, pid_t existing)
 {
 	struct sigaction old[NFORWARDED], sa;
 	sigset_t block, oldmask;
@@ -522,7 +573,7 @@ static void fork_wait_exit(char **argv, char **env, const struct nsenter_plan *p
 			sigaction(forwarded[i], &sa, NULL);
 	}
 
-	pid_t pid = fork();
+	pid_t pid = existing > 0 ? existing : fork();
 	if (pid < 0)
 		die(NSENTER_EXIT_FORK, "fork", errno, p);
 	if (pid == 0) {
@@ -542,7 +593,7 @@ static void fork_wait_exit(char **argv, char **env, const struct nsenter_plan *p
 
 	int status;
 	for (;;) {
-		pid_t r = waitpid(pid, &status, 0);
+		pid_t r = waitpid(-1, &status, 0);
 		if (r == pid)
 			break;
 		if (r < 0 && errno != EINTR)
@@ -589,43 +640,134 @@ static const char *pass_card_dir(char **envp)
 // proves that the Go wrapper would only pass this call through; otherwise,
 // or when the exec fails, it returns and the Go wrapper runs (and says why
 // an exec failed).
-static void pass_through(char **envp)
+// It returns 1 when it declined because a bundle config mentions imans.
+static int pass_through(char **envp)
 {
 	char **argv = NULL;
 	static char rt[NSENTER_MAX_PATH + 1];
+	int asks_ima = 0;
 	int argc = start_args(&argv);
 	if (argc < 2)
-		return;
-	int at = ih_pass_decide(argc, argv, env_value(envp, "PATH"), pass_card_dir(envp), "/proc/self/exe", rt, sizeof(rt), &pass_card_state);
+		return 0;
+	int at = ih_pass_decide(argc, argv, env_value(envp, "PATH"), pass_card_dir(envp), "/proc/self/exe", rt, sizeof(rt), &pass_card_state,
+				&asks_ima);
 	if (at < 1)
-		return;
+		return asks_ima;
 	char **rargv = malloc(sizeof(char *) * (size_t)(argc - at + 2));
 	if (!rargv)
-		return;
+		return 0;
 	rargv[0] = rt; // as the Go wrapper's exec: the runtime's path, then its arguments untouched
 	memcpy(rargv + 1, argv + at, sizeof(char *) * (size_t)(argc - at));
 	rargv[argc - at + 1] = NULL;
 	execve(rt, rargv, envp);
 	free(rargv);
+	return 0;
+}
+
+static void run_plan(char **envp, char **argv, int argc, int handoff);
+
+// ---- hand-off: the Go wrapper's work in a child ----
+//
+// A call whose bundle config mentions imans probably creates a namespace,
+// which a multi-threaded Go process cannot: it would re-execute itself so
+// that this constructor, single-threaded, unshares and forks the runtime,
+// and the kernel first stops its threads and unmaps its pages (some 0.3 ms
+// here, against 0.17 for the same exec from a small process). Instead,
+// this process forks before Go starts: the child runs the Go wrapper,
+// which validates everything as always and, for a namespace it creates,
+// sends the plan down a pipe (nsenter.go, handOff) and exits; this parent,
+// still single-threaded and never having run Go, performs the plan as the
+// re-executed C stage would (run_plan) while the child's exit runs on
+// another CPU. When the child sends nothing (it refused, passed the call
+// through, joined a pod's namespace, or re-executed after all), the parent
+// relays: it forwards signals to the child and exits as it does. The
+// engine's pid stays the one that waits for the runtime either way.
+
+static int handoff_fd = -1;  // the Go child's end of the pipe
+static pid_t handoff_parent; // the waiting parent (owner notes name it)
+int nsenter_handoff_fd(void) { return handoff_fd; }
+int nsenter_handoff_parent(void) { return (int)handoff_parent; }
+
+static void hand_off(void)
+{
+	static const struct nsenter_plan relay_only; // no --log to write to
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return; // the Go wrapper runs here and re-executes, as without
+	pid_t parent = getpid();
+	pid_t child = fork();
+	if (child < 0) {
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (child == 0) {
+		close(p[0]);
+		// The engine waits on and signals the parent: never outlive it.
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(NSENTER_EXIT_FORK);
+		handoff_fd = p[1];
+		handoff_parent = parent;
+		return;
+	}
+	close(p[1]);
+	char *req = malloc(NSENTER_MAX_REQUEST + 1);
+	size_t n = 0;
+	for (;;) {
+		if (!req)
+			die(NSENTER_EXIT_PLAN, "hand-off: malloc", ENOMEM, &relay_only);
+		ssize_t r = read(p[0], req + n, NSENTER_MAX_REQUEST + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die(NSENTER_EXIT_PLAN, "hand-off: read", errno, &relay_only);
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > NSENTER_MAX_REQUEST)
+			die_plan("hand-off request larger than 1 MiB");
+	}
+	close(p[0]);
+	if (n == 0) {
+		free(req);
+		fork_wait_exit(NULL, NULL, &relay_only, child);
+	}
+	char err[256], **argv, **env;
+	int argc;
+	if (nsenter_parse_request(req, n, &argv, &argc, &env, err, sizeof(err)) < 0)
+		die_plan(err);
+	run_plan(env, argv, argc, 1);
+	die_plan("a hand-off plan must fork the runtime");
 }
 
 // No parameters: only glibc passes (argc, argv, envp) to constructors, and
 // the release build links musl (startargs.h finds them on the stack).
 __attribute__((constructor)) static void nsenter_ctor(void)
 {
-	char err[256];
 	char **envp = environ, **argv = NULL;
 	int argc;
 
 	if (!env_value(envp, NSENTER_ENV_MARKER)) {
-		pass_through(envp);
+		if (pass_through(envp))
+			hand_off();
 		return;
 	}
 	argc = start_args(&argv);
 	if (argc < 0)
 		die_plan("cannot find the program's arguments on the initial stack");
+	run_plan(envp, argv, argc, 0);
+}
+
+// run_plan performs the plan in envp: exec or fork+wait never return; a
+// stage returns to Go. A hand-off (handoff) may only create a namespace
+// and fork the runtime into it: this process has not run Go and must not.
+static void run_plan(char **envp, char **argv, int argc, int handoff)
+{
+	char err[256];
 	if (nsenter_parse(envp, &plan, err, sizeof(err)) < 0)
 		die_plan(err);
+	if (handoff && (!plan.unshare || !plan.fork || !plan.exec || plan.stage[0] || plan.setns_path[0] || plan.setns_fd >= 0))
+		die_plan("a hand-off plan may only unshare and fork the runtime");
 	// Only a plan that returns to Go (a stage) has a use for the count
 	// (SingleThreadedEntry); with an exec this process never runs Go, and
 	// reading /proc/self/status costs some 25 us. Parsing started no
@@ -657,7 +799,7 @@ __attribute__((constructor)) static void nsenter_ctor(void)
 	if (has_exec)
 		remove_markers(envp);
 	if (plan.fork)
-		fork_wait_exit(argv + 1, envp, &plan);
+		fork_wait_exit(argv + 1, envp, &plan, 0);
 	if (has_exec)
 		do_exec(argv + 1, envp, &plan);
 

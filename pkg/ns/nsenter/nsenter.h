@@ -59,6 +59,14 @@ struct nsenter_plan {
 };
 
 int nsenter_parse(char **env, struct nsenter_plan *p, char *err, size_t errlen);
+
+// A hand-off request (nsenter.c, hand_off) is at most this long and holds
+// at most this many strings in each of argv and the environment.
+#define NSENTER_MAX_REQUEST (1 << 20)
+#define NSENTER_MAX_REQUEST_STRINGS 65536
+int nsenter_parse_request(char *buf, size_t n, char ***argv, int *argc, char ***env, char *err, size_t errlen);
+int nsenter_handoff_fd(void);
+int nsenter_handoff_parent(void);
 int nsenter_log_quote(char *out, size_t cap, size_t n, const char *s);
 const char *nsenter_stage_name(void);
 int nsenter_single_threaded_entry(void);

@@ -4,6 +4,7 @@ package nsenter
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 )
 
@@ -48,3 +49,6 @@ func WriteCard(dir string, c Card) error { return nil }
 
 // RemoveCard does nothing: no pre-filter reads cards in this build.
 func RemoveCard(dir, configPath string) error { return nil }
+
+// WaiterPID is this process: no constructor forked it.
+func WaiterPID() int { return os.Getpid() }

@@ -12,6 +12,7 @@ package nsentertest
 /*
 #cgo CFLAGS: -Wall -Wextra -Wno-unused-parameter -Wno-unused-function -O2 -DNSENTER_PARSER_ONLY
 #define nsenter_parse nsentertest_parse
+#define nsenter_parse_request nsentertest_parse_request
 #define nsenter_log_quote nsentertest_log_quote
 #define nsenter_stage_name nsentertest_stage_name
 #define nsenter_single_threaded_entry nsentertest_single_threaded_entry
@@ -94,4 +95,34 @@ func LogQuote(s string, capacity int) (quoted string, ok bool) {
 		return "", false
 	}
 	return C.GoStringN(buf, n), true
+}
+
+// ParseRequest runs the C side's parser of a hand-off request (only that).
+func ParseRequest(req []byte) (argv, env []string, err error) {
+	buf := C.CBytes(req)
+	defer C.free(buf)
+	var cargv, cenv **C.char
+	var argc C.int
+	var errbuf [256]C.char
+	if C.nsentertest_parse_request((*C.char)(buf), C.size_t(len(req)), &cargv, &argc, &cenv, &errbuf[0], C.size_t(len(errbuf))) != 0 {
+		return nil, nil, fmt.Errorf("%s", C.GoString(&errbuf[0]))
+	}
+	defer C.free(unsafe.Pointer(cargv))
+	defer C.free(unsafe.Pointer(cenv))
+	for _, l := range []struct {
+		p   **C.char
+		out *[]string
+	}{{cargv, &argv}, {cenv, &env}} {
+		for i := 0; ; i++ {
+			s := *(**C.char)(unsafe.Add(unsafe.Pointer(l.p), i*int(unsafe.Sizeof(l.p))))
+			if s == nil {
+				break
+			}
+			*l.out = append(*l.out, C.GoString(s))
+		}
+	}
+	if len(argv) != int(argc) {
+		return nil, nil, fmt.Errorf("argc %d for %d strings", argc, len(argv))
+	}
+	return argv, env, nil
 }

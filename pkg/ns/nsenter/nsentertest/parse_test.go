@@ -3,6 +3,7 @@
 package nsentertest
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strconv"
@@ -197,6 +198,42 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got.Writes, p.Writes) || got.Unshare != flags || got.SetnsPath != setns || got.Fork != fork {
 			t.Fatalf("round trip\n got %+v\nwant %+v", got, p)
+		}
+	})
+}
+
+// The hand-off request as Go encodes it is what the waiting parent's C
+// parser reads, string for string; and the parser refuses anything else
+// rather than reading past the request.
+func FuzzHandOffRequest(f *testing.F) {
+	f.Add("ima-hook-nsenter\x00/usr/sbin/runc\x00run", "PATH=/bin\x00_IMA_HOOK_NSENTER=2", []byte("2\x00a\x00b\x000\x00"))
+	f.Add("a\x00b", "", []byte("1\x00a\x000\x00"))
+	f.Add("a\x00b", "x=1", []byte("2\x00a\x00b\x001\x00x"))
+	f.Add("", "", []byte("99999999999999999999\x00"))
+	f.Fuzz(func(t *testing.T, argvs, envs string, raw []byte) {
+		split := func(s string) []string {
+			if s == "" {
+				return nil
+			}
+			return strings.Split(s, "\x00")
+		}
+		argv, env := split(argvs), split(envs)
+		if req := nsenter.EncodeRequest(argv, env); req != nil && len(argv) >= 2 {
+			gotArgv, gotEnv, err := ParseRequest(req)
+			if err != nil {
+				t.Fatalf("%q: refused: %v", req, err)
+			}
+			if !reflect.DeepEqual(gotArgv, argv) || len(gotEnv) != len(env) || (len(env) > 0 && !reflect.DeepEqual(gotEnv, env)) {
+				t.Fatalf("%q: parsed %q %q, want %q %q", req, gotArgv, gotEnv, argv, env)
+			}
+		}
+		// Arbitrary bytes: refused, or exactly the strings they hold.
+		gotArgv, gotEnv, err := ParseRequest(raw)
+		if err != nil {
+			return
+		}
+		if re := nsenter.EncodeRequest(gotArgv, gotEnv); !bytes.Equal(re, raw) {
+			t.Fatalf("%q parsed as %q %q, which encode as %q", raw, gotArgv, gotEnv, re)
 		}
 	})
 }
