@@ -3,6 +3,8 @@ package measure
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/ima-hook/ima-hook/internal/jsonstr"
 )
 
 // JSON output, schema "ima-hook.measurements/v1" (docs/measurements.md):
@@ -25,7 +27,7 @@ func AppendJSON(dst []byte, e *Entry, chk *EntryCheck, allow bool) []byte {
 	dst = append(dst, `,"pcr":`...)
 	dst = strconv.AppendUint(dst, uint64(e.PCR), 10)
 	dst = append(dst, `,"template":`...)
-	dst = appendJSONString(dst, []byte(e.Template))
+	dst = jsonstr.Append(dst, []byte(e.Template))
 	if len(e.Digests) > 0 {
 		dst = append(dst, `,"digest_alg":"`...)
 		dst = append(dst, e.Digests[0].Alg.String()...)
@@ -37,7 +39,7 @@ func AppendJSON(dst []byte, e *Entry, chk *EntryCheck, allow bool) []byte {
 	dst = strconv.AppendBool(dst, e.Violation())
 	if algo, sum, ok := e.fileDigest(); ok {
 		dst = append(dst, `,"file_digest_alg":`...)
-		dst = appendJSONString(dst, algo)
+		dst = jsonstr.Append(dst, algo)
 		dst = append(dst, `,"file_digest":"`...)
 		dst = appendHex(dst, sum)
 		dst = append(dst, '"')
@@ -45,7 +47,7 @@ func AppendJSON(dst []byte, e *Entry, chk *EntryCheck, allow bool) []byte {
 	if f := e.field(KindString, KindName); f != nil {
 		name := e.eventName()
 		dst = append(dst, `,"name":`...)
-		dst = appendJSONString(dst, name)
+		dst = jsonstr.Append(dst, name)
 		if !utf8.Valid(name) {
 			dst = append(dst, `,"name_hex":"`...)
 			dst = appendHex(dst, name)
@@ -68,9 +70,9 @@ func AppendJSON(dst []byte, e *Entry, chk *EntryCheck, allow bool) []byte {
 			def = t.Fields[i]
 		}
 		dst = append(dst, `{"id":`...)
-		dst = appendJSONString(dst, []byte(def.ID))
+		dst = jsonstr.Append(dst, []byte(def.ID))
 		dst = append(dst, `,"value":`...)
-		dst = appendJSONString(dst, appendRendering(scratch[:0], def, f.Data, e.Order(), e.nsByteOrder()))
+		dst = jsonstr.Append(dst, appendRendering(scratch[:0], def, f.Data, e.Order(), e.nsByteOrder()))
 		dst = append(dst, '}')
 	}
 	dst = append(dst, ']')
@@ -78,7 +80,7 @@ func AppendJSON(dst []byte, e *Entry, chk *EntryCheck, allow bool) []byte {
 		if chk.Unchecked != "" {
 			// Neither true nor false: the digest was not compared.
 			dst = append(dst, `,"unchecked":`...)
-			dst = appendJSONString(dst, []byte(chk.Unchecked))
+			dst = jsonstr.Append(dst, []byte(chk.Unchecked))
 		} else if !chk.Violation {
 			dst = append(dst, `,"template_ok":`...)
 			dst = strconv.AppendBool(dst, chk.TemplateOK)
@@ -90,47 +92,8 @@ func AppendJSON(dst []byte, e *Entry, chk *EntryCheck, allow bool) []byte {
 		}
 		if chk.Problem != "" {
 			dst = append(dst, `,"problem":`...)
-			dst = appendJSONString(dst, []byte(chk.Problem))
+			dst = jsonstr.Append(dst, []byte(chk.Problem))
 		}
 	}
 	return append(dst, "}\n"...)
-}
-
-// appendJSONString quotes s as a JSON string. Invalid UTF-8 becomes U+FFFD
-// (AppendJSON adds name_hex for names so nothing is lost).
-func appendJSONString(dst, s []byte) []byte {
-	const hexDigits = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c < 0x20 || c == 0x7f || c == '<' || c == '>' || c == '&':
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, `\u202`...)
-			dst = append(dst, hexDigits[r&15])
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
 }

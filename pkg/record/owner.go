@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"unicode/utf8"
 
+	"github.com/ima-hook/ima-hook/internal/jsonstr"
 	"github.com/ima-hook/ima-hook/internal/sysfile"
 )
 
@@ -359,7 +359,7 @@ func (o Owner) appendJSON(b []byte) []byte {
 	b = strconv.AppendUint(b, o.Start, 10)
 	if o.Runtime != "" {
 		b = append(b, ",\n  \"runtime\": "...)
-		b = appendJSONString(b, o.Runtime)
+		b = jsonstr.Append(b, []byte(o.Runtime))
 	}
 	if len(o.Global) > 0 {
 		b = append(b, ",\n  \"global\": ["...)
@@ -368,54 +368,9 @@ func (o Owner) appendJSON(b []byte) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, "\n    "...)
-			b = appendJSONString(b, g)
+			b = jsonstr.Append(b, []byte(g))
 		}
 		b = append(b, "\n  ]"...)
 	}
 	return append(b, "\n}\n"...)
-}
-
-// appendJSONString appends s as a JSON string the way encoding/json does
-// with HTML escaping on (its default): <, > and & and the control
-// characters as \u00XX except the five with short escapes, U+2028 and
-// U+2029 escaped, and each byte of invalid UTF-8 as U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\b':
-				b = append(b, '\\', 'b')
-			case c == '\f':
-				b = append(b, '\\', 'f')
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
 }
