@@ -176,24 +176,35 @@ func (f *File) ReadAtMost(max int64) ([]byte, error) {
 // regular file (a FIFO, a device, a directory).
 var ErrNotRegular = errors.New("not a regular file")
 
-// ReadRegular reads path, which must be a regular file, up to max+1 bytes
-// (a longer result means "larger than max"); flag adds open flags such as
-// O_NOFOLLOW. It opens with O_NONBLOCK and O_NOCTTY, so that a FIFO or a
-// terminal planted where a file was expected is refused, not waited on or
-// adopted. size is what fstat said.
-func ReadRegular(path string, flag int, max int64) (data []byte, size int64, err error) {
-	f, err := OpenFile(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|flag, 0)
+// OpenRegular opens path for reading when it is a regular file; flag adds
+// open flags such as O_NOFOLLOW. It opens with O_NONBLOCK and O_NOCTTY, so
+// that a FIFO or a terminal planted where a file was expected is refused,
+// not waited on or adopted: then the error's cause is ErrNotRegular and
+// mode says what the path is instead. size is what fstat said.
+func OpenRegular(path string, flag int) (f *File, mode fs.FileMode, size int64, err error) {
+	f, err = OpenFile(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|flag, 0)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
+	}
+	mode, size, err = f.Mode()
+	if err == nil && !mode.IsRegular() {
+		err = &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	if err != nil {
+		f.Close()
+		return nil, mode, size, err
+	}
+	return f, mode, size, nil
+}
+
+// ReadRegular reads path as OpenRegular opens it, up to max+1 bytes (a
+// longer result means "larger than max").
+func ReadRegular(path string, flag int, max int64) (data []byte, size int64, err error) {
+	f, _, size, err := OpenRegular(path, flag)
+	if err != nil {
+		return nil, size, err
 	}
 	defer f.Close()
-	mode, size, err := f.Mode()
-	if err != nil {
-		return nil, 0, err
-	}
-	if !mode.IsRegular() {
-		return nil, size, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
-	}
 	data, err = f.ReadAtMost(max)
 	return data, size, err
 }

@@ -36,6 +36,10 @@ func TestReadRegularBoundsAndRefuses(t *testing.T) {
 	if _, _, err := ReadRegular(fifo, 0, 5); !errors.Is(err, ErrNotRegular) {
 		t.Fatalf("FIFO: %v, want ErrNotRegular", err)
 	}
+	// OpenRegular says what the path is instead, for the refusal's words.
+	if f, mode, _, err := OpenRegular(fifo, 0); f != nil || !errors.Is(err, ErrNotRegular) || mode&fs.ModeNamedPipe == 0 {
+		t.Fatalf("OpenRegular(FIFO) = %v, %v, %v; want no file, a named-pipe mode, ErrNotRegular", f, mode, err)
+	}
 	link := filepath.Join(dir, "link")
 	if err := os.Symlink(p, link); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -125,18 +124,12 @@ func (e *NotRegularError) Error() string { return "is " + e.Kind + ", not a regu
 // bundle is the engine's, not the container's.
 // It reads through sysfile: the wrapper reads config.json on every start.
 func openRegular(path string) (*sysfile.File, int64, error) {
-	f, err := sysfile.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return nil, 0, err
-	}
-	mode, size, err := f.Mode()
-	if err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	if !mode.IsRegular() {
-		f.Close()
+	f, mode, size, err := sysfile.OpenRegular(path, 0)
+	if errors.Is(err, sysfile.ErrNotRegular) {
 		return nil, 0, &fs.PathError{Op: "open", Path: path, Err: &NotRegularError{Kind: safefile.DescribeMode(mode)}}
+	}
+	if err != nil {
+		return nil, 0, err
 	}
 	return f, size, nil
 }
