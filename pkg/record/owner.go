@@ -65,13 +65,9 @@ const maxStat = 4096
 
 // ProcOf reads pid's start time.
 func ProcOf(pid int) (Proc, error) {
-	path := "/proc/" + strconv.Itoa(pid) + "/stat"
-	b, _, err := sysfile.ReadRegular(path, 0, maxStat)
+	b, err := ReadBounded("/proc/"+strconv.Itoa(pid)+"/stat", maxStat)
 	if err != nil {
 		return Proc{}, err
-	}
-	if len(b) > maxStat {
-		return Proc{}, fmt.Errorf("%s: larger than %d bytes", path, maxStat)
 	}
 	state, start, err := parseStat(string(b))
 	if err != nil {
@@ -240,11 +236,7 @@ func (s Store) NoteOwner(id string, pid int, runtime string, global []string) er
 	if err != nil {
 		return err
 	}
-	note := Owner{Proc: p, Runtime: runtime, Global: global}.appendJSON(nil)
-	return writeAtomic(s.OwnerPath(id), false, func(w io.Writer) error {
-		_, err := w.Write(note)
-		return err
-	})
+	return WriteFileAtomic(s.OwnerPath(id), Owner{Proc: p, Runtime: runtime, Global: global}.appendJSON(nil))
 }
 
 // RemoveNotesIfStale removes id's notes unless they may belong to a live
